@@ -1,0 +1,43 @@
+# One command to open the course, one to test it. Both set up .venv first when needed.
+#   make lab                     set up, then open the notebooks in JupyterLab
+#   make lab ARGS="--no-browser --port 8899"
+#   make test                    set up, then unit tests and every notebook under nbval
+#   make lint                    ruff on the modules, tests, benchmarks and notebooks
+#   make data                    write the example data before a workshop (no network needed)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+# Keep pip quiet about the version check; the pinned set is in requirements-lock.txt.
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup lab test lint data clean
+
+setup: $(STAMP)
+
+# (Re)install when .venv is missing or a dependency file is newer than the last install.
+$(STAMP): pyproject.toml requirements-lock.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+		{ echo "Python 3.10 or newer is needed (found: $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --constraint requirements-lock.txt --editable .
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+data: $(STAMP)
+	$(BIN)/python -m example_data
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
