@@ -1,0 +1,103 @@
+"""Benchmark of example_data: time, peak memory and disk use of writing both examples.
+
+Run with ``python benchmarks/bench_example_data.py``. The targets are: at most 15 s for both
+examples from scratch, at most 1 GB peak memory (ru_maxrss) and at most 1 GB on disk. For
+scale, the script also measures an I/O floor in the same run: the time astropy takes to write
+the same number of float32 arrays of zeros of the same shapes.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+import example_data as ed
+
+TIME_LIMIT_S = 15.0
+MEMORY_LIMIT_MB = 1024.0
+DISK_LIMIT_MB = 1024.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (ru_maxrss)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB else
+
+
+def folder_size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+
+
+def write_zeros(folder: Path, shape: tuple[int, int], count: int) -> float:
+    """Write ``count`` float32 zero images of ``shape`` with astropy; return seconds."""
+    folder.mkdir()
+    start = time.perf_counter()
+    for i in range(count):
+        data = np.zeros(shape, dtype=np.float32)
+        fits.PrimaryHDU(data).writeto(folder / f"zeros-{i:03d}.fits")
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    baseline_mb = peak_rss_mb()
+    with tempfile.TemporaryDirectory(prefix="bench_example_data_") as tmp:
+        root = Path(tmp)
+        times = {}
+        sizes = {}
+        for example in (1, 2):
+            folder = root / f"example{example}"
+            start = time.perf_counter()
+            ed.ensure_example_data(example, folder)
+            times[example] = time.perf_counter() - start
+            sizes[example] = folder_size_mb(folder)
+        peak_mb = peak_rss_mb()
+
+        start = time.perf_counter()
+        for example in (1, 2):
+            ed.ensure_example_data(example, root / f"example{example}")
+        recheck = time.perf_counter() - start
+
+        floor = {
+            1: write_zeros(root / "zeros1", ed.EXAMPLE1_SHAPE, len(ed.EXAMPLE1_FILES)),
+            2: write_zeros(root / "zeros2", ed.EXAMPLE2_SHAPE, len(ed.EXAMPLE2_FILES)),
+        }
+
+    total = times[1] + times[2]
+    floor_total = floor[1] + floor[2]
+    disk = sizes[1] + sizes[2]
+    print(f"example_data benchmark (numpy {np.__version__}, {ed._WORKERS} worker threads)")
+    for example in (1, 2):
+        n = len(ed.example_files(example))
+        print(
+            f"  example {example}: {n:2d} frames  {times[example]:6.2f} s   "
+            f"I/O floor {floor[example]:5.2f} s   "
+            f"simulation / I/O floor = {times[example] / floor[example]:4.1f}   "
+            f"{sizes[example]:6.1f} MiB"
+        )
+    print(
+        f"  total      : {total:6.2f} s (limit {TIME_LIMIT_S:.0f} s, "
+        f"{'OK' if total <= TIME_LIMIT_S else 'OVER'});  "
+        f"simulation / I/O floor = {total / floor_total:.1f}"
+    )
+    print(f"  re-check of complete folders (ensure, nothing to write): {recheck * 1000:.0f} ms")
+    print(
+        f"  peak memory (ru_maxrss): {peak_mb:.0f} MiB (limit {MEMORY_LIMIT_MB:.0f} MiB, "
+        f"{'OK' if peak_mb <= MEMORY_LIMIT_MB else 'OVER'}); "
+        f"baseline after imports {baseline_mb:.0f} MiB"
+    )
+    print(
+        f"  disk: {disk:.0f} MiB (limit {DISK_LIMIT_MB:.0f} MiB, "
+        f"{'OK' if disk <= DISK_LIMIT_MB else 'OVER'})"
+    )
+    ok = total <= TIME_LIMIT_S and peak_mb <= MEMORY_LIMIT_MB and disk <= DISK_LIMIT_MB
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,625 @@
+"""Tests of example_data: the simulated, calibrated flat frames of the two worked examples."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import example_data as ed
+
+EXPECTED_KEYWORDS = (
+    "IMAGETYP",
+    "FILTER",
+    "EXPTIME",
+    "DATE-OBS",
+    "INSTRUME",
+    "TELESCOP",
+    "GAIN",
+    "RDNOISE",
+    "BUNIT",
+    "SIMULATE",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures: each example is generated once per session
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory) -> dict[int, Path]:
+    root = tmp_path_factory.mktemp("example_data")
+    out = {}
+    for example in (1, 2):
+        folder = ed.ensure_example_data(example, root / f"example{example}")
+        assert isinstance(folder, Path)
+        out[example] = folder
+    return out
+
+
+class _Frames:
+    """Native-endian float32 pixel data of the generated frames, loaded on first use."""
+
+    def __init__(self, folders: dict[int, Path]) -> None:
+        self.folders = folders
+        self.cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, example: int, index: int) -> np.ndarray:
+        key = (example, index)
+        if key not in self.cache:
+            path = self.folders[example] / ed.example_files(example)[index]
+            self.cache[key] = fits.getdata(path).astype(np.float32)
+        return self.cache[key]
+
+
+@pytest.fixture(scope="session")
+def frames(folders) -> _Frames:
+    return _Frames(folders)
+
+
+def _stats(folder: Path) -> dict[str, tuple[int, int, int]]:
+    return {
+        p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.stat().st_size) for p in folder.iterdir()
+    }
+
+
+def _robust_std(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64).ravel()
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def _bin(a: np.ndarray, b: int) -> np.ndarray:
+    r, c = a.shape
+    return a[: r // b * b, : c // b * b].reshape(r // b, b, c // b, b).mean(axis=(1, 3))
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _no_temp_files(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+
+
+# --------------------------------------------------------------------------------------------
+# Files, shapes, headers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("example", [1, 2])
+def test_files_shapes_dtypes_headers(folders, example):
+    folder = folders[example]
+    names = ed.example_files(example)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+    shape = ed.EXAMPLE1_SHAPE if example == 1 else ed.EXAMPLE2_SHAPE
+    dates = []
+    for index, name in enumerate(names):
+        assert (folder / name).stat().st_mode & 0o111 == 0  # not executable
+        with fits.open(folder / name) as hdul:
+            assert len(hdul) == 1
+            header = hdul[0].header
+            assert hdul[0].data.shape == shape
+            assert hdul[0].data.dtype == np.dtype(">f4")
+        assert header["BITPIX"] == -32
+        assert "BSCALE" not in header
+        assert "BZERO" not in header
+        for key in EXPECTED_KEYWORDS:
+            assert key in header, key
+        assert header["SIMULATE"] is True
+        assert header.comments["SIMULATE"]
+        history = " ".join(str(h) for h in header["HISTORY"])
+        assert "example_data" in history
+        assert "bias" in history.lower()
+        assert "dark" in history.lower()
+        assert header["BUNIT"] == "adu"
+        assert header["GAIN"] > 0
+        assert header["RDNOISE"] > 0
+        dates.append(header["DATE-OBS"])
+        if example == 1:
+            assert header["IMAGETYP"] == "FLATFIELD"
+            assert header["FILTER"] == ed.EXAMPLE1_FILTERS[index]
+            assert header["EXPTIME"] == ed.EXAMPLE1_EXPTIMES[index]
+        else:
+            assert header["IMAGETYP"] == "FLAT"
+            assert header["FILTER"] == "r"
+            assert header["EXPTIME"] == header["EXPOSURE"] == ed.EXAMPLE2_EXPTIMES[index]
+            assert header["SATURATE"] == ed.EXAMPLE2_SATURATE
+    assert dates == sorted(dates)
+    assert len(set(dates)) == len(dates)
+
+
+def test_example_constants():
+    assert ed.EXAMPLE1_FILTERS.count("g'") == 3
+    assert ed.EXAMPLE1_FILTERS.count("i'") == 3
+    assert set(ed.EXAMPLE1_EXPTIMES) == {70.0, 7.0}
+    assert ed.EXAMPLE2_FILES[0] == "AutoFlat-PANoRot-r-Bin1-001.fit"
+    assert ed.EXAMPLE2_FILES[-1] == "AutoFlat-PANoRot-r-Bin1-010.fit"
+    assert min(ed.EXAMPLE2_EXPTIMES) == 1.0
+    assert max(ed.EXAMPLE2_EXPTIMES) == 1.21
+    assert list(ed.EXAMPLE2_EXPTIMES) == sorted(ed.EXAMPLE2_EXPTIMES)
+    assert ed.example_medians(1) == ed.EXAMPLE1_MEDIANS
+    assert ed.example_files(2) == ed.EXAMPLE2_FILES
+
+
+@pytest.mark.parametrize("example", [1, 2])
+def test_frame_medians(frames, example):
+    for index, target in enumerate(ed.example_medians(example)):
+        median = float(np.median(frames(example, index)))
+        assert abs(median / target - 1) < 0.002, (index, median, target)
+
+
+def test_saturation_cap(frames):
+    for index in range(10):
+        data = frames(2, index)
+        assert data.max() <= ed.EXAMPLE2_SATURATE
+        saturated = np.count_nonzero(data == np.float32(ed.EXAMPLE2_SATURATE))
+        if index in ed.EXAMPLE2_STAR_FRAMES:
+            assert saturated > 0
+        else:
+            assert saturated == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("example", "index"), [(1, 4), (2, 7)])
+def test_single_frame_is_bit_identical(frames, example, index):
+    first, header1 = ed._simulate_frame(example, index)
+    second, header2 = ed._simulate_frame(example, index)
+    assert first.dtype == np.float32
+    assert np.array_equal(first, second)
+    assert header1.tostring() == header2.tostring()
+    # ... and equal to the frame written by the threaded run that made all frames together.
+    assert np.array_equal(first, frames(example, index))
+
+
+def test_truth_tables_are_deterministic_and_plausible():
+    spots_g = ed.example1_spots()
+    spots_i = ed.example1_spots(filter_name="i'")
+    for a, b in zip(spots_g, ed.example1_spots(filter_name="g'"), strict=True):
+        assert np.array_equal(a, b)
+    assert 24 <= len(spots_g.row) <= 60
+    assert spots_g.diameter.min() >= 5
+    assert spots_g.diameter.max() <= 30
+    assert spots_g.depth.min() >= 0.02
+    assert spots_g.depth.max() <= 0.15
+    assert np.all(spots_i.depth < spots_g.depth)
+    assert np.array_equal(spots_i.row, spots_g.row)
+    with pytest.raises(ValueError, match="filter"):
+        ed.example1_spots(filter_name="r")
+
+    donuts = ed.example2_donuts()
+    assert np.array_equal(donuts.row, ed.example2_donuts().row)
+    assert donuts.radius.min() >= 19
+    assert donuts.radius.max() <= 120
+    assert np.ptp(donuts.radius) > 60
+    assert donuts.depth.min() >= 0.01
+    assert donuts.depth.max() <= 0.06
+    assert np.all(donuts.inner_radius < donuts.radius)
+
+    positions = set()
+    for index in range(10):
+        stars = ed.example2_stars(index)
+        if index in ed.EXAMPLE2_STAR_FRAMES:
+            assert 24 <= len(stars.row) <= 60
+            assert np.array_equal(stars.col, ed.example2_stars(index).col)
+            assert stars.peak.max() + ed.EXAMPLE2_MEDIANS[index] > ed.EXAMPLE2_SATURATE
+            positions.add((round(stars.row[0]), round(stars.col[0])))
+        else:
+            assert len(stars.row) == 0
+    assert len(positions) == len(ed.EXAMPLE2_STAR_FRAMES)  # stars move between frames
+    with pytest.raises(ValueError, match="index"):
+        ed.example2_stars(10)
+
+
+# --------------------------------------------------------------------------------------------
+# Spatial features
+# --------------------------------------------------------------------------------------------
+
+
+def test_noise_matches_gain_and_read_noise(frames):
+    for pair in ((0, 1), (3, 4)):
+        a, b = (frames(1, i) for i in pair)
+        ma, mb = (ed.EXAMPLE1_MEDIANS[i] for i in pair)
+        diff = a - b * np.float32(ma / mb)
+        var_one = ma / ed.EXAMPLE1_GAIN + (ed.EXAMPLE1_READ_NOISE / ed.EXAMPLE1_GAIN) ** 2
+        expected = np.sqrt(2 * var_one)
+        measured = _robust_std(diff[::2, ::2])
+        assert abs(measured / expected - 1) < 0.05, (measured, expected)
+
+
+def test_g_over_i_ratio_is_not_flat(frames):
+    g = np.mean([frames(1, i) for i in range(3)], axis=0)
+    i = np.mean([frames(1, i) for i in range(3, 6)], axis=0)
+    ratio = (g / np.median(g)) / (i / np.median(i))
+    # Noise expected in the ratio, per pixel, from three frames of each filter.
+    var = [
+        (m / ed.EXAMPLE1_GAIN + (ed.EXAMPLE1_READ_NOISE / ed.EXAMPLE1_GAIN) ** 2) / m**2 / 3
+        for m in (ed.EXAMPLE1_MEDIANS[0], ed.EXAMPLE1_MEDIANS[3])
+    ]
+    noise = float(np.sqrt(sum(var)))
+    assert _robust_std(ratio) > 1.5 * noise  # visible even pixel by pixel
+    assert _robust_std(_bin(ratio, 16)) > 20 * noise / 16  # and overwhelming when binned
+
+
+def test_spots_are_dark_and_deeper_in_g(frames):
+    g = np.mean([frames(1, i) for i in range(3)], axis=0)
+    i = np.mean([frames(1, i) for i in range(3, 6)], axis=0)
+    spots_g = ed.example1_spots()
+    spots_i = ed.example1_spots(filter_name="i'")
+    rows, cols = np.ogrid[-50:51, -50:51]
+    dist = np.hypot(rows, cols)
+    checked = 0
+    for k in range(len(spots_g.row)):
+        d = spots_g.diameter[k]
+        if d < 10:
+            continue
+        r, c = spots_g.row[k], spots_g.col[k]
+        core = dist <= d / 4
+        ring = (dist > d / 2 + 6) & (dist < d / 2 + 16)
+        dips = []
+        for image in (g, i):
+            box = image[r - 50 : r + 51, c - 50 : c + 51]
+            dips.append(1 - np.mean(box[core]) / np.median(box[ring]))
+        assert dips[0] > 0.6 * spots_g.depth[k], (k, dips, spots_g.depth[k])
+        assert dips[1] < dips[0]
+        assert abs(dips[1] - spots_i.depth[k]) < 0.4 * spots_g.depth[k] + 0.004
+        checked += 1
+    assert checked >= 10
+
+
+def test_donuts_are_dark_rings(frames):
+    data = frames(2, 0)
+    donuts = ed.example2_donuts()
+    for r, c, radius, inner, depth in zip(*donuts, strict=True):
+        half = int(radius) + 45
+        box = data[r - half : r + half + 1, c - half : c + half + 1]
+        rr, cc = np.ogrid[-half : half + 1, -half : half + 1]
+        dist = np.hypot(rr, cc)
+        width = radius - inner
+        ring = (dist > inner + 0.25 * width) & (dist < radius - 0.25 * width)
+        outside = (dist > radius + 15) & (dist < radius + 40)
+        hole = dist < 0.5 * inner
+        dip = 1 - np.median(box[ring]) / np.median(box[outside])
+        assert dip > 0.6 * depth, (r, c, radius, depth, dip)
+        assert np.median(box[hole]) > np.median(box[ring])
+
+
+def test_vignetting(frames):
+    data = _bin(frames(2, 0), 64)
+    centre = np.median(data[28:36, 28:36])
+    corners = [data[0, 0], data[0, -1], data[-1, 0], data[-1, -1]]
+    for corner in corners:
+        assert 0.82 < corner / centre < 0.95
+
+
+def test_sky_gradient_drifts(frames):
+    base = _bin(frames(2, 0), 128)
+    y, x = np.mgrid[0 : base.shape[0], 0 : base.shape[1]]
+    y = (y + 0.5) / base.shape[0] - 0.5
+    x = (x + 0.5) / base.shape[1] - 0.5
+    design = np.column_stack([np.ones(y.size), x.ravel(), y.ravel()])
+    amp0, ang0 = ed.example2_sky_gradient(0)
+    slopes = []
+    for index in (3, 9):
+        ratio = _bin(frames(2, index), 128) / base
+        coef = np.linalg.lstsq(design, ratio.ravel() / ratio.mean(), rcond=None)[0]
+        amp, ang = ed.example2_sky_gradient(index)
+        expect_x = amp * np.cos(np.radians(ang)) - amp0 * np.cos(np.radians(ang0))
+        expect_y = amp * np.sin(np.radians(ang)) - amp0 * np.sin(np.radians(ang0))
+        assert abs(coef[1] - expect_x) < 0.25 * abs(expect_x) + 3e-4, (index, coef, expect_x)
+        assert abs(coef[2] - expect_y) < 0.25 * abs(expect_y) + 3e-4, (index, coef, expect_y)
+        slopes.append(coef[1:])
+    assert np.hypot(*(slopes[1] - slopes[0])) > 2e-3
+
+
+def test_stars_only_in_late_frames(frames):
+    counts = {}
+    for index in range(10):
+        data = frames(2, index)
+        sky = ed.EXAMPLE2_MEDIANS[index]
+        counts[index] = np.count_nonzero(data > 1.15 * sky)
+        stars = ed.example2_stars(index)
+        for row, col, peak in zip(stars.row, stars.col, stars.peak, strict=True):
+            if peak < 2000:
+                continue
+            r, c = round(row), round(col)
+            local_sky = float(np.median(data[r - 20 : r + 21, c - 20 : c + 21]))
+            local = data[r - 1 : r + 2, c - 1 : c + 2].max()
+            limit = 0.5 * min(peak, ed.EXAMPLE2_SATURATE - local_sky)
+            assert local - local_sky > limit, (index, r, c, peak)
+    late_stars = ed.example2_stars(9)
+    for index in range(10):
+        if index in ed.EXAMPLE2_STAR_FRAMES:
+            assert counts[index] > 300, counts
+        else:
+            assert counts[index] < 100, counts  # only cosmic rays
+            data = frames(2, index)
+            r, c = round(late_stars.row[0]), round(late_stars.col[0])
+            box = data[r - 3 : r + 4, c - 3 : c + 4]
+            assert box.max() < 1.15 * ed.EXAMPLE2_MEDIANS[index]
+
+
+def test_cosmic_rays_scale_with_exposure_time(frames):
+    def hits(index):
+        data = frames(1, index)
+        return np.count_nonzero(data > ed.EXAMPLE1_MEDIANS[index] * 1.1 + 250)
+
+    long_exposures = sum(hits(i) for i in range(3))
+    short_exposures = sum(hits(i) for i in range(3, 6))
+    assert long_exposures > 30
+    assert long_exposures > 3 * short_exposures
+
+
+# --------------------------------------------------------------------------------------------
+# Safe writing
+# --------------------------------------------------------------------------------------------
+
+
+def test_ensure_is_idempotent(folders, monkeypatch):
+    before = {example: _stats(folder) for example, folder in folders.items()}
+
+    def must_not_simulate(*args, **kwargs):
+        raise AssertionError("ensure regenerated frames that were present")
+
+    monkeypatch.setattr(ed, "_Camera", must_not_simulate)
+    assert ed.ensure_example1(folders[1]) == folders[1]
+    assert ed.ensure_example2(str(folders[2])) == folders[2]
+    assert ed.ensure_example_data(2, folders[2]) == folders[2]
+    for example, folder in folders.items():
+        assert _stats(folder) == before[example]
+
+
+def test_missing_frame_is_regenerated_identically_and_user_files_survive(folders, tmp_path):
+    source = folders[2]
+    missing = ed.EXAMPLE2_FILES[7]  # a frame with stars
+    for name in ed.EXAMPLE2_FILES:
+        if name != missing:
+            _link_or_copy(source / name, tmp_path / name)
+    own_fits = tmp_path / "my_own_flat.fits"
+    fits.PrimaryHDU(np.arange(12, dtype=np.int16).reshape(3, 4)).writeto(own_fits)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    user_bytes = {p: p.read_bytes() for p in (own_fits, notes)}
+    before = _stats(tmp_path)
+
+    assert ed.ensure_example2(tmp_path) == tmp_path
+
+    after = _stats(tmp_path)
+    assert set(after) == set(before) | {missing}
+    for name, stat in before.items():
+        assert after[name] == stat, name
+    assert (tmp_path / missing).read_bytes() == (source / missing).read_bytes()
+    for path, content in user_bytes.items():
+        assert path.read_bytes() == content
+    assert _no_temp_files(tmp_path)
+
+
+def test_make_rewrites_our_files_identically(folders, tmp_path):
+    for name in ed.EXAMPLE1_FILES:
+        _link_or_copy(folders[1] / name, tmp_path / name)
+    (tmp_path / "readme.txt").write_text("mine")
+    before = _stats(tmp_path)
+    assert ed.make_example1(tmp_path) == tmp_path
+    after = _stats(tmp_path)
+    assert after["readme.txt"] == before["readme.txt"]
+    for name in ed.EXAMPLE1_FILES:
+        assert after[name][1] != before[name][1]  # a new file was renamed into place
+        assert (tmp_path / name).read_bytes() == (folders[1] / name).read_bytes()
+    assert _no_temp_files(tmp_path)
+
+
+def _foreign_plain_fits(path: Path) -> None:
+    fits.PrimaryHDU(np.zeros((10, 10), dtype=np.float32)).writeto(path)
+
+
+def _foreign_wrong_shape(path: Path) -> None:
+    header = fits.Header()
+    header["SIMULATE"] = True
+    header.add_history("Simulated by the example_data module")
+    fits.PrimaryHDU(np.zeros((10, 10), dtype=np.float32), header=header).writeto(path)
+
+
+def _foreign_text(path: Path) -> None:
+    path.write_text("this is not a FITS file\n")
+
+
+def _foreign_empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _foreign_directory(path: Path) -> None:
+    path.mkdir()
+    (path / "inside.txt").write_text("x")
+
+
+@pytest.mark.parametrize(
+    "make_foreign",
+    [_foreign_plain_fits, _foreign_wrong_shape, _foreign_text, _foreign_empty, _foreign_directory],
+)
+@pytest.mark.parametrize("function", [ed.ensure_example1, ed.make_example1])
+def test_foreign_file_with_expected_name_is_refused(tmp_path, make_foreign, function):
+    name = ed.EXAMPLE1_FILES[1]
+    target = tmp_path / name
+    make_foreign(target)
+    snapshot = target.read_bytes() if target.is_file() else (target / "inside.txt").read_bytes()
+    with pytest.raises(ValueError, match=name.replace(".", r"\.")):
+        function(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # nothing else was written
+    current = target.read_bytes() if target.is_file() else (target / "inside.txt").read_bytes()
+    assert current == snapshot
+
+
+def test_truncated_frame_of_ours_is_refused(folders, tmp_path):
+    name = ed.EXAMPLE1_FILES[0]
+    data = (folders[1] / name).read_bytes()
+    (tmp_path / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        ed.ensure_example1(tmp_path)
+    assert (tmp_path / name).stat().st_size == len(data) // 2
+
+
+@pytest.mark.parametrize(
+    "function",
+    [ed.ensure_example1, ed.ensure_example2, ed.make_example1, ed.make_example2],
+)
+def test_folder_that_is_a_file(tmp_path, function):
+    path = tmp_path / "not_a_folder"
+    path.write_text("user data")
+    with pytest.raises(ValueError, match="not a folder"):
+        function(path)
+    assert path.read_text() == "user data"
+
+
+def test_folder_below_a_file_cannot_be_created(tmp_path):
+    parent = tmp_path / "file.txt"
+    parent.write_text("x")
+    with pytest.raises(OSError, match="could not create folder") as info:
+        ed.ensure_example2(parent / "sub")
+    assert isinstance(info.value, ed.ExampleDataWriteError)
+    assert isinstance(info.value.__cause__, OSError)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied")],
+)
+def test_write_error_leaves_no_partial_file(tmp_path, monkeypatch, code, message):
+    def failing_write(fileobj, data, header):
+        fileobj.write(b"SIMPLE  =                    T" + b" " * 2000)  # a partial file
+        raise OSError(code, message)
+
+    monkeypatch.setattr(ed, "_write_fits", failing_write)
+    (tmp_path / "mine.txt").write_text("keep")
+    with pytest.raises(ed.ExampleDataWriteError) as info:
+        ed.ensure_example1(tmp_path)
+    error = info.value
+    assert isinstance(error, OSError)
+    assert error.errno == code
+    assert message in str(error)
+    assert str(tmp_path) in str(error)
+    assert any(name in str(error) for name in ed.EXAMPLE1_FILES)
+    assert isinstance(error.__cause__, OSError)
+    assert error.__cause__.errno == code
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_temp_file_cannot_be_created(tmp_path, monkeypatch):
+    def read_only(folder, name):
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder / name))
+
+    monkeypatch.setattr(ed, "_create_temp", read_only)
+    with pytest.raises(ed.ExampleDataWriteError, match="Permission denied") as info:
+        ed.ensure_example1(tmp_path)
+    assert info.value.errno == errno.EACCES
+    assert str(tmp_path) in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_after_some_frames_keeps_only_complete_frames(folders, tmp_path, monkeypatch):
+    real_write = ed._write_fits
+    calls = []
+
+    def fail_on_third(fileobj, data, header):
+        calls.append(header["SIMFRAME"])
+        # Writing goes to a hidden temporary file in the same folder, never to the final name.
+        name = ed.EXAMPLE1_FILES[header["SIMFRAME"]]
+        assert list(tmp_path.glob(f".{name}.*.tmp"))
+        assert not (tmp_path / name).exists()
+        if header["SIMFRAME"] == 2:
+            fileobj.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(fileobj, data, header)
+
+    monkeypatch.setattr(ed, "_write_fits", fail_on_third)
+    with pytest.raises(ed.ExampleDataWriteError, match="No space left"):
+        ed.ensure_example1(tmp_path)
+    assert _no_temp_files(tmp_path)
+    assert ed.EXAMPLE1_FILES[2] not in {p.name for p in tmp_path.iterdir()}
+    assert 2 in calls
+    for path in tmp_path.iterdir():  # whatever was written is complete and identical
+        assert path.read_bytes() == (folders[1] / path.name).read_bytes()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write to read-only folders"
+)
+def test_read_only_folder(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(ed.ExampleDataWriteError, match="Permission denied"):
+            ed.ensure_example1(tmp_path)
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        tmp_path.chmod(0o700)
+
+
+@pytest.mark.parametrize("bad", [0, 3, "1", True, 1.0, None])
+def test_dispatcher_rejects_bad_example(tmp_path, bad):
+    with pytest.raises(ValueError, match="example must be 1 or 2"):
+        ed.ensure_example_data(bad, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_default_folders():
+    here = Path(ed.__file__).resolve().parent
+    assert ed.default_folder(1) == here / "notebooks" / "example1-reduced"
+    assert ed.default_folder(2) == here / "notebooks" / "example2-reduced"
+    with pytest.raises(ValueError, match="example must be 1 or 2"):
+        ed.default_folder(3)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "example_data", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_help():
+    result = _run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert "--example" in result.stdout
+    assert "--folder" in result.stdout
+
+
+def test_cli_keeps_existing_frames(folders):
+    before = _stats(folders[1])
+    result = _run_cli("--example", "1", "--folder", str(folders[1]))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("kept") == len(ed.EXAMPLE1_FILES)
+    assert "0 frame(s) written" in result.stdout
+    assert _stats(folders[1]) == before
+
+
+def test_cli_errors(tmp_path):
+    result = _run_cli("--folder", str(tmp_path))
+    assert result.returncode == 2
+    assert "--folder needs --example" in result.stderr
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    result = _run_cli("--example", "2", "--folder", str(not_a_folder))
+    assert result.returncode == 1
+    assert "not a folder" in result.stderr
+    assert not_a_folder.read_text() == "x"
