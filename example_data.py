@@ -60,6 +60,7 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy.io import fits
+from astropy.time import Time
 
 __all__ = [
     "EXAMPLE1_DATE_OBS",
@@ -776,6 +777,15 @@ def _common_header(header: fits.Header, index: int) -> None:
     header.add_history("Bias subtracted. Dark current subtracted.")
 
 
+def _mjd(date_obs: str) -> float:
+    """Return the Modified Julian Date of an ISO date ``date_obs`` (UTC), rounded to 1e-6 d.
+
+    Writing MJD-OBS beside DATE-OBS spares readers that build a WCS from the header (such as
+    `astropy.nddata.CCDData.read`) a warning that they had to compute it themselves.
+    """
+    return round(Time(date_obs, format="isot", scale="utc").mjd, 6)
+
+
 def _example1_header(index: int) -> fits.Header:
     """Return the header of example 1 frame ``index``."""
     header = fits.Header()
@@ -784,6 +794,7 @@ def _example1_header(index: int) -> fits.Header:
     header["FILTER"] = (EXAMPLE1_FILTERS[index], "Filter name")
     header["EXPTIME"] = (EXAMPLE1_EXPTIMES[index], "[s] Exposure time")
     header["DATE-OBS"] = (EXAMPLE1_DATE_OBS[index], "UTC date and time of exposure start")
+    header["MJD-OBS"] = (_mjd(EXAMPLE1_DATE_OBS[index]), "[d] Modified Julian Date of DATE-OBS")
     header["INSTRUME"] = ("LFC", "Large Format Camera")
     header["TELESCOP"] = ("P200", "Palomar 200-inch Hale telescope")
     header["OBSERVAT"] = ("Palomar", "Observatory")
@@ -804,6 +815,7 @@ def _example2_header(index: int) -> fits.Header:
     header["EXPTIME"] = (EXAMPLE2_EXPTIMES[index], "[s] Exposure time")
     header["EXPOSURE"] = (EXAMPLE2_EXPTIMES[index], "[s] Exposure time")
     header["DATE-OBS"] = (EXAMPLE2_DATE_OBS[index], "UTC date and time of exposure start")
+    header["MJD-OBS"] = (_mjd(EXAMPLE2_DATE_OBS[index]), "[d] Modified Julian Date of DATE-OBS")
     header["INSTRUME"] = ("Andor Aspen CG16M", "Camera")
     header["TELESCOP"] = ("0.6 m f/8 reflector", "Telescope")
     header["DETECTOR"] = ("KAF-16803", "Front-illuminated CCD sensor")

@@ -1,0 +1,651 @@
+"""Tests of convenience_functions on seeded synthetic data."""
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.io import fits
+from astropy.nddata import CCDData, StdDevUncertainty
+
+import convenience_functions as cf
+
+SHAPE = (64, 96)
+MAD_TO_STD = 1.482602218505602
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def reference_combine(frames, sigma=5.0, cenfunc="median", stdfunc="mad_std"):
+    """Plain NumPy: scale by inverse median, one symmetric clip, mean, normalise."""
+    stack = []
+    for frame in frames:
+        frame = np.asarray(frame, dtype=np.float64)
+        stack.append(frame / np.median(frame[np.isfinite(frame)]))
+    stack = np.array(stack)
+    finite = np.isfinite(stack)
+    keep = finite.copy()
+    if sigma is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n = finite.sum(axis=0)
+            filled = np.where(finite, stack, 0.0)
+            mean = filled.sum(axis=0) / n
+            ordered = np.sort(stack, axis=0)  # NaN last
+            lo = np.maximum((n - 1) // 2, 0)
+            hi = n // 2
+
+            def sorted_median(arr):
+                a = np.take_along_axis(arr, lo[None], 0)[0]
+                b = np.take_along_axis(arr, hi[None], 0)[0]
+                return 0.5 * (a + b)
+
+            median = sorted_median(ordered)
+            center = median if cenfunc == "median" else mean
+            if stdfunc == "mad_std":
+                spread = MAD_TO_STD * sorted_median(np.sort(np.abs(stack - median), axis=0))
+            else:
+                spread = np.sqrt(np.where(finite, (stack - mean) ** 2, 0).sum(axis=0) / n)
+            keep &= ~((stack < center - sigma * spread) | (stack > center + sigma * spread))
+    n_used = keep.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(keep, stack, 0).sum(axis=0) / n_used
+        var = np.where(keep, (stack - mean) ** 2, 0).sum(axis=0) / (n_used - 1)
+        unc = np.sqrt(var / n_used)
+    unc[n_used <= 1] = np.nan
+    mean[n_used == 0] = np.nan
+    norm = np.median(mean[np.isfinite(mean)])
+    return mean / norm, unc / norm, n_used
+
+
+def make_flats(n, *, shape=SHAPE, level=20000.0, spread=0.0, seed=0, noise=None):
+    """Seeded flats: a vignetting pattern times a level, plus Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    pattern = 1 - 0.2 * (((xx / shape[1]) - 0.5) ** 2 + ((yy / shape[0]) - 0.5) ** 2)
+    frames = []
+    for i in range(n):
+        lev = level * (1 - spread * i / max(n - 1, 1))
+        sd = np.sqrt(lev) if noise is None else noise * lev
+        frames.append((pattern * lev + rng.normal(0, sd, shape)).astype(np.float32))
+    return frames
+
+
+def write_frames(folder, frames, *, filt="r", imagetyp="FLAT", prefix="flat", extra=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, data in enumerate(frames):
+        header = fits.Header()
+        header["IMAGETYP"] = imagetyp
+        if filt is not None:
+            header["FILTER"] = filt
+        header["BUNIT"] = "adu"
+        for key, value in (extra or {}).items():
+            header[key] = value
+        path = folder / f"{prefix}-{i + 1:03d}.fit"
+        fits.writeto(path, data, header)
+        paths.append(path)
+    return paths
+
+
+def digest(paths):
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def rel_diff(a, b):
+    both = np.isfinite(a) & np.isfinite(b)
+    assert np.array_equal(np.isfinite(a), np.isfinite(b))
+    return np.max(np.abs(a[both] - b[both]) / np.abs(b[both]))
+
+
+# ---------------------------------------------------------------- combine_flats: numbers
+
+
+@pytest.mark.parametrize(
+    ("cenfunc", "stdfunc", "sigma"),
+    [
+        ("median", "mad_std", 5.0),
+        ("median", "mad_std", 3.0),
+        ("mean", "std", 2.0),
+        ("median", "std", 2.5),
+        ("mean", "mad_std", 3.0),
+        ("median", "mad_std", None),
+    ],
+)
+def test_matches_independent_numpy(tmp_path, cenfunc, stdfunc, sigma):
+    frames = make_flats(7, spread=0.15, seed=1)
+    rng = np.random.default_rng(2)
+    for frame in frames:  # cosmic rays and dead pixels
+        idx = rng.integers(0, frame.size, 20)
+        frame.flat[idx[:15]] += 5000
+        frame.flat[idx[15:]] = np.nan
+    frames[3][5, 5] = np.nan
+    paths = write_frames(tmp_path, frames)
+    combined, n_used = cf.combine_flats(
+        paths, sigma=sigma, cenfunc=cenfunc, stdfunc=stdfunc, return_counts=True
+    )
+    ref, ref_unc, ref_n = reference_combine(frames, sigma, cenfunc, stdfunc)
+    assert np.array_equal(n_used, ref_n)
+    assert rel_diff(combined.data, ref) <= 1e-6
+    # float32 working precision (about 6e-8 of the flat level) limits the uncertainty of
+    # pixels whose survivors nearly agree; compare it on the scale of the flat level.
+    unc = combined.uncertainty.array
+    assert np.array_equal(np.isnan(unc), np.isnan(ref_unc))
+    np.testing.assert_allclose(unc, ref_unc, rtol=1e-3, atol=1e-6)
+    assert combined.header["NREJECT"] == int(np.isfinite(np.array(frames)).sum() - ref_n.sum())
+
+
+def test_float64_and_ccddata_inputs_match_files(tmp_path):
+    frames = make_flats(5, seed=4)
+    paths = write_frames(tmp_path, frames)
+    ccds = [CCDData(f, unit="adu", meta={"FILTER": "r", "IMAGETYP": "FLAT"}) for f in frames]
+    from_files = cf.combine_flats(paths, dtype=np.float64)
+    from_ccds = cf.combine_flats(ccds, dtype=np.float64)
+    assert from_files.data.dtype == np.float64
+    np.testing.assert_array_equal(from_files.data, from_ccds.data)
+    ref, ref_unc, _ = reference_combine(frames)
+    assert rel_diff(from_files.data, ref) <= 1e-12
+    assert rel_diff(from_files.uncertainty.array, ref_unc) <= 1e-9
+
+
+def test_result_independent_of_chunking_and_threads(tmp_path):
+    frames = make_flats(6, shape=(300, 200), seed=5)
+    paths = write_frames(tmp_path, frames)
+    big = cf.combine_flats(paths, mem_limit=1e9)
+    small = cf.combine_flats(paths, mem_limit=3.0e6)  # many small row blocks
+    np.testing.assert_array_equal(big.data, small.data)
+    np.testing.assert_array_equal(big.uncertainty.array, small.uncertainty.array)
+    assert big.header["NREJECT"] == small.header["NREJECT"]
+
+
+def test_cosmic_ray_in_one_of_three_dome_flats_is_rejected():
+    frames = make_flats(3, level=20000.0, seed=6)
+    frames[1][10, 20] += 20000.0
+    ccds = [CCDData(f, unit="adu", meta={"FILTER": "r"}) for f in frames]
+    combined, n_used = cf.combine_flats(ccds, return_counts=True)
+    assert n_used[10, 20] == 2
+    expected = reference_combine(
+        [np.delete(np.array(frames), 1, axis=0)[i] for i in (0, 1)], sigma=None
+    )[0][10, 20]
+    assert abs(combined.data[10, 20] - expected) < 0.01  # the spike would be +33 %
+
+
+def twilight_with_outlier(seed=7):
+    """Ten flats with a 16 % level spread; a 20-sigma outlier in the faintest one."""
+    frames = make_flats(10, level=20000.0, spread=0.16 / 1.16, seed=seed)
+    faintest = 9
+    sigma_pix = np.sqrt(20000.0 * (1 - 0.16 / 1.16))
+    frames[faintest][30, 40] += 20 * sigma_pix
+    return frames
+
+
+def test_twenty_sigma_outlier_in_faintest_twilight_flat_is_rejected():
+    frames = twilight_with_outlier()
+    combined, n_used = cf.combine_flats(
+        [CCDData(f, unit="adu") for f in frames], return_counts=True
+    )
+    assert n_used[30, 40] == 9
+    noise = np.nanstd(combined.data / _smooth_pattern(combined.data))
+    assert abs(combined.data[30, 40] / _smooth_pattern(combined.data)[30, 40] - 1) < 4 * noise
+
+
+def _smooth_pattern(data):
+    yy, xx = np.mgrid[0 : data.shape[0], 0 : data.shape[1]]
+    pattern = 1 - 0.2 * (((xx / data.shape[1]) - 0.5) ** 2 + ((yy / data.shape[0]) - 0.5) ** 2)
+    return pattern / np.median(pattern)
+
+
+def test_ccdproc_clipping_unscaled_frames_keeps_that_outlier():
+    # Companion of the test above: the notebook's claim that ccdproc.combine leaves the
+    # outlier is backed here.  ccdproc clips the unscaled frames; `scale` acts only on the
+    # average, so the 16 % spread of levels hides a 20-sigma outlier.
+    import ccdproc
+
+    frames = twilight_with_outlier()
+    ccds = [CCDData(f, unit="adu") for f in frames]
+    result = ccdproc.combine(
+        ccds,
+        method="average",
+        scale=cf.inv_median,
+        sigma_clip=True,
+        sigma_clip_low_thresh=5,
+        sigma_clip_high_thresh=5,
+        sigma_clip_func="median",
+        sigma_clip_dev_func="mad_std",
+    )
+    data = result.data / np.median(result.data)
+    ratio = data / _smooth_pattern(data)
+    noise = np.std(ratio)
+    assert (ratio[30, 40] - 1) > 5 * noise
+
+
+def test_noise_is_single_frame_noise_over_sqrt_n():
+    n = 10
+    frames = make_flats(n, shape=(200, 200), noise=0.01, spread=0.1, seed=8)
+    combined = cf.combine_flats([CCDData(f, unit="adu") for f in frames])
+    residual = combined.data / _smooth_pattern(combined.data)
+    expected = 0.01 / np.sqrt(n)
+    assert abs(np.std(residual) / expected - 1) < 0.10
+    assert abs(np.median(combined.uncertainty.array) / expected - 1) < 0.10
+
+
+def test_mask_uncertainty_nan_and_header(tmp_path):
+    frames = make_flats(4, seed=9)
+    for frame in frames:
+        frame[0, 0] = np.nan  # no frame survives
+    for frame in frames[1:]:
+        frame[1, 1] = np.nan  # one survivor
+    frames[2][2, 2] = np.nan  # an isolated NaN must not spread
+    paths = write_frames(tmp_path, frames, filt="g'", imagetyp="Flat Field")
+    combined, n_used = cf.combine_flats(paths, return_counts=True)
+    assert combined.unit == u.dimensionless_unscaled
+    assert isinstance(combined.uncertainty, StdDevUncertainty)
+    assert n_used.dtype == np.uint16
+    assert abs(np.nanmedian(combined.data) - 1) <= 1e-3
+    assert combined.mask[0, 0]
+    assert np.isnan(combined.data[0, 0])
+    assert n_used[0, 0] == 0
+    assert combined.mask.sum() == 1
+    assert n_used[1, 1] == 1
+    assert np.isfinite(combined.data[1, 1])
+    assert np.isnan(combined.uncertainty.array[1, 1])
+    ref, _, ref_n = reference_combine(frames)
+    assert np.array_equal(n_used, ref_n)
+    assert rel_diff(combined.data, ref) <= 1e-6
+    others = np.ones(SHAPE, bool)
+    others[:2, :2] = False
+    assert np.isfinite(combined.data[others]).all()
+    assert np.isfinite(combined.uncertainty.array[others]).all()
+    header = combined.header
+    assert header["IMAGETYP"] == "Flat Field"
+    assert header["FILTER"] == "g'"
+    assert header["NCOMBINE"] == 4
+    assert [header[f"IMCMB{i:03d}"] for i in range(1, 5)] == [p.name for p in paths]
+    assert "IMCMB005" not in header
+    assert header["COMBINED"] is True
+    assert isinstance(header["NREJECT"], int)
+    history = " ".join(str(h) for h in header["HISTORY"])
+    assert "inverse median" in history
+    assert "mad_std" in history
+    assert "mean" in history
+
+
+def test_ccddata_names_mask_and_inputs_unchanged():
+    frames = make_flats(3, seed=10)
+    ccds = [CCDData(f.copy(), unit="adu") for f in frames]
+    ccds[0].meta["FILENAME"] = "first.fit"
+    ccds[1].mask = np.zeros(SHAPE, bool)
+    ccds[1].mask[4, 4] = True
+    combined, n_used = cf.combine_flats(ccds, return_counts=True)
+    assert combined.header["IMCMB001"] == "first.fit"
+    assert combined.header["IMCMB002"] == "ccddata[1]"
+    assert n_used[4, 4] <= 2
+    for ccd, frame in zip(ccds, frames, strict=True):
+        np.testing.assert_array_equal(ccd.data, frame)
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc peak-RSS reset"
+)
+def test_memory_stays_within_limit(tmp_path):
+    shape, n, mem_limit = (2048, 2048), 10, 100e6
+    frames = make_flats(n, shape=shape, seed=11)
+    paths = write_frames(tmp_path, frames)
+    stack_bytes = n * frames[0].nbytes
+    del frames
+    # Reading the whole stack (or a memory map of it) would exceed the bound by itself.
+    assert stack_bytes > 1.15 * mem_limit
+    # ru_maxrss of a child started from pytest keeps pytest's own peak across exec, so the
+    # child resets the kernel's peak-RSS mark (clear_refs 5) and reads VmHWM instead.
+    script = textwrap.dedent(
+        f"""
+        import json
+        import numpy as np
+        import convenience_functions as cf
+
+        def status(key):
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        return int(line.split()[1]) * 1024
+            raise KeyError(key)
+
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        base = status("VmRSS")
+        result = cf.combine_flats({[str(p) for p in paths]!r}, mem_limit={mem_limit!r})
+        peak = status("VmHWM")
+        print(json.dumps({{"extra": peak - base, "median": float(np.nanmedian(result.data))}}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert abs(report["median"] - 1) < 1e-3
+    assert report["extra"] <= 1.15 * mem_limit, report
+
+
+# ------------------------------------------------------------- combine_flats: bad input
+
+
+def test_errors_of_combine_flats(tmp_path):
+    frames = make_flats(3, seed=12)
+    paths = write_frames(tmp_path / "ok", frames)
+    with pytest.raises(ValueError, match="no image"):
+        cf.combine_flats([])
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        cf.combine_flats(paths[:2])
+    assert cf.combine_flats(paths[:1], sigma=None).shape == SHAPE
+    with pytest.raises(TypeError):
+        cf.combine_flats(paths, sigma_clip=True)
+    with pytest.raises(TypeError):
+        cf.combine_flats(paths, 5.0)
+    with pytest.raises(TypeError, match="file paths or CCDData"):
+        cf.combine_flats([paths[0], 3, paths[1]])
+    for bad, message in (
+        ({"sigma": -1}, "sigma"),
+        ({"sigma": np.inf}, "sigma"),
+        ({"cenfunc": "mode"}, "cenfunc"),
+        ({"stdfunc": "iqr"}, "stdfunc"),
+        ({"dtype": np.int16}, "dtype"),
+        ({"mem_limit": 0}, "mem_limit"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            cf.combine_flats(paths, **bad)
+    with pytest.raises(ValueError, match="at least"):
+        cf.combine_flats(paths, mem_limit=1e4)
+
+
+def test_error_mixed_filters(tmp_path):
+    r = write_frames(tmp_path, make_flats(2, seed=13), filt="r", prefix="r")
+    g = write_frames(tmp_path, make_flats(1, seed=14), filt="g'", prefix="g")
+    with pytest.raises(ValueError, match="different FILTER") as info:
+        cf.combine_flats(r + g)
+    assert "g'" in str(info.value)
+    assert str(g[0]) in str(info.value)
+
+
+def test_error_shapes(tmp_path):
+    paths = write_frames(tmp_path, make_flats(2, seed=15))
+    odd = write_frames(tmp_path, make_flats(1, shape=(32, 96), seed=16), prefix="odd")[0]
+    with pytest.raises(ValueError, match=r"\(32, 96\)") as info:
+        cf.combine_flats([*paths, odd])
+    assert str(odd) in str(info.value)
+    assert "(64, 96)" in str(info.value)
+
+
+def test_error_bad_medians(tmp_path):
+    frames = make_flats(3, seed=17)
+    negative = [f.copy() for f in frames]
+    negative[1] = -negative[1]
+    paths = write_frames(tmp_path / "neg", negative)
+    with pytest.raises(ValueError, match="positive median") as info:
+        cf.combine_flats(paths)
+    assert str(paths[1]) in str(info.value)
+    nan = [f.copy() for f in frames]
+    nan[2][:] = np.nan
+    paths = write_frames(tmp_path / "nan", nan)
+    with pytest.raises(ValueError, match="all NaN") as info:
+        cf.combine_flats(paths)
+    assert str(paths[2]) in str(info.value)
+
+
+def test_error_unreadable_files(tmp_path):
+    paths = write_frames(tmp_path, make_flats(2, seed=18))
+    text = tmp_path / "notes.fit"
+    text.write_text("this is not a FITS file\n" * 100)
+    with pytest.raises(ValueError, match=r"notes\.fit") as info:
+        cf.combine_flats([*paths, text])
+    assert info.value.__cause__ is not None
+    missing = tmp_path / "missing.fit"
+    with pytest.raises(ValueError, match=r"missing\.fit"):
+        cf.combine_flats([*paths, missing])
+    truncated = tmp_path / "truncated.fit"
+    truncated.write_bytes(paths[0].read_bytes()[:10000])
+    with pytest.raises(ValueError, match=r"truncated\.fit"):
+        cf.combine_flats([*paths, truncated])
+
+
+def test_scaled_integer_files_are_read_through_astropy(tmp_path):
+    frames = make_flats(3, seed=19)
+    paths = []
+    for i, frame in enumerate(frames):
+        hdu = fits.PrimaryHDU(np.round(frame).astype(np.float32))
+        hdu.scale("int16", bzero=32768)
+        path = tmp_path / f"int-{i}.fit"
+        hdu.writeto(path)
+        paths.append(path)
+    combined = cf.combine_flats(paths)
+    ref, _, _ = reference_combine([fits.getdata(p).astype(np.float64) for p in paths])
+    assert rel_diff(combined.data, ref) <= 1e-6
+
+
+# ------------------------------------------------------------------- by filter, safe name
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [("g'", "gp"), ("r", "r"), ("H-alpha", "H-alpha"), ("B/V 2", "B_V_2"), (" i' ", "ip")],
+)
+def test_safe_filter_name(name, safe):
+    assert cf.safe_filter_name(name) == safe
+
+
+def test_safe_filter_name_errors():
+    with pytest.raises(ValueError, match="empty"):
+        cf.safe_filter_name("  ")
+    with pytest.raises(TypeError):
+        cf.safe_filter_name(None)
+
+
+def flat_folder(tmp_path):
+    folder = tmp_path / "night"
+    inputs = write_frames(folder, make_flats(3, seed=20), filt="g'", prefix="g")
+    inputs += write_frames(folder, make_flats(4, seed=21), filt="r", prefix="r")
+    inputs += write_frames(folder, make_flats(2, seed=22), imagetyp="DARK", prefix="dark")
+    return folder, inputs
+
+
+def test_combine_flats_by_filter(tmp_path):
+    folder, inputs = flat_folder(tmp_path)
+    before = digest(inputs)
+    result = cf.combine_flats_by_filter(folder, imagetyp="flat")
+    assert result == {
+        "g'": folder / "combined_flat_filter_gp.fit",
+        "r": folder / "combined_flat_filter_r.fit",
+    }
+    assert digest(inputs) == before
+    for filt, path in result.items():
+        header = fits.getheader(path)
+        assert header["COMBINED"] is True
+        assert header["FILTER"] == filt
+    first = fits.getheader(result["r"])["NCOMBINE"]
+    assert first == 4
+    # Second run: earlier outputs (COMBINED = True) are not inputs, and are replaced.
+    again = cf.combine_flats_by_filter(folder, imagetyp="FLAT", sigma=3.0)
+    assert again == result
+    assert fits.getheader(result["r"])["NCOMBINE"] == 4
+    assert "3-sigma" in " ".join(str(h) for h in fits.getheader(result["r"])["HISTORY"])
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+    # A dimensionless CCDData is written with BUNIT = '', which astropy cannot read back
+    # as a unit, so the unit is given when reading.
+    ccd = CCDData.read(result["g'"], unit=u.dimensionless_unscaled)
+    assert ccd.uncertainty is not None
+    assert ccd.mask is not None
+
+
+def test_combine_flats_by_filter_collection_and_output_dir(tmp_path):
+    from ccdproc import ImageFileCollection
+
+    folder, _ = flat_folder(tmp_path)
+    out = tmp_path / "out" / "deeper"
+    result = cf.combine_flats_by_filter(
+        ImageFileCollection(folder), imagetyp="flat", output_dir=out, sigma=None
+    )
+    assert set(result.values()) == {
+        out / "combined_flat_filter_gp.fit",
+        out / "combined_flat_filter_r.fit",
+    }
+
+
+def test_combine_flats_by_filter_errors(tmp_path):
+    folder, _ = flat_folder(tmp_path)
+    with pytest.raises(ValueError, match="BIAS") as info:
+        cf.combine_flats_by_filter(folder, imagetyp="BIAS")
+    assert "DARK" in str(info.value)
+    assert "g'" in str(info.value)
+    assert str(folder) in str(info.value)
+    with pytest.raises(TypeError, match="frobnicate"):
+        cf.combine_flats_by_filter(folder, imagetyp="flat", frobnicate=1)
+    with pytest.raises(TypeError, match="return_counts"):
+        cf.combine_flats_by_filter(folder, imagetyp="flat", return_counts=True)
+    with pytest.raises(TypeError):
+        cf.combine_flats_by_filter(folder, "flat")
+    with pytest.raises(ValueError, match="not a folder"):
+        cf.combine_flats_by_filter(tmp_path / "nowhere", imagetyp="flat")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="a-file"):
+        cf.combine_flats_by_filter(folder, imagetyp="flat", output_dir=blocker / "sub")
+    foreign = folder / "combined_flat_filter_r.fit"
+    fits.writeto(foreign, np.zeros((2, 2), np.float32))
+    foreign_bytes = foreign.read_bytes()
+    with pytest.raises(ValueError, match="refusing to overwrite") as info:
+        cf.combine_flats_by_filter(folder, imagetyp="flat")
+    assert str(foreign) in str(info.value)
+    assert foreign.read_bytes() == foreign_bytes
+
+
+def test_interrupted_write_keeps_the_previous_output(tmp_path, monkeypatch):
+    folder, _inputs = flat_folder(tmp_path)
+    result = cf.combine_flats_by_filter(folder, imagetyp="flat")
+    old = {p: p.read_bytes() for p in result.values()}
+
+    def broken_writeto(self, fileobj, **kwargs):
+        Path(fileobj).write_bytes(b"SIMPLE  = half-written")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fits.HDUList, "writeto", broken_writeto)
+    with pytest.raises(ValueError, match="disk full"):
+        cf.combine_flats_by_filter(folder, imagetyp="flat")
+    assert {p: p.read_bytes() for p in result.values()} == old
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+# ---------------------------------------------------------------- inv_median, display
+
+
+def test_inv_median():
+    data = np.array([[1.0, 2.0, np.nan], [4.0, np.inf, 8.0]])
+    assert cf.inv_median(data) == pytest.approx(1 / 3.0)
+    ccd = CCDData(
+        np.array([[1.0, 2.0], [3.0, 100.0]]),
+        unit="adu",
+        mask=np.array([[False, False], [False, True]]),
+    )
+    assert cf.inv_median(ccd) == pytest.approx(0.5)
+    assert cf.inv_median(np.array([1, 2, 3]) * u.adu) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="no pixel is finite"):
+        cf.inv_median(np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match="<= 0"):
+        cf.inv_median(np.array([-1.0, 0.0, 1.0]))
+
+
+def test_show_image_large_frame_is_fast_and_keeps_pixel_coordinates():
+    rng = np.random.default_rng(23)
+    image = rng.normal(1000, 10, (4096, 4096)).astype(np.float32)
+    fig, axes = plt.subplots(1, 2)
+    start = time.perf_counter()
+    artist = cf.show_image(image, ax=axes[1], stretch="asinh", title="big")
+    fig.canvas.draw()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0
+    assert artist.axes is axes[1]
+    assert artist.origin == "lower"
+    assert max(artist.get_array().shape) <= 1024
+    assert artist.get_extent() == [-0.5, 4095.5, -0.5, 4095.5]
+    assert axes[1].get_title() == "big"
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("stretch", ["linear", "sqrt", "log", "asinh"])
+def test_show_image_inputs_and_stretches(stretch):
+    data = np.arange(50 * 70, dtype=float).reshape(50, 70)
+    ccd = CCDData(data, unit="adu", mask=data == 10)
+    artist = cf.show_image(ccd, stretch=stretch, percentiles=(5, 95), colorbar=True)
+    assert np.ma.is_masked(artist.get_array()[0, 10])
+    assert artist.get_extent() == [-0.5, 69.5, -0.5, 49.5]
+    plt.close(artist.figure)
+    artist = cf.show_image(data * u.electron, colorbar=False)
+    plt.close(artist.figure)
+
+
+def test_show_image_reduces_odd_sizes_with_nan():
+    data = np.ones((1500, 3001), dtype=np.float32)
+    data[:, -1] = 5.0
+    data[100:200, 100:200] = np.nan
+    artist = cf.show_image(data)
+    shown = artist.get_array()
+    assert shown.shape == (500, 1001)
+    ax = artist.axes
+    assert ax.get_xlim() == (-0.5, 3000.5)
+    assert ax.get_ylim() == (-0.5, 1499.5)
+    assert artist.get_extent() == [-0.5, 3002.5, -0.5, 1499.5]
+    plt.close(artist.figure)
+
+
+def test_show_image_errors():
+    with pytest.raises(ValueError, match="2-D"):
+        cf.show_image(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="stretch"):
+        cf.show_image(np.zeros((4, 4)), stretch="gamma")
+    for bad in ((99, 1), (-1, 50), (1, 101), (5,), "ab"):
+        with pytest.raises(ValueError, match="percentiles"):
+            cf.show_image(np.zeros((4, 4)), percentiles=bad)
+    with pytest.raises(ValueError, match="finite"):
+        cf.show_image(np.full((4, 4), np.nan))
+    with pytest.raises(TypeError):
+        cf.show_image(np.zeros((4, 4)), vmin=0)
+    plt.close("all")
+
+
+def test_plot_frame_levels(tmp_path):
+    frames = make_flats(4, spread=0.2, seed=24)
+    frames[0][0, 0] = np.nan
+    paths = write_frames(tmp_path, frames)
+    fig, ax = plt.subplots()
+    medians = cf.plot_frame_levels(paths, ax=ax, title="levels")
+    expected = [np.median(f[np.isfinite(f)]) for f in frames]
+    np.testing.assert_allclose(medians, expected, rtol=1e-6)
+    assert medians.dtype == float
+    assert [t.get_text() for t in ax.get_xticklabels()] == [p.name for p in paths]
+    assert "adu" in ax.get_ylabel()
+    assert ax.get_legend() is not None
+    assert ax.get_title() == "levels"
+    means = ax.get_lines()[0].get_ydata()
+    np.testing.assert_allclose(means, [np.nanmean(f) for f in frames], rtol=1e-6)
+    plt.close(fig)
+
+    medians = cf.plot_frame_levels(frames, labels=list("abcd"))
+    assert [t.get_text() for t in plt.gca().get_xticklabels()] == list("abcd")
+    plt.close("all")
+    with pytest.raises(ValueError, match="labels"):
+        cf.plot_frame_levels(frames, labels=["a"])
+    with pytest.raises(ValueError, match="no frame"):
+        cf.plot_frame_levels([])
+    with pytest.raises(ValueError, match="finite"):
+        cf.plot_frame_levels([np.full((3, 3), np.nan)])
+    with pytest.raises(TypeError):
+        cf.plot_frame_levels(frames, xlabel="x")
