@@ -19,6 +19,7 @@ misspelt keyword (``signma_clip_dev_func``) is ignored, and ccdproc sigma-clips 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -39,10 +40,17 @@ __all__ = [
     "combine_flats",
     "combine_flats_by_filter",
     "inv_median",
+    "pixel_scatter",
     "plot_frame_levels",
     "safe_filter_name",
     "show_image",
 ]
+
+# ccdproc's ImageFileCollection logs through the root logger (module-level logging.debug),
+# which makes Python attach a stderr handler to the root logger. astropy's log messages
+# (ccdproc's "splitting each image into N chunks" among them), which astropy already prints
+# through its own handler, would then appear twice in every notebook. Keep them to one.
+logging.getLogger("astropy").propagate = False
 
 # astropy's mad_std factor: 1 / Phi^-1(3/4), so that mad_std estimates sigma for a Gaussian.
 _MAD_TO_STD = 1.482602218505602
@@ -223,6 +231,56 @@ def inv_median(data):
     return 1.0 / median
 
 
+def pixel_scatter(image, *, region=None):
+    """Return the pixel-to-pixel scatter of an image, free of its smooth structure.
+
+    The scatter is the robust standard deviation (`astropy.stats.mad_std`) of the
+    differences between horizontally neighbouring pixels, divided by sqrt(2).  Anything
+    that changes slowly across the image (illumination, vignetting, a sky gradient)
+    cancels in those differences, so what is measured is the part of the image that
+    differs from one pixel to the next: noise, plus any pixel-to-pixel pattern such as
+    differences in sensitivity.  Outliers (cosmic rays, stars) do not count.
+
+    Two uses in the course: the scatter of the difference of two scaled flats, divided by
+    sqrt(2), is the noise of one flat (the pattern cancels); and since pattern and noise
+    add in quadrature, ``scatter**2 - pattern**2`` is the noise of a combined flat.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, astropy.units.Quantity or astropy.nddata.CCDData
+        A 2-D image.  Non-finite and masked pixels are ignored.
+    region : tuple of slice, optional
+        The part of the image to use, e.g. ``np.s_[1500:2500, 500:1500]``; default all.
+
+    Returns
+    -------
+    float
+        The scatter, in the units of the image.
+
+    Raises
+    ------
+    ValueError
+        If the image (or region) is not 2-D or has fewer than 10 finite neighbour pairs.
+    """
+    from astropy.stats import mad_std
+
+    values = _as_float_array(image)
+    if region is not None:
+        shape = values.shape
+        values = values[region]
+        if values.size == 0:
+            raise ValueError(f"region {region} selects no pixel of an image of shape {shape}")
+    if values.ndim != 2:
+        raise ValueError(f"pixel_scatter needs a 2-D image, got {values.ndim} dimension(s)")
+    differences = np.diff(values.astype(np.float64), axis=1)
+    differences = differences[np.isfinite(differences)]
+    if differences.size < 10:
+        raise ValueError(
+            f"pixel_scatter needs at least 10 finite neighbour pairs, got {differences.size}"
+        )
+    return float(mad_std(differences)) / math.sqrt(2)
+
+
 def safe_filter_name(name):
     """Return a form of a filter name that is a safe file name on every operating system.
 
@@ -381,6 +439,7 @@ def show_image(
     ax.set_ylim(-0.5, ny - 0.5)
     ax.set_xlabel("x (pixel)")
     ax.set_ylabel("y (pixel)")
+    ax.grid(False)  # grid lines (on in the course style) would hide fine detail
     if title is not None:
         ax.set_title(title)
     if colorbar:
@@ -1052,8 +1111,8 @@ def _is_combined_output(path):
     return header.get("COMBINED") is True
 
 
-def _write_atomically(ccd, path):
-    """Write ``ccd`` to ``path`` via a temporary file in the same folder and a rename."""
+def _write_atomically(ccd, path, extra_hdus=()):
+    """Write ``ccd`` (and ``extra_hdus``) to ``path`` via a temporary file and a rename."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
@@ -1062,6 +1121,7 @@ def _write_atomically(ccd, path):
             # astropy writes a dimensionless unit as BUNIT = '', which CCDData.read cannot
             # turn back into a unit; '1' is the FITS standard's spelling and reads back.
             hdus[0].header["BUNIT"] = ("1", "dimensionless: a normalised flat")
+        hdus.extend(extra_hdus)
         hdus.writeto(temporary, overwrite=True)
         os.replace(temporary, path)
     except BaseException:
@@ -1083,6 +1143,11 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     temporary file and a rename, so an interrupted run never leaves a half-written file.
     An earlier output of this function is replaced; any other file with that name is
     refused.
+
+    Each file holds the combined flat as `astropy.nddata.CCDData` writes it (the data,
+    with extensions ``UNCERT`` and ``MASK``), so ``CCDData.read(path)`` reads it back, plus
+    an image extension ``NUSED`` with the number of frames that survived rejection at each
+    pixel (the ``n_used`` of `combine_flats`), for judging where rejection happened.
 
     Parameters
     ----------
@@ -1189,9 +1254,11 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
 
     written = {}
     for filt, target in targets.items():
-        combined = combine_flats(groups[filt], **options)
+        combined, n_used = combine_flats(groups[filt], return_counts=True, **options)
+        counts = fits.ImageHDU(n_used, name="NUSED")
+        counts.header["COMMENT"] = "Number of frames that survived rejection at each pixel"
         try:
-            _write_atomically(combined, target)
+            _write_atomically(combined, target, extra_hdus=[counts])
         except OSError as err:
             raise ValueError(f"cannot write {target}: {err}") from err
         written[filt] = target

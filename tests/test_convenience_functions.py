@@ -479,11 +479,17 @@ def test_combine_flats_by_filter(tmp_path):
     assert fits.getheader(result["r"])["NCOMBINE"] == 4
     assert "3-sigma" in " ".join(str(h) for h in fits.getheader(result["r"])["HISTORY"])
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
-    # A dimensionless CCDData is written with BUNIT = '', which astropy cannot read back
-    # as a unit, so the unit is given when reading.
-    ccd = CCDData.read(result["g'"], unit=u.dimensionless_unscaled)
+    # The flat reads back as a dimensionless CCDData with its uncertainty and mask.
+    ccd = CCDData.read(result["g'"])
+    assert ccd.unit == u.dimensionless_unscaled
     assert ccd.uncertainty is not None
     assert ccd.mask is not None
+    # NUSED holds the per-pixel survivor counts of the same combination.
+    g_inputs = [p for p in inputs if p.name.startswith("g")]
+    expected, n_used = cf.combine_flats(g_inputs, sigma=3.0, return_counts=True)
+    stored = fits.getdata(result["g'"], "NUSED")
+    np.testing.assert_array_equal(stored, n_used)
+    np.testing.assert_array_equal(ccd.data, expected.data)
 
 
 def test_combine_flats_by_filter_collection_and_output_dir(tmp_path):
@@ -545,6 +551,39 @@ def test_interrupted_write_keeps_the_previous_output(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- inv_median, display
+
+
+def test_pixel_scatter_measures_noise_not_smooth_structure():
+    rng = np.random.default_rng(30)
+    yy, xx = np.mgrid[0:300, 0:400]
+    smooth = 1 + 0.05 * np.sin(xx / 40) + 0.1 * yy / 300
+    noisy = smooth + rng.normal(0, 0.01, smooth.shape)
+    noisy[100, 100] = 50.0  # a cosmic ray does not count
+    noisy[200, :7] = np.nan  # nor do NaN pixels
+    assert cf.pixel_scatter(noisy) == pytest.approx(0.01, rel=0.03)
+    assert cf.pixel_scatter(smooth) < 0.002
+    # region selects a part of the image, CCDData and Quantity work
+    half = cf.pixel_scatter(CCDData(noisy, unit="adu"), region=np.s_[:150, :])
+    assert half == pytest.approx(0.01, rel=0.05)
+    assert cf.pixel_scatter(noisy * u.adu) == pytest.approx(cf.pixel_scatter(noisy))
+    # pattern and noise add in quadrature: the difference of two frames cancels the pattern
+    pattern = rng.normal(0, 0.02, smooth.shape)
+    a = smooth + pattern + rng.normal(0, 0.01, smooth.shape)
+    b = smooth + pattern + rng.normal(0, 0.01, smooth.shape)
+    assert cf.pixel_scatter(a - b) / np.sqrt(2) == pytest.approx(0.01, rel=0.05)
+
+
+def test_pixel_scatter_errors():
+    with pytest.raises(ValueError, match="2-D"):
+        cf.pixel_scatter(np.ones(100))
+    with pytest.raises(ValueError, match="finite neighbour pairs"):
+        cf.pixel_scatter(np.full((10, 10), np.nan))
+    with pytest.raises(ValueError, match="finite neighbour pairs"):
+        cf.pixel_scatter(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="selects no pixel"):
+        cf.pixel_scatter(np.ones((10, 10)), region=np.s_[20:30, :])
+    with pytest.raises(TypeError):
+        cf.pixel_scatter(np.ones((10, 10)), np.s_[:5, :5])
 
 
 def test_inv_median():
