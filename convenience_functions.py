@@ -973,6 +973,22 @@ def combine_flats(
         message gives the minimum).
     TypeError
         Unknown keywords, or inputs that are neither paths nor CCDData.
+
+    Notes
+    -----
+    With few frames the MAD of the values at a pixel is a rough estimate of their spread,
+    now and then much too small, so a 5-spread clip also rejects good values: about 7 %
+    of the samples of pure Gaussian noise with three frames, 3 % with five, 0.5 % with
+    ten.  The noise of the result is then a little above ``1 / sqrt(N)`` of one frame's
+    (about 10 % above with three frames).  The standard deviation (``stdfunc='std'``)
+    cannot do better: among N <= 20 values none can lie 5 standard deviations from their
+    median, so nothing, not even a cosmic ray, is rejected.  For the same reason the
+    uncertainty, computed from the survivors only, tends to be low when N is small.
+
+    Examples
+    --------
+    >>> flat = combine_flats(["flat-001.fit", "flat-002.fit", "flat-003.fit"])  # doctest: +SKIP
+    >>> flat, n_used = combine_flats(files, sigma=3.0, return_counts=True)  # doctest: +SKIP
     """
     sigma, dtype = _check_options(sigma, cenfunc, stdfunc, mem_limit, dtype)
     items = _as_image_list(images)

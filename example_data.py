@@ -2,7 +2,8 @@
 
 The notebooks of this course combine flat frames. Rather than downloading about 900 MB of
 real data, they call this module, which *simulates* the frames deterministically: the same
-call writes bit-identical files on every machine and every run, so every number a notebook
+call writes bit-identical files on every run with the pinned dependencies (another processor
+or NumPy version may differ in the last bit of a few pixels), so every number a notebook
 prints is reproducible.
 
 Example 1
