@@ -30,6 +30,7 @@ import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from astropy import units as u
@@ -40,6 +41,7 @@ __all__ = [
     "combine_flats",
     "combine_flats_by_filter",
     "inv_median",
+    "noise_budget",
     "pixel_scatter",
     "plot_frame_levels",
     "safe_filter_name",
@@ -279,6 +281,78 @@ def pixel_scatter(image, *, region=None):
             f"pixel_scatter needs at least 10 finite neighbour pairs, got {differences.size}"
         )
     return float(mad_std(differences)) / math.sqrt(2)
+
+
+class NoiseBudget(NamedTuple):
+    """Result of `noise_budget`: relative pixel noise of one flat, pattern, combined flat."""
+
+    frame_noise: float
+    pattern: float
+    combined_noise: float
+
+
+def noise_budget(first, second, *, combined=None, region=None):
+    """Split the pixel-to-pixel scatter of flats into sensitivity pattern and noise.
+
+    The scatter from one pixel to the next in a flat (`pixel_scatter`) has two parts that
+    add in quadrature: the pixel-to-pixel differences in sensitivity, which the flat is
+    meant to record (the *pattern*), and noise.  Two flats of the same filter, each scaled
+    to a median of 1, share the pattern, so their difference holds only noise, sqrt(2)
+    times that of one flat.  The pattern is what one flat's scatter has beyond that noise,
+    and the noise of a combined flat is what its scatter has beyond the pattern.
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray, astropy.units.Quantity or astropy.nddata.CCDData
+        Two flats of the same filter and shape, at any level: each is scaled by
+        `inv_median` over its whole area.
+    combined : numpy.ndarray, astropy.units.Quantity or astropy.nddata.CCDData, optional
+        A combined flat of the same filter, scaled the same way.
+    region : tuple of slice, optional
+        The part of the images to measure, e.g. ``np.s_[1500:2500, 500:1500]``; best
+        away from the edges.  Default: the whole image.
+
+    Returns
+    -------
+    NoiseBudget
+        ``frame_noise`` (noise of one flat), ``pattern`` and ``combined_noise`` (NaN
+        without ``combined``), all relative to a level of 1.  A part that the measurement
+        cannot tell from zero (negative difference of squares) is returned as 0.
+
+    Raises
+    ------
+    ValueError
+        If the images differ in shape, or from `inv_median` and `pixel_scatter`.
+
+    Notes
+    -----
+    The subtraction of squares is precise only while the noise is not much smaller than
+    the pattern: the combined noise of many frames is better measured from two flats
+    combined from independent halves of the frames.
+    """
+    region = region if region is not None else (slice(None), slice(None))
+    shape = np.shape(_as_float_array(first))
+    if np.shape(_as_float_array(second)) != shape:
+        raise ValueError(
+            f"noise_budget: the two flats differ in shape: {shape} and "
+            f"{np.shape(_as_float_array(second))}"
+        )
+
+    def scaled(image):
+        values = _as_float_array(image)
+        if values.shape != shape:
+            raise ValueError(
+                f"noise_budget: the combined flat has shape {values.shape}, not {shape}"
+            )
+        return values[region].astype(np.float64) * inv_median(values)
+
+    a, b = scaled(first), scaled(second)
+    frame_noise = pixel_scatter(a - b) / math.sqrt(2)
+    pattern = math.sqrt(max(pixel_scatter(a) ** 2 - frame_noise**2, 0.0))
+    combined_noise = math.nan
+    if combined is not None:
+        combined_noise = math.sqrt(max(pixel_scatter(scaled(combined)) ** 2 - pattern**2, 0.0))
+    return NoiseBudget(frame_noise, pattern, combined_noise)
 
 
 def safe_filter_name(name):

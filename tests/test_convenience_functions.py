@@ -573,6 +573,37 @@ def test_pixel_scatter_measures_noise_not_smooth_structure():
     assert cf.pixel_scatter(a - b) / np.sqrt(2) == pytest.approx(0.01, rel=0.05)
 
 
+def test_noise_budget_separates_pattern_and_noise():
+    rng = np.random.default_rng(31)
+    shape = (300, 400)
+    pattern = 1 + rng.normal(0, 0.02, shape)
+    frames = [
+        level * pattern * (1 + rng.normal(0, 0.01, shape)) for level in (900, 1000, 1100, 1200)
+    ]
+    combined = np.mean([f / np.median(f) for f in frames], axis=0)
+    budget = cf.noise_budget(frames[0], CCDData(frames[1], unit="adu"), combined=combined)
+    assert budget.frame_noise == pytest.approx(0.01, rel=0.05)
+    assert budget.pattern == pytest.approx(0.02, rel=0.05)
+    assert budget.combined_noise == pytest.approx(0.005, rel=0.15)
+    part = cf.noise_budget(frames[0], frames[1], region=np.s_[:150, :200])
+    assert part.frame_noise == pytest.approx(0.01, rel=0.08)
+    assert np.isnan(part.combined_noise)
+    # no pattern at all: reported as zero, not as a NaN from a negative difference of squares
+    flat = [1 + rng.normal(0, 0.01, shape) for _ in range(2)]
+    assert cf.noise_budget(*flat).pattern < 0.002
+
+
+def test_noise_budget_errors():
+    with pytest.raises(ValueError, match="differ in shape"):
+        cf.noise_budget(np.ones((20, 20)), np.ones((20, 21)))
+    with pytest.raises(ValueError, match="combined flat has shape"):
+        cf.noise_budget(np.ones((20, 20)), np.ones((20, 20)), combined=np.ones((5, 5)))
+    with pytest.raises(ValueError, match="median"):
+        cf.noise_budget(-np.ones((20, 20)), np.ones((20, 20)))
+    with pytest.raises(TypeError):
+        cf.noise_budget(np.ones((20, 20)), np.ones((20, 20)), None)
+
+
 def test_pixel_scatter_errors():
     with pytest.raises(ValueError, match="2-D"):
         cf.pixel_scatter(np.ones(100))
