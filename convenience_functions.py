@@ -24,7 +24,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Iterable
@@ -156,8 +155,9 @@ def _blockwise_median(get_rows, ny, block_rows, step=16):
         below, inside = 0, []
         for start in starts:
             block = get_rows(start, min(ny, start + block_rows))
-            below += int(np.count_nonzero(block < low))
-            inside.append(block[(block >= low) & (block <= high)])
+            finite = np.isfinite(block)  # +-inf must not count (NaN compares False anyway)
+            below += int(np.count_nonzero((block < low) & finite))
+            inside.append(block[(block >= low) & (block <= high) & finite])
         inside = np.concatenate(inside)
         if below > k_lo:  # the median is below the bracket: widen downwards
             low, high = -math.inf, low
@@ -1043,10 +1043,12 @@ def combine_flats(
     ValueError
         No image, fewer than three with rejection on, mixed FILTER values, different
         shapes, an unreadable or non-FITS file, a frame whose median is not positive or
-        not defined (all NaN), invalid option values, or a ``mem_limit`` too small (the
+        not defined (all NaN), option values out of range (a negative ``sigma``, an
+        unknown ``cenfunc``, a non-float ``dtype``), or a ``mem_limit`` too small (the
         message gives the minimum).
     TypeError
-        Unknown keywords, or inputs that are neither paths nor CCDData.
+        Unknown keywords, options of the wrong type (``sigma=True``, ``mem_limit='1e9'``),
+        or inputs that are neither paths nor CCDData.
 
     Notes
     -----
@@ -1058,6 +1060,10 @@ def combine_flats(
     cannot do better: among N <= 20 values none can lie 5 standard deviations from their
     median, so nothing, not even a cosmic ray, is rejected.  For the same reason the
     uncertainty, computed from the survivors only, tends to be low when N is small.
+
+    The memory bound covers the arrays this function allocates; for a ``mem_limit`` of
+    only a few megabytes, the fixed cost of the Python and NumPy calls (about 2 MB) is
+    comparable and the bound can be exceeded.
 
     Examples
     --------
@@ -1164,10 +1170,11 @@ def combine_flats(
     header = fits.Header()
     for key, value in (("IMAGETYP", frames[0].imagetyp), ("FILTER", frames[0].filter)):
         if value is not None:
-            header[key] = value
+            header[key] = _fits_text(value)
     header["NCOMBINE"] = (n_frames, "number of frames combined")
-    for number, frame in enumerate(frames, start=1):
-        header[f"IMCMB{number:03d}"] = frame.name
+    # IMCMBnnn has room for 999 names; FITS header values must be printable ASCII.
+    for number, frame in enumerate(frames[:999], start=1):
+        header[f"IMCMB{number:03d}"] = _fits_text(frame.name)
     header["COMBINED"] = (True, "combined by convenience_functions.combine_flats")
     header["NREJECT"] = (int(sum(rejected)), "number of samples rejected")
     header["HISTORY"] = _method_history(sigma, cenfunc, stdfunc, n_frames)
@@ -1192,6 +1199,12 @@ def combine_flats(
 _BY_FILTER_OPTIONS = ("sigma", "cenfunc", "stdfunc", "mem_limit", "dtype")
 
 
+def _fits_text(value):
+    """Return ``value`` as printable ASCII for a FITS header (other characters escaped)."""
+    text = str(value).encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
 def _is_combined_output(path):
     """Return True if ``path`` is a FITS file whose primary header has COMBINED = True."""
     try:
@@ -1203,16 +1216,26 @@ def _is_combined_output(path):
 
 def _write_atomically(ccd, path, extra_hdus=()):
     """Write ``ccd`` (and ``extra_hdus``) to ``path`` via a temporary file and a rename."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    while True:
+        temporary = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            # O_EXCL makes the name ours; mode 0o666 lets the umask apply, as to any new file.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            handle = os.open(temporary, flags, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
     try:
-        hdus = ccd.to_hdu()
-        if ccd.unit == u.dimensionless_unscaled:
-            # astropy writes a dimensionless unit as BUNIT = '', which CCDData.read cannot
-            # turn back into a unit; '1' is the FITS standard's spelling and reads back.
-            hdus[0].header["BUNIT"] = ("1", "dimensionless: a normalised flat")
-        hdus.extend(extra_hdus)
-        hdus.writeto(temporary, overwrite=True)
+        with os.fdopen(handle, "wb") as output:
+            hdus = ccd.to_hdu()
+            if ccd.unit == u.dimensionless_unscaled:
+                # astropy writes a dimensionless unit as BUNIT = '', which CCDData.read cannot
+                # turn back into a unit; '1' is the FITS standard's spelling and reads back.
+                hdus[0].header["BUNIT"] = ("1", "dimensionless: a normalised flat")
+            hdus.extend(extra_hdus)
+            hdus.writeto(output)
+            output.flush()
+            os.fsync(output.fileno())  # on disk before the rename makes it the output
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -1313,6 +1336,8 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         ):
             if done is True or (isinstance(done, np.bool_) and bool(done)):
                 continue
+            if "combined" not in columns and _is_combined_output(folder / str(name)):
+                continue  # a collection made without the COMBINED keyword: read the header
             if typ is not None:
                 seen_types.add(str(typ))
             if filt is not None:
@@ -1332,7 +1357,8 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     targets = {}
     for filt in sorted(groups):
         target = out_folder / f"combined_flat_filter_{safe_filter_name(filt)}.fit"
-        clash = [f for f, t in targets.items() if t == target]
+        # compared without case: on macOS and Windows "R" and "r" name the same file
+        clash = [f for f, t in targets.items() if str(t).casefold() == str(target).casefold()]
         if clash:
             raise ValueError(f"filters {clash[0]!r} and {filt!r} would both be written to {target}")
         if target.exists() and not _is_combined_output(target):

@@ -220,6 +220,7 @@ def main():
             wall, extra = results[case]
             print(f"| ({case}) {CASES[case]} | {wall:.2f} | {extra / 1e6:.0f} |")
     print()
+    all_met = True
     if "c" in results:
         c_wall, c_extra = results["c"]
         for other in "abde":
@@ -227,11 +228,14 @@ def main():
                 print(f"- c/{other}: {c_wall / results[other][0]:.2f}")
         if "d" in results:
             ok = c_wall <= 1.5 * results["d"][0]
+            all_met &= ok
             print(f"- target c <= 1.5 x d: {'met' if ok else 'NOT met'}")
         if "a" in results:
             ok = c_wall <= results["a"][0] / 3
+            all_met &= ok
             print(f"- target c <= a / 3: {'met' if ok else 'NOT met'}")
         ok = c_extra <= 1.15 * MEM_LIMIT
+        all_met &= ok
         print(
             f"- target memory of c <= 1.15 x mem_limit ({1.15 * MEM_LIMIT / 1e6:.0f} MB): "
             f"{'met' if ok else 'NOT met'}"
@@ -245,7 +249,7 @@ def main():
                 print(f"    {line}")
             if other:
                 print(f"    ... and {len(other)} other lines, e.g. {other[0]}")
-    return 0
+    return 0 if all_met else 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -159,14 +160,18 @@ def test_float64_and_ccddata_inputs_match_files(tmp_path):
     assert rel_diff(from_files.uncertainty.array, ref_unc) <= 1e-9
 
 
-def test_result_independent_of_chunking_and_threads(tmp_path):
+def test_result_independent_of_chunking_and_threads(tmp_path, monkeypatch):
     frames = make_flats(6, shape=(300, 200), seed=5)
+    frames[2][50:60, :] = np.nan  # the NaN-aware path too
     paths = write_frames(tmp_path, frames)
     big = cf.combine_flats(paths, mem_limit=1e9)
     small = cf.combine_flats(paths, mem_limit=3.0e6)  # many small row blocks
-    np.testing.assert_array_equal(big.data, small.data)
-    np.testing.assert_array_equal(big.uncertainty.array, small.uncertainty.array)
-    assert big.header["NREJECT"] == small.header["NREJECT"]
+    monkeypatch.setattr(cf, "_MAX_WORKERS", 1)
+    one_thread = cf.combine_flats(paths, mem_limit=3.0e6)
+    for other in (small, one_thread):
+        np.testing.assert_array_equal(big.data, other.data)
+        np.testing.assert_array_equal(big.uncertainty.array, other.uncertainty.array)
+        assert big.header["NREJECT"] == other.header["NREJECT"]
 
 
 def test_cosmic_ray_in_one_of_three_dome_flats_is_rejected():
@@ -287,12 +292,16 @@ def test_ccddata_names_mask_and_inputs_unchanged():
     ccds[0].meta["FILENAME"] = "first.fit"
     ccds[1].mask = np.zeros(SHAPE, bool)
     ccds[1].mask[4, 4] = True
+    ccds[1].data[4, 4] = 1e6  # hidden under the mask: must not reach the result
+    originals = [ccd.data.copy() for ccd in ccds]
     combined, n_used = cf.combine_flats(ccds, return_counts=True)
     assert combined.header["IMCMB001"] == "first.fit"
     assert combined.header["IMCMB002"] == "ccddata[1]"
-    assert n_used[4, 4] <= 2
-    for ccd, frame in zip(ccds, frames, strict=True):
-        np.testing.assert_array_equal(ccd.data, frame)
+    assert n_used[4, 4] == 2
+    assert abs(combined.data[4, 4] - 1) < 0.1
+    assert np.flatnonzero(ccds[1].mask).tolist() == [4 * SHAPE[1] + 4]
+    for ccd, original in zip(ccds, originals, strict=True):
+        np.testing.assert_array_equal(ccd.data, original)
 
 
 @pytest.mark.skipif(
@@ -366,6 +375,24 @@ def test_errors_of_combine_flats(tmp_path):
             cf.combine_flats(paths, **bad)
     with pytest.raises(ValueError, match="at least"):
         cf.combine_flats(paths, mem_limit=1e4)
+    with pytest.raises(ValueError, match="mem_limit"):
+        cf.combine_flats(paths, mem_limit=float("nan"))
+    for bad, message in (
+        ({"sigma": True}, "sigma"),
+        ({"sigma": "5"}, "sigma"),
+        ({"mem_limit": "1e9"}, "mem_limit"),
+    ):
+        with pytest.raises(TypeError, match=message):
+            cf.combine_flats(paths, **bad)
+    cube = CCDData(np.ones((2, *SHAPE)), unit="adu")
+    with pytest.raises(ValueError, match="2-D image"):
+        cf.combine_flats([cube] * 3)
+    table_only = tmp_path / "table.fits"
+    fits.HDUList(
+        [fits.PrimaryHDU(), fits.BinTableHDU.from_columns([fits.Column("a", "E", array=[1.0])])]
+    ).writeto(table_only)
+    with pytest.raises(ValueError, match=f"{table_only.name}.*no image"):
+        cf.combine_flats([table_only, *paths[:2]])
 
 
 def test_error_mixed_filters(tmp_path):
@@ -519,6 +546,9 @@ def test_combine_flats_by_filter_errors(tmp_path):
         cf.combine_flats_by_filter(folder, imagetyp="flat", return_counts=True)
     with pytest.raises(TypeError):
         cf.combine_flats_by_filter(folder, "flat")
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match="imagetyp"):
+            cf.combine_flats_by_filter(folder, imagetyp=empty)
     with pytest.raises(ValueError, match="not a folder"):
         cf.combine_flats_by_filter(tmp_path / "nowhere", imagetyp="flat")
     blocker = tmp_path / "a-file"
@@ -540,7 +570,7 @@ def test_interrupted_write_keeps_the_previous_output(tmp_path, monkeypatch):
     old = {p: p.read_bytes() for p in result.values()}
 
     def broken_writeto(self, fileobj, **kwargs):
-        Path(fileobj).write_bytes(b"SIMPLE  = half-written")
+        fileobj.write(b"SIMPLE  = half-written")
         raise OSError("disk full")
 
     monkeypatch.setattr(fits.HDUList, "writeto", broken_writeto)
@@ -548,6 +578,43 @@ def test_interrupted_write_keeps_the_previous_output(tmp_path, monkeypatch):
         cf.combine_flats_by_filter(folder, imagetyp="flat")
     assert {p: p.read_bytes() for p in result.values()} == old
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_outputs_follow_the_umask_and_skip_combined_files_without_the_keyword(tmp_path):
+    from ccdproc import ImageFileCollection
+
+    folder, _inputs = flat_folder(tmp_path)
+    old_umask = os.umask(0o022)
+    try:
+        result = cf.combine_flats_by_filter(folder, imagetyp="flat")
+    finally:
+        os.umask(old_umask)
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in result.values())
+    # A collection made without the COMBINED keyword must still not take the earlier
+    # outputs (which keep IMAGETYP and FILTER) as inputs.
+    collection = ImageFileCollection(folder, keywords=["imagetyp", "filter"])
+    cf.combine_flats_by_filter(collection, imagetyp="flat")
+    header = fits.getheader(result["r"])
+    assert header["NCOMBINE"] == 4
+    assert not any(
+        str(v).startswith("combined") for k, v in header.items() if k.startswith("IMCMB")
+    )
+
+
+def test_filters_differing_only_in_case_are_refused(tmp_path):
+    folder = tmp_path / "night"
+    write_frames(folder, make_flats(3, seed=40), filt="R", prefix="upper")
+    write_frames(folder, make_flats(3, seed=41), filt="r", prefix="lower")
+    with pytest.raises(ValueError, match="would both be written"):
+        cf.combine_flats_by_filter(folder, imagetyp="flat")
+
+
+def test_non_ascii_names_are_escaped_in_the_header(tmp_path):
+    paths = write_frames(tmp_path, make_flats(3, seed=42), prefix="flat-\u00fc")
+    combined = cf.combine_flats(paths)
+    names = [combined.header[f"IMCMB{i:03d}"] for i in (1, 2, 3)]
+    assert all(name.isascii() and "\\xfc" in name for name in names)
+    combined.write(tmp_path / "out.fits")  # a header astropy can write
 
 
 # ---------------------------------------------------------------- inv_median, display
@@ -641,7 +708,9 @@ def test_show_image_large_frame_is_fast_and_keeps_pixel_coordinates():
     artist = cf.show_image(image, ax=axes[1], stretch="asinh", title="big")
     fig.canvas.draw()
     elapsed = time.perf_counter() - start
-    assert elapsed < 1.0
+    # Typically 0.2 s here; drawing the full 4096 x 4096 frame takes about 2.8 s. The bound
+    # leaves room for a loaded machine and still fails without the reduction.
+    assert elapsed < 1.2
     assert artist.axes is axes[1]
     assert artist.origin == "lower"
     assert max(artist.get_array().shape) <= 1024
@@ -719,3 +788,16 @@ def test_plot_frame_levels(tmp_path):
         cf.plot_frame_levels([np.full((3, 3), np.nan)])
     with pytest.raises(TypeError):
         cf.plot_frame_levels(frames, xlabel="x")
+
+
+def test_infinite_pixels_count_like_nan(tmp_path):
+    frames = make_flats(5, seed=43)
+    with_nan = [f.copy() for f in frames]
+    with_inf = [f.copy() for f in frames]
+    with_nan[0][:10] = np.nan
+    with_inf[0][:10] = -np.inf
+    with_inf[0][10:14] = np.inf
+    with_nan[0][10:14] = np.nan
+    a = cf.combine_flats(write_frames(tmp_path / "nan", with_nan))
+    b = cf.combine_flats(write_frames(tmp_path / "inf", with_inf))
+    np.testing.assert_array_equal(a.data, b.data)

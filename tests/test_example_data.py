@@ -408,6 +408,19 @@ def test_missing_frame_is_regenerated_identically_and_user_files_survive(folders
     assert _no_temp_files(tmp_path)
 
 
+def test_frames_of_another_simulation_version_are_written_again(folders, tmp_path):
+    for name in ed.EXAMPLE1_FILES:
+        (tmp_path / name).write_bytes((folders[1] / name).read_bytes())
+    stale = tmp_path / ed.EXAMPLE1_FILES[1]
+    fits.setval(stale, "SIMVERS", value=ed.SIMULATION_VERSION - 1)
+    before = _stats(tmp_path)
+    ed.ensure_example1(tmp_path)
+    after = _stats(tmp_path)
+    assert fits.getval(stale, "SIMVERS") == ed.SIMULATION_VERSION
+    assert stale.read_bytes() == (folders[1] / stale.name).read_bytes()
+    assert {n for n in after if after[n] != before[n]} == {stale.name}
+
+
 def test_make_rewrites_our_files_identically(folders, tmp_path):
     for name in ed.EXAMPLE1_FILES:
         _link_or_copy(folders[1] / name, tmp_path / name)
