@@ -518,6 +518,9 @@ def show_image(
         ax.set_title(title)
     if colorbar:
         bar = ax.figure.colorbar(artist, ax=ax)
+        # With a clipping norm the colour bar draws ticks outside [vmin, vmax] at its ends,
+        # on top of the first tick inside: keep only the ticks that are really in range.
+        bar.set_ticks([tick for tick in bar.get_ticks() if vmin <= tick <= vmax])
         unit = _unit_of(image)
         if unit is not None and unit != u.dimensionless_unscaled:
             bar.set_label(unit.to_string())

@@ -726,6 +726,9 @@ def test_show_image_inputs_and_stretches(stretch):
     artist = cf.show_image(ccd, stretch=stretch, percentiles=(5, 95), colorbar=True)
     assert np.ma.is_masked(artist.get_array()[0, 10])
     assert artist.get_extent() == [-0.5, 69.5, -0.5, 49.5]
+    ticks = artist.colorbar.get_ticks()
+    assert len(ticks) >= 2
+    assert all(artist.norm.vmin <= tick <= artist.norm.vmax for tick in ticks)
     plt.close(artist.figure)
     artist = cf.show_image(data * u.electron, colorbar=False)
     plt.close(artist.figure)
