@@ -16,11 +16,26 @@ Nothing here imports `convenience_functions` or `example_data`; they import this
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import math
 import os
 import re
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
+from astropy import units as u
 from astropy.io import fits
+from astropy.nddata import CCDData
+from scipy.special import gammaincinv
 
 # --------------------------------------------------------------------------------------
 # Writing files
@@ -125,3 +140,867 @@ def fits_text(value):
 def hdu_list(data, header):
     """Return a one-HDU list holding ``data`` with ``header`` (for `write_atomically`)."""
     return fits.HDUList([fits.PrimaryHDU(data=data, header=header)])
+
+
+# --------------------------------------------------------------------------------------
+# Pixel values of in-memory images
+# --------------------------------------------------------------------------------------
+
+
+def as_float_array(data):
+    """Return the pixel values of an ndarray, Quantity or CCDData as a float ndarray.
+
+    Masked pixels (of a CCDData or a masked array) become NaN.  The result may share
+    memory with the input when no conversion is needed; callers must not modify it.
+    """
+    mask = None
+    if isinstance(data, CCDData):
+        mask = data.mask
+        values = np.asarray(data.data)
+    elif isinstance(data, u.Quantity):
+        values = data.value
+    elif isinstance(data, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(data)
+        values = np.asarray(data.data)
+    else:
+        values = np.asarray(data)
+    if values.dtype.kind not in "fiub":
+        raise TypeError(f"expected numeric pixel values, got an array of dtype {values.dtype}")
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    if mask is not None and np.any(mask):
+        values = values.astype(np.result_type(values.dtype, np.float32), copy=True)
+        values[np.broadcast_to(mask, values.shape)] = np.nan
+    return values
+
+
+def unit_of(data):
+    """Return the unit of a CCDData or Quantity, or None."""
+    if isinstance(data, (CCDData, u.Quantity)):
+        return data.unit
+    return None
+
+
+def reduce_for_display(values, factor):
+    """Block-average ``values`` by ``factor`` ignoring NaN; pad the edges with NaN."""
+    if factor == 1:
+        return np.asarray(values, dtype=np.float32)
+    ny, nx = values.shape
+    py, px = -ny % factor, -nx % factor
+    has_nan = bool(np.isnan(values).any())
+    if py or px:
+        padded = np.full((ny + py, nx + px), np.nan, dtype=np.float32)
+        padded[:ny, :nx] = values
+        values, has_nan = padded, True
+    blocks = values.reshape(values.shape[0] // factor, factor, values.shape[1] // factor, factor)
+    if not has_nan:
+        return blocks.mean(axis=(1, 3), dtype=np.float32)
+    finite = np.isfinite(blocks)
+    total = np.where(finite, blocks, 0).sum(axis=(1, 3), dtype=np.float32)
+    count = finite.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan).astype(np.float32)
+
+
+def block_median(image, block_rows, step=16):
+    """Exact median of the finite values of an image, visited in blocks of rows.
+
+    Memory stays at a few blocks plus ``1/step`` of the image: a first pass counts the
+    finite values and keeps every ``step``-th one; a bracket around the median of that
+    sample is then refined by a second pass that counts the values below the bracket and
+    keeps those inside it.  If the median falls outside the bracket (possible only for
+    unusual images), the bracket is widened to that side and the second pass repeated.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        A 2-D float image.
+    block_rows : int
+        Rows per block (at least 1).
+    step : int, optional
+        Sampling step of the first pass.
+
+    Returns
+    -------
+    float
+        The median, or NaN when no value is finite.
+    """
+    ny = image.shape[0]
+    blocks = [image[start : start + block_rows] for start in range(0, ny, block_rows)]
+    n_finite, samples = 0, []
+    for block in blocks:
+        finite = block[np.isfinite(block)]
+        n_finite += finite.size
+        samples.append(finite[::step].copy())
+        del finite
+    if n_finite == 0:
+        return math.nan
+    sample = np.concatenate(samples)
+    del samples
+    k_lo, k_hi = (n_finite - 1) // 2, n_finite // 2
+    margin = max(64, sample.size // 50)
+    ranks = (max(0, sample.size // 2 - margin), min(sample.size - 1, sample.size // 2 + margin))
+    sample.partition(ranks)
+    low, high = float(sample[ranks[0]]), float(sample[ranks[1]])
+    del sample
+    while True:
+        below, inside = 0, []
+        for block in blocks:
+            finite = np.isfinite(block)  # +-inf must not count (NaN compares False anyway)
+            below += int(np.count_nonzero((block < low) & finite))
+            inside.append(block[(block >= low) & (block <= high) & finite])
+        inside = np.concatenate(inside)
+        if below > k_lo:  # the median is below the bracket: widen downwards
+            low, high = -math.inf, low
+        elif below + inside.size <= k_hi:  # above the bracket: widen upwards
+            low, high = high, math.inf
+        else:
+            lo_rank, hi_rank = k_lo - below, k_hi - below
+            inside.partition((lo_rank, hi_rank) if lo_rank != hi_rank else lo_rank)
+            return 0.5 * (float(inside[lo_rank]) + float(inside[hi_rank]))
+
+
+# --------------------------------------------------------------------------------------
+# Input frames
+# --------------------------------------------------------------------------------------
+
+_RAW_FLOAT_DTYPES = {-32: np.dtype(">f4"), -64: np.dtype(">f8")}
+# Whole-file compressions that astropy reads transparently: the first bytes tell them.
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open))
+_BLOCK_PIXELS = 1 << 18  # pixels per read when a conversion buffer is needed
+
+
+def as_image_list(images):
+    """Turn the ``images`` argument into a list (a lone path or CCDData is one image)."""
+    if isinstance(images, (str, os.PathLike, CCDData, np.ndarray)):
+        return [images]
+    if not isinstance(images, Iterable):
+        raise TypeError(f"images must be a sequence of file paths or CCDData, got {images!r}")
+    return list(images)
+
+
+def first_image_hdu(hdul):
+    """Return ``(index, hdu)`` of the first HDU of ``hdul`` holding an image of 2 or more axes."""
+    for index, hdu in enumerate(hdul):
+        if hdu.is_image and len(hdu.shape) >= 2:
+            return index, hdu
+    raise ValueError("it contains no image")
+
+
+def read_image(path):
+    """Return ``(data, header)`` of the first image HDU of a FITS file (any compression).
+
+    Raises
+    ------
+    ValueError
+        If the file is not FITS, has no 2-D image or is truncated; the message names it.
+    OSError
+        If the file cannot be opened (missing, not readable).
+    """
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            _, hdu = first_image_hdu(hdul)
+            if len(hdu.shape) != 2:
+                raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
+            return np.asarray(hdu.data), hdu.header.copy()
+    except (OSError, ValueError, TypeError) as err:
+        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"cannot read {path} as a FITS image: {err}") from err
+
+
+def _compression_opener(path):
+    """Return gzip.open or bz2.open if the file is compressed that way, else None."""
+    with open(path, "rb") as handle:
+        start = handle.read(3)
+    for magic, opener in _COMPRESSED:
+        if start.startswith(magic):
+            return opener
+    return None
+
+
+def unit_from_header(header, label):
+    """Return the unit of BUNIT in ``header`` (adu when missing), naming ``label`` if bad."""
+    text = str(header.get("BUNIT", "")).strip()
+    if not text:
+        return u.adu
+    try:
+        return u.Unit(text)
+    except ValueError as err:
+        raise ValueError(f"{label}: BUNIT {text!r} is not a unit astropy knows") from err
+
+
+class Frame:
+    """One frame to combine: its name, shape and header, and a reader of row blocks.
+
+    Files are read with explicit reads (never a memory map, whose pages would count as
+    resident memory).  An uncompressed float image without scaling is read straight
+    from its place in the file; any other image (integers, BZERO, tile compression)
+    goes through astropy's ``section``, which reads only the rows asked for.  A file
+    compressed as a whole (gzip, bzip2) is first expanded into a temporary file, which
+    ``stack`` (a `contextlib.ExitStack`) removes when the combination is over.
+    """
+
+    def __init__(self, item, index, stack):
+        self.index = index
+        if isinstance(item, CCDData):
+            self.path, self.ccd = None, item
+            self.header = fits.Header(item.meta) if item.meta else fits.Header()
+            self.name = str(self.header.get("FILENAME") or f"ccddata[{index}]")
+            self.label = self.name
+            if item.data is None or np.ndim(item.data) != 2:
+                raise ValueError(f"{self.label}: expected a 2-D image, got {np.shape(item.data)}")
+            self.shape = tuple(item.data.shape)
+            self.unit = item.unit if item.unit is not None else u.adu
+            return
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(
+                f"images must be file paths or CCDData, got {type(item).__name__} at "
+                f"position {index}"
+            )
+        self.ccd = None
+        self.path = self.source = Path(item)
+        self.name, self.label = self.path.name, str(self.path)
+        opener = _compression_opener(self.path)
+        if opener is not None:
+            self.source = stack.enter_context(_expanded(self.path, opener))
+        try:
+            self._describe()
+        except (OSError, ValueError, TypeError) as err:
+            raise ValueError(f"cannot read {self.path} as a FITS image: {err}") from err
+        self.unit = unit_from_header(self.header, self.label)
+
+    def _describe(self):
+        """Read the header of the first image HDU: shape, header, where the data are."""
+        # astropy warns (rather than fails) about a truncated file: make that an error.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fits.open(self.source, memmap=False, lazy_load_hdus=True) as hdul:
+                self.hdu_index, hdu = first_image_hdu(hdul)
+                if len(hdu.shape) != 2:
+                    raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
+                self.shape = tuple(int(n) for n in hdu.shape)
+                self.header = hdu.header.copy()
+                raw = _RAW_FLOAT_DTYPES.get(self.header.get("BITPIX"))
+                plain = (
+                    type(hdu) in (fits.PrimaryHDU, fits.ImageHDU)
+                    and self.header.get("BSCALE", 1) == 1
+                    and self.header.get("BZERO", 0) == 0
+                )
+                self.raw_dtype = raw if (raw is not None and plain) else None
+                self.offset = int(hdu.fileinfo()["datLoc"]) if self.raw_dtype else None
+        for warning in caught:
+            if "truncated" in str(warning.message):
+                raise ValueError(str(warning.message))
+        for warning in caught:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        if self.raw_dtype is not None:
+            size = self.source.stat().st_size
+            needed = self.offset + math.prod(self.shape) * self.raw_dtype.itemsize
+            if size < needed:
+                raise ValueError(f"the file is truncated ({size} bytes, the image needs {needed})")
+
+    def read_rows(self, start, stop, out):
+        """Fill ``out`` (float, C-contiguous, shape ``(stop - start, nx)``) with rows.
+
+        Masked CCDData pixels become NaN.  Raises ValueError naming the file if it
+        cannot be read.
+        """
+        if self.ccd is not None:
+            out[...] = self.ccd.data[start:stop]
+            if self.ccd.mask is not None:
+                mask = np.asarray(self.ccd.mask)[start:stop]
+                if mask.any():
+                    out[mask] = np.nan
+            return
+        try:
+            if self.raw_dtype is not None:
+                self._read_raw(start, stop, out)
+            else:
+                with fits.open(self.source, memmap=False, lazy_load_hdus=True) as hdul:
+                    out[...] = hdul[self.hdu_index].section[start:stop, :]
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read rows {start}:{stop} of {self.path}: {err}") from err
+
+    def _read_raw(self, start, stop, out):
+        """Read rows of an uncompressed, unscaled float image straight from the file."""
+        nx = self.shape[1]
+        same = self.raw_dtype.itemsize == out.dtype.itemsize
+        step = stop - start if same else max(1, _BLOCK_PIXELS // nx)
+        with open(self.source, "rb") as handle:
+            handle.seek(self.offset + start * nx * self.raw_dtype.itemsize)
+            for first in range(0, stop - start, step):
+                rows = out[first : first + step]
+                target = rows if same else np.empty(rows.shape, self.raw_dtype.newbyteorder("="))
+                got = handle.readinto(memoryview(target).cast("B"))
+                if got != target.nbytes:
+                    raise ValueError(f"short read ({got} of {target.nbytes} bytes)")
+                if sys.byteorder == "little":
+                    target.byteswap(inplace=True)  # FITS is big-endian
+                if target is not rows:
+                    rows[...] = target
+
+
+class _expanded:
+    """Context manager: a temporary, uncompressed copy of a compressed FITS file."""
+
+    def __init__(self, path, opener):
+        self.path, self.opener = path, opener
+
+    def __enter__(self):
+        handle, name = tempfile.mkstemp(suffix=".fits", prefix="flat-")
+        self.copy = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as output, self.opener(self.path, "rb") as source:
+                shutil.copyfileobj(source, output, 1 << 20)
+        except (OSError, EOFError) as err:
+            self.copy.unlink(missing_ok=True)
+            raise ValueError(f"cannot expand the compressed file {self.path}: {err}") from err
+        return self.copy
+
+    def __exit__(self, *exc):
+        self.copy.unlink(missing_ok=True)
+
+
+def open_frames(images, stack):
+    """Return a `Frame` for each item of ``images`` (paths or CCDData)."""
+    return [Frame(item, index, stack) for index, item in enumerate(as_image_list(images))]
+
+
+def check_frames(frames, clip):
+    """Check that the frames can be combined with ``clip``; warn about suspicious input.
+
+    Raises ValueError (no frame, too few to clip, shapes or FILTER values differ) and
+    warns (`UserWarning`) when a file is given twice, IMAGETYP differs between frames,
+    or the units differ.
+    """
+    if not frames:
+        raise ValueError("combine_flats: no image given")
+    labels = ", ".join(f.label for f in frames)
+    if clip.sigma is not None and len(frames) < 3:
+        raise ValueError(
+            f"combine_flats: rejection needs at least 3 frames, got {len(frames)} ({labels}); "
+            "pass sigma=None to average without rejection"
+        )
+    if len(frames) > np.iinfo(np.uint16).max:
+        raise ValueError(f"combine_flats: at most 65535 frames, got {len(frames)}")
+    for frame in frames[1:]:
+        if frame.shape != frames[0].shape:
+            raise ValueError(
+                f"combine_flats: {frame.label} has shape {frame.shape}, but "
+                f"{frames[0].label} has shape {frames[0].shape}"
+            )
+
+    def values(key):
+        return {str(f.header.get(key, "")).strip() for f in frames}
+
+    if len(values("FILTER")) > 1:
+        detail = "; ".join(f"{f.label}: {f.header.get('FILTER')!r}" for f in frames)
+        raise ValueError(
+            f"combine_flats: the frames have different FILTER values ({detail}); combine "
+            "one filter at a time"
+        )
+    paths = [f.path.resolve() for f in frames if f.path is not None]
+    twice = sorted({str(p) for p in paths if paths.count(p) > 1})
+    if twice:
+        warnings.warn(
+            f"combine_flats: the same file is given more than once: {twice}", stacklevel=3
+        )
+    if len(values("IMAGETYP")) > 1:
+        detail = ", ".join(f"{f.name}: {f.header.get('IMAGETYP')!r}" for f in frames)
+        warnings.warn(f"combine_flats: the frames have different IMAGETYP ({detail})", stacklevel=3)
+    units = {f.unit for f in frames}
+    if len(units) > 1:
+        warnings.warn(
+            f"combine_flats: the frames are in different units ({', '.join(map(str, units))}); "
+            "scaling by the median makes them comparable, but check the calibration",
+            stacklevel=3,
+        )
+
+
+def map_frames(function, frames, plan, dtype):
+    """Read each frame whole and return ``[function(data) for each frame]``.
+
+    ``plan.frame_workers`` frames are read at a time, each into a buffer of its own.
+    A ValueError from ``function`` is raised again naming the frame.
+    """
+
+    def one(frame):
+        data = np.empty(frame.shape, dtype=dtype)
+        frame.read_rows(0, frame.shape[0], data)
+        try:
+            return function(data)
+        except ValueError as err:
+            raise ValueError(f"combine_flats: {frame.label}: {err}") from err
+
+    with ThreadPoolExecutor(plan.frame_workers) as pool:
+        return list(pool.map(one, frames))
+
+
+# --------------------------------------------------------------------------------------
+# Options, parsed once
+# --------------------------------------------------------------------------------------
+
+# astropy's mad_std factor: 1 / Phi^-1(3/4), so that mad_std estimates sigma for a Gaussian.
+MAD_TO_STD = 1.482602218505602
+CENFUNCS = ("median", "mean")
+STDFUNCS = ("avsigclip", "ccdclip", "mad_std", "std")
+NOISE_MODELS = ("avsigclip", "ccdclip")
+
+
+class Clip(NamedTuple):
+    """The rejection of `combine_flats`, with its string options turned into functions."""
+
+    sigma: float | None
+    cenfunc: str
+    stdfunc: str
+    sensitivity_noise: float
+    center: object  # center(block) -> centre of each pixel's scaled values
+    spread: object  # spread(block, center, model) -> (expected std of each value, scale)
+
+
+class NoiseModel(NamedTuple):
+    """What the noise-model spreads need: each frame's level (ADU), gain and read noise."""
+
+    levels: np.ndarray
+    gain: np.ndarray | None = None
+    read_noise: np.ndarray | None = None
+    sensitivity_noise: float = 0.0
+
+
+def _number(value, name, *, allow_none=False, minimum=None, strict=False):
+    """Return ``value`` as a finite float, with a TypeError/ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    below = minimum is not None and (value <= minimum if strict else value < minimum)
+    if not math.isfinite(value) or below:
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {relation} {minimum}, got {value!r}")
+    return value
+
+
+def parse_clip(sigma, cenfunc, stdfunc, sensitivity_noise):
+    """Check the rejection options and turn them into a `Clip`."""
+    sigma = _number(sigma, "sigma", allow_none=True, minimum=0, strict=True)
+    if cenfunc not in CENFUNCS:
+        raise ValueError(f"cenfunc must be one of {CENFUNCS}, got {cenfunc!r}")
+    if stdfunc not in STDFUNCS:
+        raise ValueError(f"stdfunc must be one of {STDFUNCS}, got {stdfunc!r}")
+    sensitivity_noise = _number(sensitivity_noise, "sensitivity_noise", minimum=0)
+    center = _center_median if cenfunc == "median" else _center_mean
+    spread = {
+        "mad_std": _spread_mad_std,
+        "std": _spread_std,
+        "ccdclip": _spread_ccdclip,
+        "avsigclip": _spread_avsigclip,
+    }[stdfunc]
+    return Clip(sigma, cenfunc, stdfunc, sensitivity_noise, center, spread)
+
+
+def parse_dtype(dtype):
+    """Return ``dtype`` as numpy float32 or float64, else raise ValueError."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as err:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from err
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def _quantity_value(value, unit, name):
+    """Return ``value`` (a number or an astropy Quantity) as a float in ``unit``."""
+    if isinstance(value, u.Quantity):
+        try:
+            return float(value.to_value(unit))
+        except u.UnitConversionError as err:
+            raise ValueError(f"{name} must be in {unit}, got {value.unit}") from err
+    return value
+
+
+def noise_model(frames, levels, clip, *, gain, read_noise):
+    """Return the `NoiseModel` of the frames for ``clip`` (None for MAD and std).
+
+    For ``ccdclip`` the gain (e-/ADU) and read noise (e-) come from the arguments when
+    given, else from each frame's GAIN and RDNOISE keywords; frames in electrons have a
+    gain of 1.
+    """
+    if clip.stdfunc not in NOISE_MODELS:
+        return None
+    levels = np.asarray(levels, dtype=np.float64)
+    if clip.stdfunc == "avsigclip":
+        return NoiseModel(levels)
+    gains, noises = [], []
+    for frame in frames:
+        electrons = frame.unit == u.electron
+        if electrons and gain is not None:
+            raise ValueError(f"{frame.label} is in electrons: a gain does not apply to it")
+        given = {
+            "GAIN": 1.0 if electrons else _quantity_value(gain, u.electron / u.adu, "gain"),
+            "RDNOISE": _quantity_value(read_noise, u.electron, "read_noise"),
+        }
+        for key, value in given.items():
+            if value is None:
+                value = frame.header.get(key)
+                if value is None:
+                    raise ValueError(
+                        f"{frame.label} has no {key} keyword, which stdfunc='ccdclip' needs; "
+                        f"pass {'gain' if key == 'GAIN' else 'read_noise'}= or use "
+                        "stdfunc='avsigclip'"
+                    )
+            try:
+                value = _number(value, f"{key} of {frame.label}", minimum=0, strict=key == "GAIN")
+            except TypeError as err:
+                raise ValueError(str(err)) from err
+            (gains if key == "GAIN" else noises).append(value)
+    return NoiseModel(levels, np.array(gains), np.array(noises), clip.sensitivity_noise)
+
+
+# --------------------------------------------------------------------------------------
+# The per-block kernel
+# --------------------------------------------------------------------------------------
+
+
+class Block:
+    """One block of rows of every frame, scaled, with its scratch buffers.
+
+    ``values`` holds the scaled values (shape ``(n_frames, rows, nx)``, NaN where not
+    finite); ``scratch`` is a buffer of the same shape and ``keep`` a boolean one.
+    """
+
+    def __init__(self, values, scratch, keep):
+        self.values, self.scratch, self.keep = values, scratch, keep
+        self.sorted = False  # True while scratch holds the values sorted along axis 0
+        # A NaN or inf anywhere makes the sum non-finite (so does overflow, harmlessly).
+        self.any_bad = not np.isfinite(values.sum(axis=0)).all()
+        if self.any_bad:
+            finite = np.isfinite(values, out=keep)
+            self.n_finite = finite.sum(axis=0, dtype=np.uint16)
+            np.copyto(values, np.nan, where=np.logical_not(finite, out=finite))  # inf -> NaN
+        else:
+            self.n_finite = values.shape[0]
+
+    def sort(self):
+        """Put the values, sorted along the frames (NaN last), into ``scratch``."""
+        if not self.sorted:
+            self.scratch[...] = self.values
+            self.scratch.sort(axis=0)
+            self.sorted = True
+        return self.scratch
+
+    def mean_and_std(self, want_std):
+        """Mean (and population std) over the frames, ignoring NaN."""
+        if not self.any_bad:
+            return self.values.mean(axis=0), (self.values.std(axis=0) if want_std else None)
+        filled = np.nan_to_num(self.values, nan=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = filled.sum(axis=0) / self.n_finite
+            if not want_std:
+                return mean, None
+            filled -= mean
+            np.copyto(filled, 0, where=np.isnan(self.values))
+            return mean, np.sqrt(np.einsum("ijk,ijk->jk", filled, filled) / self.n_finite)
+
+
+def _sorted_median(ordered, n_finite):
+    """Median along axis 0 of values sorted along axis 0 with NaN last (NaN if none)."""
+    if np.isscalar(n_finite):
+        return 0.5 * (ordered[(n_finite - 1) // 2] + ordered[n_finite // 2])
+    count = n_finite.astype(np.intp)
+    lo = np.maximum((count - 1) // 2, 0)[np.newaxis]
+    hi = (count // 2)[np.newaxis]
+    return 0.5 * (
+        np.take_along_axis(ordered, lo, axis=0)[0] + np.take_along_axis(ordered, hi, axis=0)[0]
+    )
+
+
+def _center_median(block):
+    return _sorted_median(block.sort(), block.n_finite)
+
+
+def _center_mean(block):
+    return block.mean_and_std(False)[0]
+
+
+def _spread_mad_std(block, center, model):
+    """Return astropy's ``mad_std`` of each pixel's values (about their median)."""
+    ordered = block.sort()
+    ordered -= _sorted_median(ordered, block.n_finite)
+    np.abs(ordered, out=ordered)
+    ordered.sort(axis=0)
+    block.sorted = False
+    return _sorted_median(ordered, block.n_finite) * MAD_TO_STD, math.nan
+
+
+def _spread_std(block, center, model):
+    """Return the population standard deviation of each pixel's values."""
+    return block.mean_and_std(True)[1], math.nan
+
+
+def _poisson_variance(block, center, model, gain, read_noise):
+    """Per-sample variance of the scaled values from the CCD noise model, in ``scratch``.
+
+    In ADU, frame i's value at a pixel of true scaled level c is c L_i, with variance
+    c L_i / g + (r / g)**2 + (s c L_i)**2; divided by L_i**2 for the scaled value.
+    """
+    level = np.maximum(center, 0)
+    variance = block.scratch
+    block.sorted = False
+    for i, frame_level in enumerate(model.levels):
+        np.multiply(level, 1.0 / (gain[i] * frame_level), out=variance[i])
+        variance[i] += (read_noise[i] / (gain[i] * frame_level)) ** 2
+        if model.sensitivity_noise:
+            variance[i] += (model.sensitivity_noise * level) ** 2
+    return variance
+
+
+def _spread_ccdclip(block, center, model):
+    variance = _poisson_variance(block, center, model, model.gain, model.read_noise)
+    return np.sqrt(variance, out=variance), math.nan
+
+
+def _chi2_median(dof):
+    """Median of the chi-square distribution with ``dof`` degrees of freedom, over dof."""
+    return 2.0 * gammaincinv(dof / 2.0, 0.5) / dof
+
+
+def _spread_avsigclip(block, center, model):
+    """Return the noise model's spread with its scale measured from the block.
+
+    This is IRAF's avsigclip idea.  For Poisson noise the scaled values of a pixel have
+    variance k c / L_i, with k the inverse gain (ADU per electron).  Weighting each value
+    by L_i, the sum of weighted squared deviations from the weighted mean, divided by c,
+    is k times a chi-square variable with n - 1 degrees of freedom.  Divided by the
+    median of that variable's distribution it is a per-pixel estimate of k whose median
+    over the block's pixels is k itself; the median is barely moved by the few pixels
+    that hold an outlier.
+    """
+    values, levels = block.values, model.levels
+    total = np.zeros(values.shape[1:])
+    weight = np.zeros(values.shape[1:])
+    for value, level in zip(values, levels, strict=True):
+        finite = np.isfinite(value)
+        total += level * np.where(finite, value, 0)
+        weight += level * finite
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weighted_mean = total / weight
+        spread = np.zeros(values.shape[1:])
+        for value, level in zip(values, levels, strict=True):
+            deviation = value - weighted_mean
+            spread += level * np.where(np.isfinite(deviation), deviation * deviation, 0)
+        dof = np.maximum(np.asarray(block.n_finite, dtype=np.float64) - 1, 0)
+        per_pixel = spread / (center * _chi2_median(np.maximum(dof, 1)))
+    usable = (dof >= 1) & (center > 0) & np.isfinite(per_pixel)
+    scale = float(np.median(per_pixel[usable])) if usable.any() else math.nan
+    if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
+        block.scratch[...] = np.inf
+        block.sorted = False
+        return block.scratch, scale
+    count = len(levels)
+    variance = _poisson_variance(block, center, model, np.full(count, 1.0 / scale), np.zeros(count))
+    return np.sqrt(variance, out=variance), scale
+
+
+class BlockResult(NamedTuple):
+    """What `combine_block` returns for one block of rows."""
+
+    mean: np.ndarray
+    uncertainty: np.ndarray
+    n_used: np.ndarray
+    n_rejected: int
+    noise_scale: float  # avsigclip's measured k (inverse gain, ADU/e-); NaN otherwise
+
+
+def combine_block(block, clip, model):
+    """Clip and average one `Block`: the heart of `combine_flats`.
+
+    The centre of each pixel's scaled values is found, each value's expected spread
+    estimated (from the values themselves for MAD and std, from the noise model
+    otherwise), values farther than ``sigma`` spreads from the centre rejected, and the
+    survivors averaged.  With a noise model, a pixel whose values would all be rejected
+    (possible where the centre is near zero) keeps them all.
+    """
+    values, keep = block.values, block.keep
+    center = clip.center(block)
+    spread, scale = None, math.nan
+    if clip.sigma is not None or clip.stdfunc in NOISE_MODELS:
+        spread, scale = clip.spread(block, center, model)
+    values -= center
+    if clip.sigma is None:
+        np.isfinite(values, out=keep)
+    else:  # frame by frame, so that the temporary arrays are one frame's block
+        limit = clip.sigma * spread if spread.ndim == 2 else None
+        for i, deviation in enumerate(values):
+            frame_limit = limit if limit is not None else clip.sigma * spread[i]
+            np.less_equal(np.abs(deviation), frame_limit, out=keep[i])  # NaN: False
+        none_left = ~keep.any(axis=0) if clip.stdfunc in NOISE_MODELS else None
+        if none_left is not None and none_left.any():  # IRAF's nkeep: keep some value
+            for i, deviation in enumerate(values):
+                keep[i] |= none_left & np.isfinite(deviation)
+    n_used = keep.sum(axis=0, dtype=np.uint16)
+    for i, kept in enumerate(keep):
+        np.copyto(values[i], 0, where=~kept)  # rejected and NaN values count as 0
+    n_rejected = int(np.sum(block.n_finite - n_used.astype(np.int64)))
+
+    # Sums in float64 (cheap next to the sorts), about the centre, for a precise variance.
+    sum1 = values.sum(axis=0, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        count = n_used.astype(np.float64)
+        mean = (center + sum1 / count).astype(values.dtype)
+        if clip.stdfunc in NOISE_MODELS:  # the model's variance of the mean of the survivors
+            total = np.zeros(count.shape)
+            for kept, frame_spread in zip(keep, spread, strict=True):
+                total += np.where(kept, frame_spread.astype(np.float64) ** 2, 0)
+            uncertainty = np.sqrt(total) / count
+        else:  # the survivors' sample standard deviation over sqrt(n)
+            sum2 = np.einsum("ijk,ijk->jk", values, values, dtype=np.float64)
+            spread = np.maximum((sum2 - sum1 * sum1 / count) / (count - 1), 0)
+            uncertainty = np.sqrt(spread / count)
+            uncertainty[n_used <= 1] = np.nan
+    mean[n_used == 0] = np.nan
+    uncertainty = uncertainty.astype(values.dtype)
+    uncertainty[n_used == 0] = np.nan
+    return BlockResult(mean, uncertainty, n_used, n_rejected, scale)
+
+
+# --------------------------------------------------------------------------------------
+# Memory plan and the pass over blocks of rows
+# --------------------------------------------------------------------------------------
+
+MAX_WORKERS = 2  # the course machines have two cores; numpy releases the GIL
+# Bytes per pixel of a block row for the per-pixel arrays of `combine_block` (centre,
+# spreads, counts, float64 sums ...), measured generously so that the bound holds.
+_PER_PIXEL_SCRATCH = 160
+# Room kept for the fixed cost of the calls themselves (Python, NumPy, astropy headers).
+_OVERHEAD = 4 << 20
+
+
+class Plan(NamedTuple):
+    """How `combine_flats` shares ``mem_limit`` out (see `plan_memory`)."""
+
+    frame_workers: int  # frames read whole at the same time (median pass)
+    block_workers: int  # threads combining blocks of rows
+    rows: int  # rows per block
+    norm_rows: int  # rows per block of the final median
+
+
+def parse_mem_limit(mem_limit):
+    """Return ``mem_limit`` as a positive float number of bytes, else raise."""
+    return _number(mem_limit, "mem_limit", minimum=0, strict=True)
+
+
+def plan_memory(shape, n_frames, dtype, mem_limit):
+    """Plan the work of `combine_flats` within ``mem_limit`` bytes.
+
+    The median pass holds one whole frame per worker (with a mask and a copy of its
+    finite values); the combining pass holds the outputs (data, uncertainty, mask,
+    counts) and, per worker, three buffers of ``n_frames`` row blocks.
+    """
+    ny, nx = shape
+    pixels, item = ny * nx, dtype.itemsize
+    outputs = pixels * (2 * item + 1 + 2)
+    frame = pixels * (2 * item + 1) + _BLOCK_PIXELS * 8
+    row = nx * (n_frames * (3 * item + 2) + _PER_PIXEL_SCRATCH)
+    norm = pixels * item // 8 + min(ny, (1 << 20) // nx + 1) * nx * 2
+    budget = mem_limit - _OVERHEAD
+    needed = max(frame, outputs + max(row, norm))
+    if budget < needed:
+        raise ValueError(
+            f"mem_limit={mem_limit:.4g} bytes is too small for {n_frames} frames of "
+            f"{ny} x {nx} pixels in {dtype}: it needs at least {needed + _OVERHEAD:.4g} "
+            f"bytes (the outputs take {outputs:.4g}, one whole frame {frame:.4g})"
+        )
+    frame_workers = max(1, min(MAX_WORKERS, n_frames, int(budget // frame)))
+    block_workers = max(1, min(MAX_WORKERS, int((budget - outputs) // row), ny))
+    rows = int((budget - outputs) // (block_workers * row))
+    # Blocks of about a quarter million pixels per frame keep the sorts cache friendly,
+    # and at least two blocks per worker keep both workers busy.
+    rows = min(rows, max(1, (1 << 18) // nx), max(1, math.ceil(ny / (2 * block_workers))))
+    return Plan(frame_workers, block_workers, max(1, rows), max(1, min(ny, (1 << 20) // nx)))
+
+
+class Combined(NamedTuple):
+    """The output arrays of `combine_rows` and what rejection did."""
+
+    data: np.ndarray
+    uncertainty: np.ndarray
+    n_used: np.ndarray
+    n_rejected: int
+    noise_scales: list
+
+
+def combine_rows(frames, scales, clip, model, plan, dtype):
+    """Read the frames in blocks of rows, scale, clip and average each block.
+
+    ``plan.block_workers`` threads take every ``block_workers``-th block; each reads its
+    block of every frame into buffers of its own, so no lock is needed, and the result
+    does not depend on the threads' timing.
+    """
+    ny, nx = frames[0].shape
+    n_frames = len(frames)
+    data = np.empty((ny, nx), dtype=dtype)
+    uncertainty = np.empty((ny, nx), dtype=dtype)
+    n_used = np.empty((ny, nx), dtype=np.uint16)
+    scales = np.asarray(scales, dtype=dtype)[:, np.newaxis, np.newaxis]
+    starts = range(0, ny, plan.rows)
+
+    def worker(first):
+        size = n_frames * plan.rows * nx
+        buffers = np.empty(size, dtype), np.empty(size, dtype), np.empty(size, bool)
+        results = []
+        for start in starts[first :: plan.block_workers]:
+            stop = min(ny, start + plan.rows)
+            shape = (n_frames, stop - start, nx)
+            values, scratch, keep = (b[: math.prod(shape)].reshape(shape) for b in buffers)
+            for frame, rows in zip(frames, values, strict=True):
+                frame.read_rows(start, stop, rows)
+            values *= scales
+            result = combine_block(Block(values, scratch, keep), clip, model)
+            data[start:stop], uncertainty[start:stop] = result.mean, result.uncertainty
+            n_used[start:stop] = result.n_used
+            results.append((result.n_rejected, result.noise_scale))
+        return results
+
+    with ThreadPoolExecutor(plan.block_workers) as pool:
+        per_worker = list(pool.map(worker, range(plan.block_workers)))
+    counts = [result for results in per_worker for result in results]
+    return Combined(
+        data,
+        uncertainty,
+        n_used,
+        sum(n for n, _ in counts),
+        [k for _, k in counts if math.isfinite(k)],
+    )
+
+
+def frames_stack():
+    """Return the `contextlib.ExitStack` that holds the temporary files of one call."""
+    return ExitStack()
+
+
+def raw_header_card(path, keyword):
+    """Return the raw bytes of ``keyword``'s card in the primary header of a FITS file.
+
+    astropy replaces characters that FITS does not allow (such as the alpha of
+    ``H\u03b1``) by ``?`` when it reads a header; the raw bytes still tell them apart.
+    Returns None when the card is not in the primary header.
+    """
+    path = Path(path)
+    opener = _compression_opener(path) or open
+    key = keyword.upper().encode("ascii").ljust(8)
+    with opener(path, "rb") as handle:
+        while True:
+            block = handle.read(2880)
+            if len(block) < 2880:
+                return None
+            for start in range(0, 2880, 80):
+                card = block[start : start + 80]
+                if card[:8] == key:
+                    return card
+                if card[:8] == b"END     ":
+                    return None
