@@ -345,7 +345,7 @@ class Frame:
         self.index = index
         if isinstance(item, CCDData):
             self.path, self.ccd = None, item
-            self.header = fits.Header(item.meta) if item.meta else fits.Header()
+            self.header = item.meta if item.meta is not None else {}
             self.name = str(self.header.get("FILENAME") or f"ccddata[{index}]")
             self.label = self.name
             if item.data is None or np.ndim(item.data) != 2:
@@ -765,8 +765,8 @@ def _spread_ccdclip(block, center, model):
 
 
 def _chi2_median(dof):
-    """Median of the chi-square distribution with ``dof`` degrees of freedom, over dof."""
-    return 2.0 * gammaincinv(dof / 2.0, 0.5) / dof
+    """Return the median of the chi-square distribution with ``dof`` degrees of freedom."""
+    return 2.0 * gammaincinv(dof / 2.0, 0.5)
 
 
 def _spread_avsigclip(block, center, model):
@@ -904,7 +904,7 @@ def plan_memory(shape, n_frames, dtype, mem_limit):
     ny, nx = shape
     pixels, item = ny * nx, dtype.itemsize
     outputs = pixels * (2 * item + 1 + 2)
-    frame = pixels * (2 * item + 1) + _BLOCK_PIXELS * 8
+    frame = pixels * (2 * item + 1) + min(pixels, _BLOCK_PIXELS) * 8
     row = nx * (n_frames * (3 * item + 2) + _PER_PIXEL_SCRATCH)
     norm = pixels * item // 8 + min(ny, (1 << 20) // nx + 1) * nx * 2
     budget = mem_limit - _OVERHEAD

@@ -1,17 +1,12 @@
-"""Tests of convenience_functions on seeded synthetic data."""
+"""Tests of the public functions of convenience_functions, on seeded synthetic data."""
 
-import hashlib
+import errno
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,89 +14,10 @@ import pytest
 from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import CCDData, StdDevUncertainty
+from conftest import SHAPE, astropy_reference, digest, make_flats, vignetting, write_frames
 
+import _flat_engine
 import convenience_functions as cf
-
-SHAPE = (64, 96)
-MAD_TO_STD = 1.482602218505602
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def reference_combine(frames, sigma=5.0, cenfunc="median", stdfunc="mad_std"):
-    """Plain NumPy: scale by inverse median, one symmetric clip, mean, normalise."""
-    stack = []
-    for frame in frames:
-        frame = np.asarray(frame, dtype=np.float64)
-        stack.append(frame / np.median(frame[np.isfinite(frame)]))
-    stack = np.array(stack)
-    finite = np.isfinite(stack)
-    keep = finite.copy()
-    if sigma is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            n = finite.sum(axis=0)
-            filled = np.where(finite, stack, 0.0)
-            mean = filled.sum(axis=0) / n
-            ordered = np.sort(stack, axis=0)  # NaN last
-            lo = np.maximum((n - 1) // 2, 0)
-            hi = n // 2
-
-            def sorted_median(arr):
-                a = np.take_along_axis(arr, lo[None], 0)[0]
-                b = np.take_along_axis(arr, hi[None], 0)[0]
-                return 0.5 * (a + b)
-
-            median = sorted_median(ordered)
-            center = median if cenfunc == "median" else mean
-            if stdfunc == "mad_std":
-                spread = MAD_TO_STD * sorted_median(np.sort(np.abs(stack - median), axis=0))
-            else:
-                spread = np.sqrt(np.where(finite, (stack - mean) ** 2, 0).sum(axis=0) / n)
-            keep &= ~((stack < center - sigma * spread) | (stack > center + sigma * spread))
-    n_used = keep.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(keep, stack, 0).sum(axis=0) / n_used
-        var = np.where(keep, (stack - mean) ** 2, 0).sum(axis=0) / (n_used - 1)
-        unc = np.sqrt(var / n_used)
-    unc[n_used <= 1] = np.nan
-    mean[n_used == 0] = np.nan
-    norm = np.median(mean[np.isfinite(mean)])
-    return mean / norm, unc / norm, n_used
-
-
-def make_flats(n, *, shape=SHAPE, level=20000.0, spread=0.0, seed=0, noise=None):
-    """Seeded flats: a vignetting pattern times a level, plus Gaussian noise."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    pattern = 1 - 0.2 * (((xx / shape[1]) - 0.5) ** 2 + ((yy / shape[0]) - 0.5) ** 2)
-    frames = []
-    for i in range(n):
-        lev = level * (1 - spread * i / max(n - 1, 1))
-        sd = np.sqrt(lev) if noise is None else noise * lev
-        frames.append((pattern * lev + rng.normal(0, sd, shape)).astype(np.float32))
-    return frames
-
-
-def write_frames(folder, frames, *, filt="r", imagetyp="FLAT", prefix="flat", extra=None):
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, data in enumerate(frames):
-        header = fits.Header()
-        header["IMAGETYP"] = imagetyp
-        if filt is not None:
-            header["FILTER"] = filt
-        header["BUNIT"] = "adu"
-        for key, value in (extra or {}).items():
-            header[key] = value
-        path = folder / f"{prefix}-{i + 1:03d}.fit"
-        fits.writeto(path, data, header)
-        paths.append(path)
-    return paths
-
-
-def digest(paths):
-    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
 
 
 def rel_diff(a, b):
@@ -124,7 +40,8 @@ def rel_diff(a, b):
         ("median", "mad_std", None),
     ],
 )
-def test_matches_independent_numpy(tmp_path, cenfunc, stdfunc, sigma):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_astropy_sigma_clip_on_the_scaled_stack(tmp_path, cenfunc, stdfunc, sigma, dtype):
     frames = make_flats(7, spread=0.15, seed=1)
     rng = np.random.default_rng(2)
     for frame in frames:  # cosmic rays and dead pixels
@@ -134,17 +51,134 @@ def test_matches_independent_numpy(tmp_path, cenfunc, stdfunc, sigma):
     frames[3][5, 5] = np.nan
     paths = write_frames(tmp_path, frames)
     combined, n_used = cf.combine_flats(
-        paths, sigma=sigma, cenfunc=cenfunc, stdfunc=stdfunc, return_counts=True
+        paths, sigma=sigma, cenfunc=cenfunc, stdfunc=stdfunc, dtype=dtype, return_counts=True
     )
-    ref, ref_unc, ref_n = reference_combine(frames, sigma, cenfunc, stdfunc)
-    assert np.array_equal(n_used, ref_n)
-    assert rel_diff(combined.data, ref) <= 1e-6
-    # float32 working precision (about 6e-8 of the flat level) limits the uncertainty of
-    # pixels whose survivors nearly agree; compare it on the scale of the flat level.
-    unc = combined.uncertainty.array
-    assert np.array_equal(np.isnan(unc), np.isnan(ref_unc))
-    np.testing.assert_allclose(unc, ref_unc, rtol=1e-3, atol=1e-6)
-    assert combined.header["NREJECT"] == int(np.isfinite(np.array(frames)).sum() - ref_n.sum())
+    ref, ref_n = astropy_reference(frames, sigma, cenfunc, stdfunc, dtype=dtype)
+    if sigma is not None:  # the data do exercise rejection
+        assert np.count_nonzero(ref_n < 7) > np.count_nonzero(~np.isfinite(frames).all(axis=0))
+    np.testing.assert_array_equal(n_used, ref_n)
+    assert rel_diff(combined.data, ref) <= (1e-5 if dtype == np.float32 else 1e-12)
+
+
+def poisson_flats(n, *, gain=1.5, read_noise=8.0, shape=(200, 300), seed=0, rays=0):
+    """Flats with Poisson noise of a known gain and read noise, and known cosmic rays.
+
+    Returns the CCDData frames (GAIN, RDNOISE in their meta), the true response (median
+    1), the per-frame ray masks, and the ideal noise of the combined flat.
+    """
+    rng = np.random.default_rng(seed)
+    response = vignetting(shape) * (1 + 0.004 * rng.standard_normal(shape))
+    response /= np.median(response)
+    levels = np.linspace(20000, 40000, n)
+    frames, hits = [], np.zeros((n, *shape), bool)
+    for i, level in enumerate(levels):
+        electrons = rng.poisson(response * level * gain) + rng.normal(0, read_noise, shape)
+        data = electrons / gain
+        where = rng.choice(data.size, rays, replace=False)
+        sigma = np.sqrt(level / gain + (read_noise / gain) ** 2)
+        data.flat[where] += rng.uniform(8, 40, rays) * sigma
+        hits[i].flat[where] = True
+        meta = {"GAIN": gain, "RDNOISE": read_noise, "FILTER": "r"}
+        frames.append(CCDData(data.astype(np.float32), unit="adu", meta=meta))
+    ideal = np.sqrt(np.sum(1 / (gain * levels))) / n
+    return frames, response, hits, ideal
+
+
+@pytest.mark.parametrize("n", [3, 10])
+@pytest.mark.parametrize("stdfunc", ["avsigclip", "ccdclip"])
+def test_noise_models_catch_rays_and_keep_good_values(n, stdfunc):
+    frames, truth, hits, ideal = poisson_flats(n, rays=150, seed=n)
+    combined, n_used = cf.combine_flats(frames, stdfunc=stdfunc, return_counts=True)
+    residual = (combined.data - truth) / ideal
+    clean = ~hits.any(axis=0)
+    twice = hits.sum(axis=0) > 1  # two rays at one pixel of three frames: the median is hit
+    assert np.count_nonzero(residual[hits.any(axis=0) & ~twice] > 5) == 0
+    assert np.sum(n - n_used[clean]) / (clean.sum() * n) < 5e-4
+    assert abs(np.std(residual[clean]) - 1) < 0.03
+    # the uncertainty comes from the model: not biased low with three frames
+    assert np.median(combined.uncertainty.array / ideal) == pytest.approx(1, abs=0.03)
+    assert combined.header["REJECT"] == stdfunc
+    assert combined.header["REJGAIN"] == pytest.approx(1.5, rel=0.05)
+
+
+def test_mad_clip_of_three_frames_rejects_good_values_the_noise_model_keeps():
+    # The failure that motivated the noise models, measured on the same data.
+    frames, truth, _, ideal = poisson_flats(3, seed=30)
+    _, n_mad = cf.combine_flats(frames, stdfunc="mad_std", return_counts=True)
+    _, n_model = cf.combine_flats(frames, return_counts=True)
+    assert np.mean(n_mad < 3) > 0.05
+    assert np.mean(n_model < 3) < 5e-4
+
+
+def test_ccdclip_matches_a_per_pixel_reference():
+    frames, _, _, _ = poisson_flats(4, rays=100, shape=(30, 40), seed=31)
+    frames[2].meta["GAIN"] = 1.2  # each frame's own gain is used
+    combined, n_used = cf.combine_flats(
+        frames, stdfunc="ccdclip", sensitivity_noise=0.001, sigma=4.0, return_counts=True
+    )
+    levels = [np.median(f.data) for f in frames]
+    expected = np.zeros(n_used.shape, int)
+    for y, x in np.ndindex(n_used.shape):
+        values = [f.data[y, x] / level for f, level in zip(frames, levels, strict=True)]
+        center = np.median(values)
+        for value, level, f in zip(values, levels, frames, strict=True):
+            g, r = f.meta["GAIN"], f.meta["RDNOISE"]
+            var = center * level / g + (r / g) ** 2 + (0.001 * center * level) ** 2
+            expected[y, x] += abs(value - center) <= 4.0 * np.sqrt(var) / level
+        if expected[y, x] == 0:  # every value rejected: all are kept (IRAF's nkeep)
+            expected[y, x] = len(frames)
+    np.testing.assert_array_equal(n_used, expected)
+    assert combined.header["REJSNOIS"] == 0.001
+    assert "REJGAIN" not in combined.header  # the gains differ between frames
+
+
+def test_ccdclip_gain_and_read_noise_from_arguments_units_and_electrons():
+    frames, _, _, _ = poisson_flats(3, rays=50, seed=32)
+    from_header = cf.combine_flats(frames, stdfunc="ccdclip")
+    for frame in frames:
+        del frame.meta["GAIN"], frame.meta["RDNOISE"]
+    given = cf.combine_flats(
+        frames, stdfunc="ccdclip", gain=1.5 * u.electron / u.adu, read_noise=8 * u.electron
+    )
+    np.testing.assert_array_equal(given.data, from_header.data)
+    in_electrons = [
+        CCDData(f.data * 1.5, unit="electron", meta={"RDNOISE": 8.0}) for f in frames
+    ]
+    electrons = cf.combine_flats(in_electrons, stdfunc="ccdclip")
+    assert electrons.header["REJGAIN"] == 1.0
+    assert rel_diff(electrons.data, from_header.data) < 1e-5
+
+
+def test_ccdclip_errors_name_the_frame_and_keyword():
+    frames, _, _, _ = poisson_flats(3, shape=(20, 20), seed=33)
+    frames[1].meta["FILENAME"] = "second.fit"
+    del frames[1].meta["RDNOISE"]
+    with pytest.raises(ValueError, match="second.fit has no RDNOISE"):
+        cf.combine_flats(frames, stdfunc="ccdclip")
+    assert cf.combine_flats(frames).header["REJECT"] == "avsigclip"  # needs no keyword
+    frames[1].meta["RDNOISE"] = 8.0
+    for key, bad, message in (
+        ("GAIN", 0.0, "GAIN of second.fit"),
+        ("GAIN", -1.5, "GAIN of second.fit"),
+        ("GAIN", float("nan"), "GAIN of second.fit"),
+        ("RDNOISE", -1.0, "RDNOISE of second.fit"),
+        ("GAIN", "fast", "GAIN of second.fit"),
+    ):
+        good = frames[1].meta[key]
+        frames[1].meta[key] = bad
+        with pytest.raises(ValueError, match=message):
+            cf.combine_flats(frames, stdfunc="ccdclip")
+        frames[1].meta[key] = good
+    for options, message in (
+        ({"gain": 0}, "GAIN"),
+        ({"read_noise": -2}, "RDNOISE"),
+        ({"gain": 2 * u.adu}, "gain must be in"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            cf.combine_flats(frames, stdfunc="ccdclip", **options)
+    electrons = [CCDData(f.data, unit="electron", meta=f.meta) for f in frames]
+    with pytest.raises(ValueError, match="in electrons"):
+        cf.combine_flats(electrons, stdfunc="ccdclip", gain=1.5)
 
 
 def test_float64_and_ccddata_inputs_match_files(tmp_path):
@@ -155,23 +189,25 @@ def test_float64_and_ccddata_inputs_match_files(tmp_path):
     from_ccds = cf.combine_flats(ccds, dtype=np.float64)
     assert from_files.data.dtype == np.float64
     np.testing.assert_array_equal(from_files.data, from_ccds.data)
-    ref, ref_unc, _ = reference_combine(frames)
-    assert rel_diff(from_files.data, ref) <= 1e-12
-    assert rel_diff(from_files.uncertainty.array, ref_unc) <= 1e-9
+    np.testing.assert_array_equal(from_files.uncertainty.array, from_ccds.uncertainty.array)
 
 
 def test_result_independent_of_chunking_and_threads(tmp_path, monkeypatch):
     frames = make_flats(6, shape=(300, 200), seed=5)
     frames[2][50:60, :] = np.nan  # the NaN-aware path too
     paths = write_frames(tmp_path, frames)
-    big = cf.combine_flats(paths, mem_limit=1e9)
-    small = cf.combine_flats(paths, mem_limit=3.0e6)  # many small row blocks
-    monkeypatch.setattr(cf, "_MAX_WORKERS", 1)
-    one_thread = cf.combine_flats(paths, mem_limit=3.0e6)
-    for other in (small, one_thread):
-        np.testing.assert_array_equal(big.data, other.data)
-        np.testing.assert_array_equal(big.uncertainty.array, other.uncertainty.array)
-        assert big.header["NREJECT"] == other.header["NREJECT"]
+    small = cf.combine_flats(paths, mem_limit=6.0e6)  # many small row blocks
+    monkeypatch.setattr(_flat_engine, "MAX_WORKERS", 1)
+    one_thread = cf.combine_flats(paths, mem_limit=6.0e6)
+    assert _flat_engine.plan_memory((300, 200), 6, np.dtype(np.float32), 6.0e6).rows < 30
+    np.testing.assert_array_equal(small.data, one_thread.data)
+    for stdfunc in ("mad_std", "ccdclip"):
+        options = {"stdfunc": stdfunc, "gain": 1.0, "read_noise": 5.0}
+        big = cf.combine_flats(paths, mem_limit=1e9, **options)
+        for other in (cf.combine_flats(paths, mem_limit=6.0e6, **options),):
+            np.testing.assert_array_equal(big.data, other.data)
+            np.testing.assert_array_equal(big.uncertainty.array, other.uncertainty.array)
+            assert big.header["NREJECT"] == other.header["NREJECT"]
 
 
 def test_cosmic_ray_in_one_of_three_dome_flats_is_rejected():
@@ -180,10 +216,7 @@ def test_cosmic_ray_in_one_of_three_dome_flats_is_rejected():
     ccds = [CCDData(f, unit="adu", meta={"FILTER": "r"}) for f in frames]
     combined, n_used = cf.combine_flats(ccds, return_counts=True)
     assert n_used[10, 20] == 2
-    expected = reference_combine(
-        [np.delete(np.array(frames), 1, axis=0)[i] for i in (0, 1)], sigma=None
-    )[0][10, 20]
-    assert abs(combined.data[10, 20] - expected) < 0.01  # the spike would be +33 %
+    assert abs(combined.data[10, 20] - vignetting(SHAPE)[10, 20]) < 0.01  # the ray: +33 %
 
 
 def twilight_with_outlier(seed=7):
@@ -201,14 +234,8 @@ def test_twenty_sigma_outlier_in_faintest_twilight_flat_is_rejected():
         [CCDData(f, unit="adu") for f in frames], return_counts=True
     )
     assert n_used[30, 40] == 9
-    noise = np.nanstd(combined.data / _smooth_pattern(combined.data))
-    assert abs(combined.data[30, 40] / _smooth_pattern(combined.data)[30, 40] - 1) < 4 * noise
-
-
-def _smooth_pattern(data):
-    yy, xx = np.mgrid[0 : data.shape[0], 0 : data.shape[1]]
-    pattern = 1 - 0.2 * (((xx / data.shape[1]) - 0.5) ** 2 + ((yy / data.shape[0]) - 0.5) ** 2)
-    return pattern / np.median(pattern)
+    ratio = combined.data / vignetting(SHAPE)
+    assert abs(ratio[30, 40] - 1) < 4 * np.nanstd(ratio)
 
 
 def test_ccdproc_clipping_unscaled_frames_keeps_that_outlier():
@@ -230,7 +257,7 @@ def test_ccdproc_clipping_unscaled_frames_keeps_that_outlier():
         sigma_clip_dev_func="mad_std",
     )
     data = result.data / np.median(result.data)
-    ratio = data / _smooth_pattern(data)
+    ratio = data / vignetting(SHAPE)
     noise = np.std(ratio)
     assert (ratio[30, 40] - 1) > 5 * noise
 
@@ -238,8 +265,8 @@ def test_ccdproc_clipping_unscaled_frames_keeps_that_outlier():
 def test_noise_is_single_frame_noise_over_sqrt_n():
     n = 10
     frames = make_flats(n, shape=(200, 200), noise=0.01, spread=0.1, seed=8)
-    combined = cf.combine_flats([CCDData(f, unit="adu") for f in frames])
-    residual = combined.data / _smooth_pattern(combined.data)
+    combined = cf.combine_flats([CCDData(f, unit="adu") for f in frames], stdfunc="mad_std")
+    residual = combined.data / vignetting((200, 200))
     expected = 0.01 / np.sqrt(n)
     assert abs(np.std(residual) / expected - 1) < 0.10
     assert abs(np.median(combined.uncertainty.array) / expected - 1) < 0.10
@@ -253,7 +280,7 @@ def test_mask_uncertainty_nan_and_header(tmp_path):
         frame[1, 1] = np.nan  # one survivor
     frames[2][2, 2] = np.nan  # an isolated NaN must not spread
     paths = write_frames(tmp_path, frames, filt="g'", imagetyp="Flat Field")
-    combined, n_used = cf.combine_flats(paths, return_counts=True)
+    combined, n_used = cf.combine_flats(paths, stdfunc="mad_std", return_counts=True)
     assert combined.unit == u.dimensionless_unscaled
     assert isinstance(combined.uncertainty, StdDevUncertainty)
     assert n_used.dtype == np.uint16
@@ -265,7 +292,7 @@ def test_mask_uncertainty_nan_and_header(tmp_path):
     assert n_used[1, 1] == 1
     assert np.isfinite(combined.data[1, 1])
     assert np.isnan(combined.uncertainty.array[1, 1])
-    ref, _, ref_n = reference_combine(frames)
+    ref, ref_n = astropy_reference(frames)
     assert np.array_equal(n_used, ref_n)
     assert rel_diff(combined.data, ref) <= 1e-6
     others = np.ones(SHAPE, bool)
@@ -280,7 +307,10 @@ def test_mask_uncertainty_nan_and_header(tmp_path):
     assert "IMCMB005" not in header
     assert header["COMBINED"] is True
     assert isinstance(header["NREJECT"], int)
-    history = " ".join(str(h) for h in header["HISTORY"])
+    assert header["REJECT"] == "mad_std"
+    assert header["REJSIGMA"] == 5.0
+    assert header["REJCEN"] == "median"
+    history = "".join(str(h) for h in header["HISTORY"])
     assert "inverse median" in history
     assert "mad_std" in history
     assert "mean" in history
@@ -368,6 +398,7 @@ def test_errors_of_combine_flats(tmp_path):
         ({"sigma": np.inf}, "sigma"),
         ({"cenfunc": "mode"}, "cenfunc"),
         ({"stdfunc": "iqr"}, "stdfunc"),
+        ({"sensitivity_noise": -0.1}, "sensitivity_noise"),
         ({"dtype": np.int16}, "dtype"),
         ({"mem_limit": 0}, "mem_limit"),
     ):
@@ -418,13 +449,13 @@ def test_error_bad_medians(tmp_path):
     negative = [f.copy() for f in frames]
     negative[1] = -negative[1]
     paths = write_frames(tmp_path / "neg", negative)
-    with pytest.raises(ValueError, match="positive median") as info:
+    with pytest.raises(ValueError, match="<= 0") as info:
         cf.combine_flats(paths)
     assert str(paths[1]) in str(info.value)
     nan = [f.copy() for f in frames]
     nan[2][:] = np.nan
     paths = write_frames(tmp_path / "nan", nan)
-    with pytest.raises(ValueError, match="all NaN") as info:
+    with pytest.raises(ValueError, match="no pixel is finite") as info:
         cf.combine_flats(paths)
     assert str(paths[2]) in str(info.value)
 
@@ -437,7 +468,7 @@ def test_error_unreadable_files(tmp_path):
         cf.combine_flats([*paths, text])
     assert info.value.__cause__ is not None
     missing = tmp_path / "missing.fit"
-    with pytest.raises(ValueError, match=r"missing\.fit"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.fit"):
         cf.combine_flats([*paths, missing])
     truncated = tmp_path / "truncated.fit"
     truncated.write_bytes(paths[0].read_bytes()[:10000])
@@ -454,8 +485,8 @@ def test_scaled_integer_files_are_read_through_astropy(tmp_path):
         path = tmp_path / f"int-{i}.fit"
         hdu.writeto(path)
         paths.append(path)
-    combined = cf.combine_flats(paths)
-    ref, _, _ = reference_combine([fits.getdata(p).astype(np.float64) for p in paths])
+    combined = cf.combine_flats(paths, stdfunc="mad_std")
+    ref, _ = astropy_reference([fits.getdata(p) for p in paths])
     assert rel_diff(combined.data, ref) <= 1e-6
 
 
@@ -504,7 +535,7 @@ def test_combine_flats_by_filter(tmp_path):
     again = cf.combine_flats_by_filter(folder, imagetyp="FLAT", sigma=3.0)
     assert again == result
     assert fits.getheader(result["r"])["NCOMBINE"] == 4
-    assert "3-sigma" in " ".join(str(h) for h in fits.getheader(result["r"])["HISTORY"])
+    assert "3-sigma" in "".join(str(h) for h in fits.getheader(result["r"])["HISTORY"])
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
     # The flat reads back as a dimensionless CCDData with its uncertainty and mask.
     ccd = CCDData.read(result["g'"])
@@ -512,7 +543,7 @@ def test_combine_flats_by_filter(tmp_path):
     assert ccd.uncertainty is not None
     assert ccd.mask is not None
     # NUSED holds the per-pixel survivor counts of the same combination.
-    g_inputs = [p for p in inputs if p.name.startswith("g")]
+    g_inputs = [p for p in inputs if p.name.startswith("g")]  # the same combination:
     expected, n_used = cf.combine_flats(g_inputs, sigma=3.0, return_counts=True)
     stored = fits.getdata(result["g'"], "NUSED")
     np.testing.assert_array_equal(stored, n_used)
@@ -553,7 +584,7 @@ def test_combine_flats_by_filter_errors(tmp_path):
         cf.combine_flats_by_filter(tmp_path / "nowhere", imagetyp="flat")
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    with pytest.raises(ValueError, match="a-file"):
+    with pytest.raises(OSError, match="a-file"):
         cf.combine_flats_by_filter(folder, imagetyp="flat", output_dir=blocker / "sub")
     foreign = folder / "combined_flat_filter_r.fit"
     fits.writeto(foreign, np.zeros((2, 2), np.float32))
@@ -570,12 +601,13 @@ def test_interrupted_write_keeps_the_previous_output(tmp_path, monkeypatch):
     old = {p: p.read_bytes() for p in result.values()}
 
     def broken_writeto(self, fileobj, **kwargs):
-        fileobj.write(b"SIMPLE  = half-written")
-        raise OSError("disk full")
+        Path(fileobj).write_bytes(b"SIMPLE  = half-written")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(fits.HDUList, "writeto", broken_writeto)
-    with pytest.raises(ValueError, match="disk full"):
+    with pytest.raises(OSError, match="combined_flat_filter_gp.fit") as info:
         cf.combine_flats_by_filter(folder, imagetyp="flat")
+    assert info.value.errno == errno.ENOSPC
     assert {p: p.read_bytes() for p in result.values()} == old
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
@@ -661,7 +693,7 @@ def test_noise_budget_separates_pattern_and_noise():
 
 
 def test_noise_budget_errors():
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(ValueError, match="second flat has shape"):
         cf.noise_budget(np.ones((20, 20)), np.ones((20, 21)))
     with pytest.raises(ValueError, match="combined flat has shape"):
         cf.noise_budget(np.ones((20, 20)), np.ones((20, 20)), combined=np.ones((5, 5)))
@@ -700,18 +732,15 @@ def test_inv_median():
         cf.inv_median(np.array([-1.0, 0.0, 1.0]))
 
 
-def test_show_image_large_frame_is_fast_and_keeps_pixel_coordinates():
+def test_show_image_large_frame_is_reduced_and_keeps_pixel_coordinates():
     rng = np.random.default_rng(23)
     image = rng.normal(1000, 10, (4096, 4096)).astype(np.float32)
+    image[1000, 2000] = 1e6  # a single hot pixel: averaged away at 4x reduction
     fig, axes = plt.subplots(1, 2)
-    start = time.perf_counter()
     artist = cf.show_image(image, ax=axes[1], stretch="asinh", title="big")
     fig.canvas.draw()
-    elapsed = time.perf_counter() - start
-    # Typically 0.2 s here; drawing the full 4096 x 4096 frame takes about 2.8 s. The bound
-    # leaves room for a loaded machine and still fails without the reduction.
-    assert elapsed < 1.2
     assert artist.axes is axes[1]
+    assert artist.get_array()[250, 500] == pytest.approx((1e6 + 15 * 1000) / 16, rel=0.01)
     assert artist.origin == "lower"
     assert max(artist.get_array().shape) <= 1024
     assert artist.get_extent() == [-0.5, 4095.5, -0.5, 4095.5]
@@ -727,11 +756,18 @@ def test_show_image_inputs_and_stretches(stretch):
     assert np.ma.is_masked(artist.get_array()[0, 10])
     assert artist.get_extent() == [-0.5, 69.5, -0.5, 49.5]
     ticks = artist.colorbar.get_ticks()
+    assert artist.colorbar.ax.get_ylabel() == "adu"
     assert len(ticks) >= 2
     assert all(artist.norm.vmin <= tick <= artist.norm.vmax for tick in ticks)
     plt.close(artist.figure)
     artist = cf.show_image(data * u.electron, colorbar=False)
+    assert artist.colorbar is None
     plt.close(artist.figure)
+    flat = CCDData(data / np.median(data), unit=u.dimensionless_unscaled)
+    assert cf.show_image(flat).colorbar.ax.get_ylabel() == "relative response"
+    assert cf.show_image(data, label="ADU").colorbar.ax.get_ylabel() == "ADU"
+    assert cf.show_image(data).colorbar.ax.get_ylabel() == "pixel value"
+    plt.close("all")
 
 
 def test_show_image_reduces_odd_sizes_with_nan():
