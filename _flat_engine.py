@@ -800,7 +800,7 @@ def _spread_avsigclip(block, center, model):
     if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
         block.scratch[...] = np.inf
         block.sorted = False
-        return block.scratch, scale
+        return block.scratch, math.nan
     count = len(levels)
     variance = _poisson_variance(block, center, model, np.full(count, 1.0 / scale), np.zeros(count))
     return np.sqrt(variance, out=variance), scale
