@@ -133,7 +133,7 @@ def test_write_atomically_removes_its_temporary_on_error(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fits.HDUList, "writeto", no_room)
-    with pytest.raises(OSError, match="cannot write .*out.fits") as info:
+    with pytest.raises(OSError, match=r"cannot write .*out\.fits") as info:
         engine.write_atomically(target, hdus)
     assert info.value.errno == 28
     assert info.value.filename == str(target)
