@@ -32,7 +32,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+		--doctest-modules convenience_functions.py _flat_engine.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

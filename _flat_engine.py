@@ -1,19 +1,23 @@
 """The machinery behind `convenience_functions`: not part of the course's public interface.
 
 `convenience_functions` holds what a student reads (each public function as its steps);
-this module holds what those steps stand on:
+this module holds what those steps stand on, in the order `combine_flats` uses it:
 
-- `Frame`: one input frame (a FITS file or a `CCDData`) read in blocks of rows;
-- option parsing, done once: ``cenfunc`` and ``stdfunc`` strings become functions
-  (as astropy's ``sigma_clipping`` does with ``_parse_cenfunc``);
-- `combine_block`: scale, clip and average one block of rows;
+- `write_atomically`: the one way both course modules write a file;
+- `Frame`, `open_frames`, `check_frames`: the input frames (FITS files of any compression,
+  or `CCDData`), read in blocks of rows, and the checks that they can be combined;
+- `parse_clip`: the ``cenfunc`` and ``stdfunc`` strings turned into functions once (as
+  astropy's ``sigma_clipping`` does with ``_parse_cenfunc``);
 - `plan_memory`: how many rows and threads fit in ``mem_limit``;
+- `map_frames`, `noise_model`: each frame read whole once, for its level;
+- `combine_block`, `combine_rows`: the centre, expected spread, rejection and average of
+  each pixel's scaled values, block of rows by block of rows;
 - `block_median`: the exact median of an image visited block by block;
-- `write_atomically`: the one way both course modules write a file.
+- `flat_header`, `flats_by_filter`: the header of a combined flat, and the flats of a
+  folder grouped by FILTER.
 
 Nothing here imports `convenience_functions` or `example_data`; they import this.
 """
-
 from __future__ import annotations
 
 import bz2
@@ -1004,3 +1008,104 @@ def raw_header_card(path, keyword):
                     return card
                 if card[:8] == b"END     ":
                     return None
+
+
+# --------------------------------------------------------------------------------------
+# The header of a combined flat, and the flats of a folder by filter
+# --------------------------------------------------------------------------------------
+
+
+def flat_header(frames, clip, model, result):
+    """Return the header of a combined flat: inputs, rejection and its parameters."""
+    header = fits.Header()
+    for key in ("IMAGETYP", "FILTER"):
+        if frames[0].header.get(key) is not None:
+            header[key] = fits_text(frames[0].header[key])
+    header["NCOMBINE"] = (len(frames), "number of frames combined")
+    for number, frame in enumerate(frames[:999], start=1):  # IMCMBnnn has room for 999
+        header[f"IMCMB{number:03d}"] = fits_text(frame.name)
+    header["COMBINED"] = (True, "combined by convenience_functions.combine_flats")
+    header["NREJECT"] = (result.n_rejected, "number of samples rejected")
+    header["REJECT"] = ("none" if clip.sigma is None else clip.stdfunc, "rejection method")
+    if clip.sigma is not None:
+        header["REJSIGMA"] = (clip.sigma, "rejection threshold in expected spreads")
+        header["REJCEN"] = (clip.cenfunc, "centre of each pixel's scaled values")
+    clip_text = "no rejection"
+    if clip.stdfunc == "ccdclip":
+        gains, noises = set(model.gain.tolist()), set(model.read_noise.tolist())
+        if len(gains) == 1 and len(noises) == 1:
+            header["REJGAIN"] = (gains.pop(), "[electron/adu] gain of the noise model")
+            header["REJRDN"] = (noises.pop(), "[electron] read noise of the noise model")
+        header["REJSNOIS"] = (model.sensitivity_noise, "sensitivity noise (fraction)")
+    elif clip.stdfunc == "avsigclip" and result.noise_scales:
+        gain = 1.0 / float(np.median(result.noise_scales))
+        header["REJGAIN"] = (round(gain, 4), "[electron/adu] measured from the scatter")
+    if clip.sigma is not None:
+        clip_text = (
+            f"one-pass {clip.sigma:g}-sigma rejection around the {clip.cenfunc} of the "
+            f"scaled values, spread from {clip.stdfunc}"
+        )
+    header["HISTORY"] = (
+        f"combine_flats: {len(frames)} frames, each scaled by its inverse median; "
+        f"{clip_text}; mean of the survivors; result divided by its median"
+    )
+    return header
+
+
+def flats_by_filter(folder_or_collection, imagetyp):
+    """Return ``(folder, {FILTER: [paths]})`` of the flats to combine in a folder."""
+    from ccdproc import ImageFileCollection
+
+    if isinstance(folder_or_collection, ImageFileCollection):
+        collection = folder_or_collection
+        folder = Path(collection.location)
+    else:
+        folder = Path(folder_or_collection)
+        if not folder.is_dir():
+            raise ValueError(f"combine_flats_by_filter: {folder} is not a folder")
+        collection = ImageFileCollection(folder, keywords=["imagetyp", "filter", "combined"])
+    summary = collection.summary
+    rows = [] if summary is None else summary
+    columns = set(getattr(summary, "colnames", ()))
+
+    def value(row, name):
+        if name not in columns or np.ma.is_masked(row[name]):
+            return None
+        return row[name]
+
+    wanted = imagetyp.strip().casefold()
+    seen_types, seen_filters, groups = set(), set(), {}
+    for row in rows:
+        path = folder / str(row["file"])
+        done = value(row, "combined")
+        if bool(done) is True or ("combined" not in columns and is_combined_output(path)):
+            continue  # an earlier combined flat
+        typ, filt = value(row, "imagetyp"), value(row, "filter")
+        seen_types |= {str(typ)} if typ is not None else set()
+        seen_filters |= {str(filt)} if filt is not None else set()
+        if typ is None or str(typ).strip().casefold() != wanted or not str(filt or "").strip():
+            continue
+        groups.setdefault(str(filt).strip(), []).append(path)
+    if not groups:
+        raise ValueError(
+            f"combine_flats_by_filter: no frame in {folder} has IMAGETYP {imagetyp!r} and "
+            f"a FILTER; IMAGETYP values seen: {sorted(seen_types) or 'none'}; FILTER values "
+            f"seen: {sorted(seen_filters) or 'none'}"
+        )
+    for filt, paths in groups.items():  # astropy reads characters FITS forbids as '?'
+        raw = {raw_header_card(path, "FILTER") for path in paths} - {None}
+        if "?" in filt and len(raw) > 1:
+            raise ValueError(
+                f"combine_flats_by_filter: FILTER values that differ only in characters FITS "
+                f"does not allow all read as {filt!r} ({', '.join(sorted(map(str, raw)))}); "
+                "rename the filters in plain ASCII"
+            )
+    return folder, groups
+
+
+def is_combined_output(path):
+    """Return True if ``path`` is a FITS file whose primary header has COMBINED = True."""
+    try:
+        return fits.getheader(path, 0).get("COMBINED") is True
+    except (OSError, ValueError):
+        return False

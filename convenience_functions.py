@@ -3,9 +3,11 @@
 Display
     `show_image` draws a frame with a percentile interval and a stretch;
     `plot_frame_levels` plots the level of each frame.
-Measurement
+Reading and measurement
+    `read_frame` reads a frame as `~astropy.nddata.CCDData` (ADU when BUNIT is missing);
     `inv_median` is the usual flat scaling; `pixel_scatter` and `noise_budget` measure
-    the pixel-to-pixel noise of flats.
+    the pixel-to-pixel noise of flats; `compare_with_truth` judges a combined flat
+    against the response it should have recovered.
 Combination
     `combine_flats` scales each flat by its inverse median, rejects outliers pixel by
     pixel, averages the survivors and normalises, in bounded memory;
@@ -34,12 +36,15 @@ import _flat_engine as _engine
 
 __all__ = [
     "NoiseBudget",
+    "TruthComparison",
     "combine_flats",
     "combine_flats_by_filter",
+    "compare_with_truth",
     "inv_median",
     "noise_budget",
     "pixel_scatter",
     "plot_frame_levels",
+    "read_frame",
     "safe_filter_name",
     "show_image",
 ]
@@ -268,8 +273,58 @@ def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):
 
 
 # --------------------------------------------------------------------------------------
-# Measurement
+# Reading and measurement
 # --------------------------------------------------------------------------------------
+
+
+def read_frame(path, *, unit=None):
+    """Read the first image of a FITS file as a CCDData, in ADU when BUNIT is missing.
+
+    ``CCDData.read`` refuses a file without a BUNIT keyword, as many cameras write
+    them; this reads such a frame in ADU (``unit`` overrides the file's BUNIT).  The
+    frame's WCS is not parsed (a flat needs none), so astropy's notes about non-standard
+    WCS keywords (FITSFixedWarning, one per file) do not appear.  Any compression that
+    astropy reads is fine.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FITS file.
+    unit : str or astropy.units.Unit, optional
+        The unit of the data; default the file's BUNIT, else ``adu``.
+
+    Returns
+    -------
+    astropy.nddata.CCDData
+        The image, with the header of its HDU as ``meta`` and FILENAME set.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a FITS image or BUNIT is not a unit astropy knows.
+    OSError
+        If the file cannot be opened.
+
+    See Also
+    --------
+    astropy.nddata.CCDData.read : the reader itself.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> path = Path(tempfile.mkdtemp()) / "flat.fits"
+    >>> fits.writeto(path, np.ones((4, 4), np.uint16))
+    >>> read_frame(path).unit
+    Unit("adu")
+    """
+    data, header = _engine.read_image(path)
+    if unit is None:
+        unit = _engine.unit_from_header(header, str(path))
+    frame = CCDData(data, unit=unit, meta=header)
+    frame.meta["FILENAME"] = Path(path).name
+    return frame
 
 
 def inv_median(data):
@@ -312,6 +367,89 @@ def inv_median(data):
     if median <= 0:
         raise ValueError(f"cannot compute the inverse median: the median is {median:g} (<= 0)")
     return 1.0 / median
+
+
+class TruthComparison(NamedTuple):
+    """Result of `compare_with_truth` (residuals in units of the ideal noise)."""
+
+    noise_ratio: float
+    n_high: int
+    n_low: int
+    largest_excess: float
+
+
+def compare_with_truth(flat, truth, *, levels, gain, read_noise=0.0, threshold=5.0):
+    """Compare a combined flat with the response it should have recovered.
+
+    Only simulated data come with the truth; the course's simulator provides it
+    (`example_data.true_flat`).  The residual of each pixel, flat minus truth, is
+    measured in units of the *ideal* noise of a combined flat: the Poisson and read
+    noise of the frames' detected electrons, averaged over all frames with nothing
+    rejected.  A perfect combination has residuals of unit spread and none beyond a few.
+
+    Parameters
+    ----------
+    flat, truth : numpy.ndarray or astropy.nddata.CCDData
+        The combined flat and the true response, both normalised to median 1.
+    levels : sequence of float
+        The level (median, ADU) of each frame that went into the flat.
+    gain : float
+        Gain in electrons per ADU.
+    read_noise : float, optional
+        Read noise in electrons.
+    threshold : float, optional
+        Residuals beyond this many ideal sigmas count as outliers (left out of the noise).
+
+    Returns
+    -------
+    TruthComparison
+        ``noise_ratio``: the spread of the residuals within the threshold, over the ideal
+        (1 is perfect); ``n_high`` and ``n_low``: pixels above or below the threshold
+        (cosmic rays left in; good values lost where something else was kept);
+        ``largest_excess``: the largest relative excess, ``flat / truth - 1``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, no level is given, or gain or a level is not positive.
+
+    See Also
+    --------
+    noise_budget : the same noise measured without knowing the truth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(3)
+    >>> truth = np.ones((100, 100))
+    >>> ideal = np.sqrt(2 / 20000) / 2  # two frames of 20000 ADU, gain 1
+    >>> flat = truth + rng.normal(0, ideal, truth.shape)
+    >>> flat[5, 5] += 0.05  # a cosmic ray left in
+    >>> result = compare_with_truth(flat, truth, levels=[20000, 20000], gain=1.0)
+    >>> round(result.noise_ratio, 2), result.n_high
+    (1.0, 1)
+    """
+    flat, truth = _engine.as_float_array(flat), _engine.as_float_array(truth)
+    if flat.shape != truth.shape:
+        raise ValueError(f"compare_with_truth: shapes differ: {flat.shape} and {truth.shape}")
+    levels = np.asarray(levels, dtype=np.float64)
+    if levels.size == 0 or not (levels > 0).all() or not gain > 0:
+        raise ValueError(f"compare_with_truth: levels {levels} and gain {gain} must be > 0")
+    response = np.maximum(truth, 0)
+    # The variance of frame i's scaled value is (t L_i / g + (r / g)**2) / L_i**2.
+    variance = sum((response * lv / gain + (read_noise / gain) ** 2) / lv**2 for lv in levels)
+    ideal = np.sqrt(variance) / levels.size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = (flat - truth) / ideal
+        excess = flat / truth - 1
+    good = np.isfinite(residual)
+    inside = good & (np.abs(residual) <= threshold)
+    return TruthComparison(
+        float(np.std(residual[inside])),
+        int(np.count_nonzero(good & (residual > threshold))),
+        int(np.count_nonzero(good & (residual < -threshold))),
+        float(np.nanmax(np.where(good, excess, np.nan))),
+    )
 
 
 def pixel_scatter(image, *, region=None):
@@ -623,7 +761,7 @@ def combine_flats(
         unit=u.dimensionless_unscaled,
         uncertainty=StdDevUncertainty(uncertainty, copy=False),
         mask=result.n_used == 0,
-        meta=_flat_header(frames, clip, model, result),
+        meta=_engine.flat_header(frames, clip, model, result),
         copy=False,
     )
     return (combined, result.n_used) if return_counts else combined
@@ -697,7 +835,7 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     inspect.signature(combine_flats).bind([], **options)  # unknown keywords: TypeError now
     if not isinstance(imagetyp, str) or not imagetyp.strip():
         raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")
-    folder, groups = _flats_by_filter(folder_or_collection, imagetyp)
+    folder, groups = _engine.flats_by_filter(folder_or_collection, imagetyp)
     out_folder = Path(output_dir) if output_dir is not None else folder
     out_folder.mkdir(parents=True, exist_ok=True)
 
@@ -708,7 +846,7 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         clash = [f for f, t in targets.items() if str(t).casefold() == str(target).casefold()]
         if clash:
             raise ValueError(f"filters {clash[0]!r} and {filt!r} would both be written to {target}")
-        if target.exists() and not _is_combined_output(target):
+        if target.exists() and not _engine.is_combined_output(target):
             raise ValueError(
                 f"{target} exists and is not a combined flat (no COMBINED = True); "
                 "refusing to overwrite it"
@@ -770,104 +908,3 @@ def safe_filter_name(name):
         raise ValueError("filter name is empty; cannot build a file name from it")
     stripped = stripped.replace("'", "p").replace("\u2032", "p")
     return re.sub(r"[^A-Za-z0-9_-]", "_", stripped)
-
-
-# --------------------------------------------------------------------------------------
-# Private helpers
-# --------------------------------------------------------------------------------------
-
-
-def _flat_header(frames, clip, model, result):
-    """Return the header of a combined flat: inputs, rejection and its parameters."""
-    header = fits.Header()
-    for key in ("IMAGETYP", "FILTER"):
-        if frames[0].header.get(key) is not None:
-            header[key] = _engine.fits_text(frames[0].header[key])
-    header["NCOMBINE"] = (len(frames), "number of frames combined")
-    for number, frame in enumerate(frames[:999], start=1):  # IMCMBnnn has room for 999
-        header[f"IMCMB{number:03d}"] = _engine.fits_text(frame.name)
-    header["COMBINED"] = (True, "combined by convenience_functions.combine_flats")
-    header["NREJECT"] = (result.n_rejected, "number of samples rejected")
-    header["REJECT"] = ("none" if clip.sigma is None else clip.stdfunc, "rejection method")
-    if clip.sigma is not None:
-        header["REJSIGMA"] = (clip.sigma, "rejection threshold in expected spreads")
-        header["REJCEN"] = (clip.cenfunc, "centre of each pixel's scaled values")
-    clip_text = "no rejection"
-    if clip.stdfunc == "ccdclip":
-        gains, noises = set(model.gain.tolist()), set(model.read_noise.tolist())
-        if len(gains) == 1 and len(noises) == 1:
-            header["REJGAIN"] = (gains.pop(), "[electron/adu] gain of the noise model")
-            header["REJRDN"] = (noises.pop(), "[electron] read noise of the noise model")
-        header["REJSNOIS"] = (model.sensitivity_noise, "sensitivity noise (fraction)")
-    elif clip.stdfunc == "avsigclip" and result.noise_scales:
-        gain = 1.0 / float(np.median(result.noise_scales))
-        header["REJGAIN"] = (round(gain, 4), "[electron/adu] measured from the scatter")
-    if clip.sigma is not None:
-        clip_text = (
-            f"one-pass {clip.sigma:g}-sigma rejection around the {clip.cenfunc} of the "
-            f"scaled values, spread from {clip.stdfunc}"
-        )
-    header["HISTORY"] = (
-        f"combine_flats: {len(frames)} frames, each scaled by its inverse median; "
-        f"{clip_text}; mean of the survivors; result divided by its median"
-    )
-    return header
-
-
-def _flats_by_filter(folder_or_collection, imagetyp):
-    """Return ``(folder, {FILTER: [paths]})`` of the flats to combine in a folder."""
-    from ccdproc import ImageFileCollection
-
-    if isinstance(folder_or_collection, ImageFileCollection):
-        collection = folder_or_collection
-        folder = Path(collection.location)
-    else:
-        folder = Path(folder_or_collection)
-        if not folder.is_dir():
-            raise ValueError(f"combine_flats_by_filter: {folder} is not a folder")
-        collection = ImageFileCollection(folder, keywords=["imagetyp", "filter", "combined"])
-    summary = collection.summary
-    rows = [] if summary is None else summary
-    columns = set(getattr(summary, "colnames", ()))
-
-    def value(row, name):
-        if name not in columns or np.ma.is_masked(row[name]):
-            return None
-        return row[name]
-
-    wanted = imagetyp.strip().casefold()
-    seen_types, seen_filters, groups = set(), set(), {}
-    for row in rows:
-        path = folder / str(row["file"])
-        done = value(row, "combined")
-        if bool(done) is True or ("combined" not in columns and _is_combined_output(path)):
-            continue  # an earlier combined flat
-        typ, filt = value(row, "imagetyp"), value(row, "filter")
-        seen_types |= {str(typ)} if typ is not None else set()
-        seen_filters |= {str(filt)} if filt is not None else set()
-        if typ is None or str(typ).strip().casefold() != wanted or not str(filt or "").strip():
-            continue
-        groups.setdefault(str(filt).strip(), []).append(path)
-    if not groups:
-        raise ValueError(
-            f"combine_flats_by_filter: no frame in {folder} has IMAGETYP {imagetyp!r} and "
-            f"a FILTER; IMAGETYP values seen: {sorted(seen_types) or 'none'}; FILTER values "
-            f"seen: {sorted(seen_filters) or 'none'}"
-        )
-    for filt, paths in groups.items():  # astropy reads characters FITS forbids as '?'
-        raw = {_engine.raw_header_card(path, "FILTER") for path in paths} - {None}
-        if "?" in filt and len(raw) > 1:
-            raise ValueError(
-                f"combine_flats_by_filter: FILTER values that differ only in characters FITS "
-                f"does not allow all read as {filt!r} ({', '.join(sorted(map(str, raw)))}); "
-                "rename the filters in plain ASCII"
-            )
-    return folder, groups
-
-
-def _is_combined_output(path):
-    """Return True if ``path`` is a FITS file whose primary header has COMBINED = True."""
-    try:
-        return fits.getheader(path, 0).get("COMBINED") is True
-    except (OSError, ValueError):
-        return False
