@@ -1,0 +1,96 @@
+"""The example notebooks run on an observer's own folder of flats, not only on ours.
+
+The test builds a folder the way a real camera and observer leave it: an odd frame size,
+one filter with a space in its name, 16-bit integer frames with BZERO and no BUNIT, an
+IMAGETYP with a space, some frames gzipped, a bias frame and a text file beside them.
+Each notebook runs with its parameters cell overridden (as papermill does: a cell tagged
+``injected-parameters`` after the one tagged ``parameters``).  Nothing but combined flats
+may be written into the folder, and the combined flat must match the response the
+frames were drawn from.
+"""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from astropy.io import fits
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+SHAPE = (517, 771)
+GAIN = 1.4
+
+
+def response(shape):
+    """A smooth vignetting times a pixel-to-pixel pattern, median 1."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    smooth = 1 - 0.15 * (((xx / shape[1]) - 0.4) ** 2 + ((yy / shape[0]) - 0.6) ** 2)
+    truth = smooth * (1 + 0.01 * rng.standard_normal(shape))
+    return truth / np.median(truth)
+
+
+def observer_folder(folder):
+    """Write an observer's folder; return the names of the files in it."""
+    rng = np.random.default_rng(8)
+    truth = response(SHAPE)
+    folder.mkdir()
+    for i, level in enumerate((30000.0, 28000.0, 26500.0, 25000.0, 23000.0)):
+        electrons = rng.poisson(truth * level * GAIN) + rng.normal(0, 9.0, SHAPE)
+        data = np.clip(np.round(electrons / GAIN), 0, 65535).astype(np.uint16)
+        header = fits.Header()
+        header["IMAGETYP"] = "Flat Field"
+        header["FILTER"] = "B 2"
+        header["EXPTIME"] = 3.0 + i
+        header["DATE-OBS"] = f"2026-03-0{i + 1}T18:30:00"
+        header["GAIN"] = GAIN
+        name = folder / f"skyflat_B2_{i + 1:03d}.fits"
+        fits.PrimaryHDU(data, header).writeto(name)  # uint16: BZERO = 32768
+        assert fits.getheader(name)["BZERO"] == 32768
+        if i % 2:
+            with open(name, "rb") as source, gzip.open(f"{name}.gz", "wb") as target:
+                shutil.copyfileobj(source, target)
+            name.unlink()
+    bias = fits.Header({"IMAGETYP": "Bias Frame", "FILTER": "B 2"})
+    fits.PrimaryHDU(rng.normal(500, 9, SHAPE).astype(np.uint16), bias).writeto(
+        folder / "bias_001.fits"
+    )
+    (folder / "observing-log.txt").write_text("clear, seeing 2 arcsec\n")
+    return truth, {p.name for p in folder.iterdir()}
+
+
+def run_notebook(name, parameters):
+    """Execute a notebook with its parameters overridden; return it."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    index = next(
+        i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", [])
+    )
+    source = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    notebook.cells.insert(index + 1, injected)
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
+    )
+    client.execute()
+    return notebook
+
+
+@pytest.mark.parametrize(
+    "notebook", ["01-combining-dome-flats.ipynb", "02-combining-twilight-flats.ipynb"]
+)
+def test_notebook_runs_on_an_observers_folder(tmp_path, notebook):
+    folder = tmp_path / "my flats"
+    truth, before = observer_folder(folder)
+    run_notebook(notebook, {"data_folder": str(folder), "flat_imagetyp": "flat field"})
+    written = {p.name for p in folder.iterdir()} - before
+    assert written == {"combined_flat_filter_B_2.fit"}
+    assert before <= {p.name for p in folder.iterdir()}
+    flat = fits.getdata(folder / "combined_flat_filter_B_2.fit")
+    levels = np.array([30000.0, 28000.0, 26500.0, 25000.0, 23000.0])
+    ideal = np.sqrt(np.sum(1 / (GAIN * levels))) / levels.size
+    residual = (flat - truth) / ideal
+    assert np.std(residual) < 1.1
+    assert np.max(np.abs(residual)) < 6
