@@ -318,6 +318,7 @@ def read_frame(path, *, unit=None):
     >>> fits.writeto(path, np.ones((4, 4), np.uint16))
     >>> read_frame(path).unit
     Unit("adu")
+    >>> import shutil; shutil.rmtree(path.parent)
     """
     data, header = _engine.read_image(path)
     if unit is None:
@@ -831,6 +832,7 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     >>> written = combine_flats_by_filter(folder, imagetyp="flat", stdfunc="mad_std")
     >>> written["V"].name
     'combined_flat_filter_V.fit'
+    >>> import shutil; shutil.rmtree(folder)
     """
     inspect.signature(combine_flats).bind([], **options)  # unknown keywords: TypeError now
     if not isinstance(imagetyp, str) or not imagetyp.strip():
