@@ -98,6 +98,7 @@ __all__ = [
     "main",
     "make_example1",
     "make_example2",
+    "true_flat",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -858,6 +859,54 @@ def _simulate_frame(example: int, index: int) -> tuple[np.ndarray, fits.Header]:
     example = _check_example(example)
     index = _check_index(example, index)
     return _Camera(example, [index]).frame(index)
+
+
+def true_flat(example: int, filter: str) -> np.ndarray:
+    """Return the response the frames of an example and filter were drawn from.
+
+    This is what a perfect combination of the frames would recover, and what no real data
+    set comes with: the illumination times the detector's response, normalised to a median
+    of 1, computed without writing any file (a few seconds for Example 2).
+
+    For Example 1 it is the sensitivity map of the filter: dome illumination, pixel-to-pixel
+    response, stitching steps, cross-hatch, spots (and, in i', the thickness pattern).  For
+    Example 2 it is the camera's map (vignetting, pixel response, dust donuts) times the
+    twilight-sky gradient averaged over the ten frames, since that average is what any
+    combination of them records.  Noise, cosmic rays and stars are not part of it: they
+    are what a combination must remove.
+
+    Parameters
+    ----------
+    example : {1, 2}
+        Example number.
+    filter : str
+        ``"g'"`` or ``"i'"`` for Example 1, ``"r"`` for Example 2.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, the shape of the example's frames, median 1.
+
+    Raises
+    ------
+    ValueError
+        For an unknown example or a filter the example does not have.
+    """
+    example = _check_example(example)
+    filters = sorted(set(EXAMPLE1_FILTERS)) if example == 1 else ["r"]
+    if filter not in filters:
+        raise ValueError(
+            f"example {example} has no filter {filter!r}; choose one of {', '.join(filters)}"
+        )
+    if example == 1:
+        truth = _example1_maps([filter])[filter]
+    else:
+        truth = _example2_map()
+        ramps = [_sky_ramps(i) for i in range(len(EXAMPLE2_FILES))]
+        truth *= np.mean([r for r, _ in ramps], axis=0, dtype=np.float32)[:, None]
+        truth *= np.mean([c for _, c in ramps], axis=0, dtype=np.float32)[None, :]
+    truth /= np.float32(np.median(truth))
+    return truth
 
 
 # --------------------------------------------------------------------------------------------
