@@ -35,8 +35,10 @@ the example number, the frame index and a stream number, so a frame does not dep
 which other frames are generated, in which order, or on which thread.
 
 Writing is safe: each file is written under a temporary name in the destination folder and
-renamed into place only when complete, and a file with an expected name that this module did
-not write is never overwritten (a :class:`ValueError` is raised instead).
+renamed into place only when complete (with `_flat_engine.write_atomically`, the writer of
+the helper module too), and a file with an expected name that this module did not write is
+never overwritten (a :class:`ValueError` is raised instead).  Every frame carries the FITS
+checksums, so a frame of ours that was truncated or altered is recognised and written again.
 
 Use :func:`ensure_example_data` (or :func:`ensure_example1` / :func:`ensure_example2`) from a
 notebook, or pre-generate from a shell::
@@ -48,10 +50,8 @@ notebook, or pre-generate from a shell::
 from __future__ import annotations
 
 import argparse
-import errno
 import math
 import os
-import secrets
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -62,6 +62,8 @@ from typing import NamedTuple
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time
+
+import _flat_engine as _engine
 
 __all__ = [
     "EXAMPLE1_DATE_OBS",
@@ -82,7 +84,6 @@ __all__ = [
     "EXAMPLE2_SHAPE",
     "EXAMPLE2_STAR_FRAMES",
     "Donuts",
-    "ExampleDataWriteError",
     "Spots",
     "Stars",
     "default_folder",
@@ -96,6 +97,7 @@ __all__ = [
     "example_files",
     "example_medians",
     "main",
+    "make_example",
     "make_example1",
     "make_example2",
     "true_flat",
@@ -914,10 +916,6 @@ def true_flat(example: int, filter: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-class ExampleDataWriteError(OSError):
-    """A simulated frame could not be written; ``__cause__`` is the original error."""
-
-
 class _EnsureResult(NamedTuple):
     """What :func:`_ensure` did in a folder.
 
@@ -936,104 +934,60 @@ class _EnsureResult(NamedTuple):
     kept: tuple[str, ...]
 
 
-def _write_fits(fileobj, data: np.ndarray, header: fits.Header) -> None:
-    """Write a primary HDU to an open binary file (the only place that writes data)."""
-    fits.PrimaryHDU(data=data, header=header).writeto(fileobj)
-
-
-def _create_temp(folder: Path, name: str) -> tuple[Path, object]:
-    """Create and open a new, uniquely named temporary file for ``name`` in ``folder``."""
-    while True:
-        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any new file
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-        # astropy needs a file object opened in "wb" mode; O_EXCL made the name ours.
-        return tmp, os.fdopen(fd, "wb")
-
-
-def _write_atomic(folder: Path, name: str, data: np.ndarray, header: fits.Header) -> None:
-    """Write ``data`` to ``folder / name`` through a temporary file and an atomic rename.
-
-    On any error the temporary file is removed; an OSError is re-raised as
-    :class:`ExampleDataWriteError` naming the file and the cause.
-    """
-    final = folder / name
-    tmp: Path | None = None
-    try:
-        tmp, fileobj = _create_temp(folder, name)
-        with fileobj:
-            _write_fits(fileobj, data, header)
-        os.replace(tmp, final)
-        tmp = None
-    except OSError as exc:
-        cause = exc.strerror or str(exc)
-        raise ExampleDataWriteError(
-            exc.errno or errno.EIO,
-            f"could not write simulated frame {name!r} in folder {str(folder)!r}: {cause}",
-            str(final),
-        ) from exc
-    finally:
-        if tmp is not None:
-            try:
-                tmp.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError:  # pragma: no cover - nothing more can be done
-                pass
-
-
 def _data_bytes(shape: tuple[int, int]) -> int:
     """Return the size on disk of a float32 data unit of ``shape`` (padded to 2880 bytes)."""
     raw = shape[0] * shape[1] * 4
     return -(-raw // 2880) * 2880
 
 
-def _why_not_ours(path: Path, example: int) -> str | None:
-    """Return why ``path`` is not a frame this module wrote, or None if it is one.
+def _frame_state(path: Path, example: int) -> str:
+    """Return ``"intact"``, ``"damaged"`` or why ``path`` is not a frame of this module.
 
-    Only the header is read, so the check is cheap.
+    A frame of ours carries SIMULATE = T, our HISTORY and the FITS checksums (CHECKSUM,
+    DATASUM), which astropy verifies as it reads the file: a truncated or altered frame of
+    ours is ``"damaged"`` and is written again; any other file is not ours.
     """
     if not path.is_file():
         return "it is not a regular file"
-    shape = _SHAPES[example]
     try:
-        size = path.stat().st_size
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             header = fits.getheader(path)
-    except Exception as exc:  # any failure to parse means "not ours"
+    except (OSError, ValueError) as exc:  # not FITS at all
         return f"it cannot be read as a FITS file ({type(exc).__name__}: {exc})"
     if header.get("SIMULATE") is not True:
         return "it has no SIMULATE = T keyword"
     if not any("example_data" in str(line) for line in header.get("HISTORY", [])):
         return "its HISTORY does not say it was simulated by example_data"
-    if (
-        header.get("BITPIX") != -32
-        or header.get("NAXIS") != 2
-        or (header.get("NAXIS2"), header.get("NAXIS1")) != shape
-    ):
+    shape = _SHAPES[example]
+    if (header.get("NAXIS2"), header.get("NAXIS1")) != shape or header.get("BITPIX") != -32:
         return f"it is not a {shape[0]} x {shape[1]} float32 image"
-    if size % 2880 or size < _data_bytes(shape) + 2880:
-        return "it is truncated"
-    return None
+    if header.get("SIMVERS") != SIMULATION_VERSION or "DATASUM" not in header:
+        return "damaged"  # ours, from another version of the simulation: write it again
+    if path.stat().st_size != 2880 * (len(header.tostring()) // 2880) + _data_bytes(shape):
+        return "damaged"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with fits.open(path, checksum=True, memmap=False) as hdul:
+                hdul[0].data  # noqa: B018 - reading the data verifies DATASUM
+        except (OSError, ValueError):
+            return "damaged"
+    if any("Checksum verification failed" in str(w.message) for w in caught):
+        return "damaged"
+    if any("Datasum verification failed" in str(w.message) for w in caught):
+        return "damaged"
+    return "intact"
 
 
 def _prepare_folder(folder: str | os.PathLike[str] | None, example: int) -> Path:
     """Resolve the destination folder and create it if needed."""
+    if folder is not None and not str(os.fspath(folder)).strip():
+        raise ValueError("folder is an empty name; give a folder, or None for the default")
     path = default_folder(example) if folder is None else Path(os.fspath(folder)).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"folder {str(path)!r} exists but is not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExampleDataWriteError(
-            exc.errno or errno.EIO,
-            f"could not create folder {str(path)!r}: {exc.strerror or exc}",
-            str(path),
-        ) from exc
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -1052,15 +1006,14 @@ def _ensure(
     present: list[int] = []
     for i, name in enumerate(names):
         file = path / name
+        _engine.remove_stale_temporaries(file)  # left by a run that was killed
         if not os.path.lexists(file):
             continue
-        reason = _why_not_ours(file, example)
-        if reason is not None:
-            foreign.append(f"{str(file)!r} ({reason})")
+        state = _frame_state(file, example)
+        if state == "intact":
             present.append(i)
-        elif fits.getval(file, "SIMVERS", default=None) == SIMULATION_VERSION:
-            present.append(i)
-        # else: ours, from another version of the simulation: written again below
+        elif state != "damaged":
+            foreign.append(f"{str(file)!r} ({state})")
     if foreign:
         raise ValueError(
             "refusing to overwrite file(s) that example_data did not write: "
@@ -1080,7 +1033,10 @@ def _ensure(
 
     def work(index: int) -> str:
         data, header = camera.frame(index)
-        _write_atomic(path, names[index], data, header)
+        hdus = _engine.hdu_list(data, header)
+        # A fixed comment (astropy's default is the current time) keeps frames bit-identical.
+        hdus[0].add_checksum(when="set by example_data")
+        _engine.write_atomically(path / names[index], hdus)
         return names[index]
 
     written: list[str] = []
@@ -1098,73 +1054,20 @@ def _ensure(
     return _EnsureResult(path, tuple(written), kept)
 
 
-def ensure_example1(folder: str | os.PathLike[str] | None = None) -> Path:
-    """Write the example 1 frames that are missing from ``folder``.
-
-    Frames already there (written earlier by this module) are kept as they are, so a second
-    call is cheap: it only reads each file's header. Other files in the folder are ignored.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike, optional
-        Destination folder, created if needed. Default: ``notebooks/example1-reduced``
-        beside this module.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder.
-
-    Raises
-    ------
-    ValueError
-        If ``folder`` exists but is not a folder, or a file with one of the expected names
-        exists that this module did not write (it is left untouched).
-    ExampleDataWriteError
-        (a subclass of OSError) if a file could not be written, for example because the
-        disk is full or permission is denied. No partial file is left behind.
-    """
-    return _ensure(1, folder, overwrite_ours=False).folder
-
-
-def ensure_example2(folder: str | os.PathLike[str] | None = None) -> Path:
-    """Write the example 2 frames that are missing from ``folder``.
-
-    Frames already there (written earlier by this module) are kept as they are, so a second
-    call is cheap: it only reads each file's header. Other files in the folder are ignored.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike, optional
-        Destination folder, created if needed. Default: ``notebooks/example2-reduced``
-        beside this module.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder.
-
-    Raises
-    ------
-    ValueError
-        If ``folder`` exists but is not a folder, or a file with one of the expected names
-        exists that this module did not write (it is left untouched).
-    ExampleDataWriteError
-        (a subclass of OSError) if a file could not be written, for example because the
-        disk is full or permission is denied. No partial file is left behind.
-    """
-    return _ensure(2, folder, overwrite_ours=False).folder
-
-
 def ensure_example_data(example: int, folder: str | os.PathLike[str] | None = None) -> Path:
-    """Write the missing frames of example 1 or 2; see :func:`ensure_example1`.
+    """Write the frames of example 1 or 2 that are missing or damaged in ``folder``.
+
+    Intact frames written earlier by this module are kept as they are; a frame of ours that
+    was truncated or altered (its FITS checksum no longer matches) or that an older version
+    of the simulation wrote is written again.  Temporary files that a killed run left (and
+    only those) are removed.  A second call therefore reads the frames but writes nothing.
 
     Parameters
     ----------
     example : {1, 2}
         Example number.
     folder : str or os.PathLike, optional
-        Destination folder. Default: ``notebooks/example1-reduced`` or
+        Destination folder, created if needed.  Default: ``notebooks/example1-reduced`` or
         ``notebooks/example2-reduced`` beside this module.
 
     Returns
@@ -1175,18 +1078,33 @@ def ensure_example_data(example: int, folder: str | os.PathLike[str] | None = No
     Raises
     ------
     ValueError
-        If ``example`` is not 1 or 2, or for the reasons :func:`ensure_example1` gives.
-    ExampleDataWriteError
-        If a file could not be written.
+        If ``example`` is not 1 or 2, ``folder`` is an empty name or exists but is not a
+        folder, or a file with one of the expected names exists that this module did not
+        write (it is left untouched).
+    OSError
+        If a file could not be written, for example because the disk is full or permission
+        is denied; the message names the file.  No partial file is left behind.
     """
     return _ensure(_check_example(example), folder, overwrite_ours=False).folder
 
 
-def make_example1(folder: str | os.PathLike[str]) -> Path:
-    """Write all example 1 frames into ``folder``, replacing earlier copies this module wrote.
+def ensure_example1(folder: str | os.PathLike[str] | None = None) -> Path:
+    """Write the missing example 1 frames into ``folder``: ``ensure_example_data(1, folder)`` (see `ensure_example_data`)."""
+    return ensure_example_data(1, folder)
+
+
+def ensure_example2(folder: str | os.PathLike[str] | None = None) -> Path:
+    """Write the missing example 2 frames into ``folder``: ``ensure_example_data(2, folder)`` (see `ensure_example_data`)."""
+    return ensure_example_data(2, folder)
+
+
+def make_example(example: int, folder: str | os.PathLike[str]) -> Path:
+    """Write all frames of an example into ``folder``, replacing earlier copies of ours.
 
     Parameters
     ----------
+    example : {1, 2}
+        Example number.
     folder : str or os.PathLike
         Destination folder, created if needed.
 
@@ -1197,37 +1115,21 @@ def make_example1(folder: str | os.PathLike[str]) -> Path:
 
     Raises
     ------
-    ValueError
-        If ``folder`` exists but is not a folder, or a file with one of the expected names
-        exists that this module did not write (nothing is written then).
-    ExampleDataWriteError
-        If a file could not be written.
+    ValueError, OSError
+        As for :func:`ensure_example_data` (nothing is written when a foreign file is in
+        the way).
     """
-    return _ensure(1, folder, overwrite_ours=True).folder
+    return _ensure(_check_example(example), folder, overwrite_ours=True).folder
+
+
+def make_example1(folder: str | os.PathLike[str]) -> Path:
+    """Write all example 1 frames into ``folder``: ``make_example(1, folder)`` (see `make_example`)."""
+    return make_example(1, folder)
 
 
 def make_example2(folder: str | os.PathLike[str]) -> Path:
-    """Write all example 2 frames into ``folder``, replacing earlier copies this module wrote.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        Destination folder, created if needed.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder.
-
-    Raises
-    ------
-    ValueError
-        If ``folder`` exists but is not a folder, or a file with one of the expected names
-        exists that this module did not write (nothing is written then).
-    ExampleDataWriteError
-        If a file could not be written.
-    """
-    return _ensure(2, folder, overwrite_ours=True).folder
+    """Write all example 2 frames into ``folder``: ``make_example(2, folder)`` (see `make_example`)."""
+    return make_example(2, folder)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1263,7 +1165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--folder",
-        type=Path,
         help=(
             "destination folder (needs --example; default: notebooks/example1-reduced or "
             "notebooks/example2-reduced beside this module)"
