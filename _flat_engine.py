@@ -18,6 +18,7 @@ this module holds what those steps stand on, in the order `combine_flats` uses i
 
 Nothing here imports `convenience_functions` or `example_data`; they import this.
 """
+
 from __future__ import annotations
 
 import bz2

@@ -244,7 +244,7 @@ class Donuts(NamedTuple):
     Attributes
     ----------
     row, col : numpy.ndarray of int
-        Pixel coordinates (0-based row and column) of the donut centres.
+        Where each donut is centred: 0-based row and column.
     radius : numpy.ndarray of float
         Outer radius in pixels (where the shadow has fallen to half depth).
     inner_radius : numpy.ndarray of float
@@ -1089,12 +1089,12 @@ def ensure_example_data(example: int, folder: str | os.PathLike[str] | None = No
 
 
 def ensure_example1(folder: str | os.PathLike[str] | None = None) -> Path:
-    """Write the missing example 1 frames into ``folder``: ``ensure_example_data(1, folder)`` (see `ensure_example_data`)."""
+    """Write the missing example 1 frames into ``folder``: ``ensure_example_data(1, folder)``."""
     return ensure_example_data(1, folder)
 
 
 def ensure_example2(folder: str | os.PathLike[str] | None = None) -> Path:
-    """Write the missing example 2 frames into ``folder``: ``ensure_example_data(2, folder)`` (see `ensure_example_data`)."""
+    """Write the missing example 2 frames into ``folder``: ``ensure_example_data(2, folder)``."""
     return ensure_example_data(2, folder)
 
 
@@ -1123,12 +1123,12 @@ def make_example(example: int, folder: str | os.PathLike[str]) -> Path:
 
 
 def make_example1(folder: str | os.PathLike[str]) -> Path:
-    """Write all example 1 frames into ``folder``: ``make_example(1, folder)`` (see `make_example`)."""
+    """Write all example 1 frames into ``folder``: ``make_example(1, folder)``."""
     return make_example(1, folder)
 
 
 def make_example2(folder: str | os.PathLike[str]) -> Path:
-    """Write all example 2 frames into ``folder``: ``make_example(2, folder)`` (see `make_example`)."""
+    """Write all example 2 frames into ``folder``: ``make_example(2, folder)``."""
     return make_example(2, folder)
 
 
