@@ -2,7 +2,8 @@
 
 Display
     `show_image` draws a frame with a percentile interval and a stretch;
-    `plot_frame_levels` plots the level of each frame.
+    `plot_frame_levels` plots the level of each frame; `show_figure` shows a figure in a
+    notebook with a description for readers who cannot see it.
 Reading and measurement
     `read_frame` reads a frame as `~astropy.nddata.CCDData` (ADU when BUNIT is missing);
     `inv_median` is the usual flat scaling; `pixel_scatter` and `noise_budget` measure
@@ -46,6 +47,7 @@ __all__ = [
     "plot_frame_levels",
     "read_frame",
     "safe_filter_name",
+    "show_figure",
     "show_image",
 ]
 
@@ -182,6 +184,45 @@ def show_image(
             label = "relative response" if dimensionless else unit or "pixel value"
         bar.set_label(str(label))
     return artist
+
+
+def show_figure(figure, *, alt):
+    """Show a Matplotlib figure in a notebook with alternative text, and close it.
+
+    The figure is embedded as a PNG image whose HTML carries ``alt``, the description
+    that screen readers speak and that nbconvert's HTML export keeps.
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure; it is closed afterwards, so it is not shown a second time.
+    alt : str
+        What the figure shows, in a sentence or two.
+
+    Raises
+    ------
+    ValueError
+        If ``alt`` is empty.
+
+    See Also
+    --------
+    show_image : draws an image on a figure's axes.
+    """
+    import base64
+    import html
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    if not str(alt).strip():
+        raise ValueError("show_figure needs a description of the figure (alt)")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    tag = f'<img src="data:image/png;base64,{png}" alt="{html.escape(str(alt))}">'
+    display({"text/html": tag, "image/png": png, "text/plain": str(alt)}, raw=True)
+    plt.close(figure)
 
 
 def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):

@@ -108,7 +108,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 #: Version of the simulation recipe, written to the header as ``SIMVERS``.
-SIMULATION_VERSION = 2
+SIMULATION_VERSION = 3
 _BASE_SEED = 20_240_917
 
 EXAMPLE1_SHAPE = (4128, 2048)
@@ -554,9 +554,9 @@ def _example1_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
 
     The map is the dome illumination (a smooth, filter-dependent few-per-cent term) times the
     chip's response: pixel-to-pixel variations, faint steps between the blocks the chip's
-    layout was stitched from, a cross-hatch from thinning (stronger in g'), a thickness
-    (fringe-like) pattern visible only in i', and dark spots where the thinning was uneven
-    (deeper in g').
+    layout was stitched from, a cross-hatch from thinning (stronger in g'), in i' a smooth
+    change of response with the membrane's thickness (and a faint residue of interference
+    fringes), and dark spots where the thinning was uneven (deeper in g').
     """
     nrow, ncol = EXAMPLE1_SHAPE
     y = _norm_coord(nrow)
@@ -598,15 +598,26 @@ def _example1_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
         sens *= illum_r.astype(np.float32)[:, None]
         sens *= illum_c.astype(np.float32)[None, :]
         if name == "i'":
-            # Thickness variations of the thinned membrane make faint interference fringes
-            # in the red: contours of a smooth thickness map, 0.4 % amplitude.
+            # The thinned membrane is not equally thick everywhere.  ``thick`` is its
+            # thickness in units of lambda / 2n (about 0.1 micron in i'), some 30 units
+            # (3 microns) from corner to corner.  Red light is partly transmitted, so the
+            # response follows the thickness smoothly: 1.5 % from thinnest to thickest.
+            # Thickness changes of lambda / 2n also make interference fringes, but a
+            # broadband dome lamp (coherence length lambda**2 / dlambda, about 4 microns,
+            # against a round trip of about 110 microns) washes them out to a residual
+            # of 0.05 %, below one frame's noise.
             thick = np.add.outer(
                 5.0 * y + 1.5 * np.sin(2.1 * y + 0.3), 9.0 * x**2 + 2.0 * x
             ).astype(np.float32)
             thick += np.multiply.outer(3.0 * y, x).astype(np.float32)
+            span = float(thick.max() - thick.min())
+            smooth = (thick - np.float32(thick.mean())) * np.float32(0.015 / span)
+            smooth += np.float32(1.0)
+            sens *= smooth
+            del smooth
             thick *= np.float32(2 * np.pi)
             np.cos(thick, out=thick)
-            thick *= np.float32(0.004)
+            thick *= np.float32(0.0005)
             thick += np.float32(1.0)
             sens *= thick
             del thick
