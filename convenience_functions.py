@@ -74,7 +74,9 @@ def show_image(
     NaN) before drawing, so a 4096 x 4096 frame draws in well under a second; the axis
     coordinates stay in the original pixel units.  Averaging hides single-pixel
     defects: to see them, show a cut-out (``image[500:700, 800:1000]``) or raise
-    ``max_pixels``.  The interval is computed from the finite pixels that are drawn.
+    ``max_pixels``.  The interval is computed from the finite pixels that are drawn.  The
+    colour bar is as tall as the image; in a row of panels leave room for it, e.g.
+    ``fig.get_layout_engine().set(wspace=0.25)``.
 
     Parameters
     ----------
@@ -127,7 +129,6 @@ def show_image(
     """
     import matplotlib.pyplot as plt
     from astropy import visualization as vis
-    from mpl_toolkits.axes_grid1 import make_axes_locatable
 
     stretches = {
         "linear": vis.LinearStretch,
@@ -174,8 +175,8 @@ def show_image(
     if title is not None:
         ax.set_title(title)
     if colorbar:
-        bar_axes = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.08)
-        bar = ax.figure.colorbar(artist, cax=bar_axes)
+        # An inset follows the image's own box, so the bar is exactly as tall as the image.
+        bar = ax.figure.colorbar(artist, cax=ax.inset_axes((1.03, 0.0, 0.04, 1.0)))
         # A clipping norm draws ticks beyond [vmin, vmax] at the ends: keep those inside.
         bar.set_ticks([tick for tick in bar.get_ticks() if vmin <= tick <= vmax])
         if label is None:
@@ -218,7 +219,7 @@ def show_figure(figure, *, alt):
     if not str(alt).strip():
         raise ValueError("show_figure needs a description of the figure (alt)")
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    figure.savefig(buffer, format="png", bbox_inches="tight")
     png = base64.b64encode(buffer.getvalue()).decode("ascii")
     tag = f'<img src="data:image/png;base64,{png}" alt="{html.escape(str(alt))}">'
     display({"text/html": tag, "image/png": png, "text/plain": str(alt)}, raw=True)
@@ -418,9 +419,12 @@ class TruthComparison(NamedTuple):
     n_high: int
     n_low: int
     largest_excess: float
+    good_rejected: float
 
 
-def compare_with_truth(flat, truth, *, levels, gain, read_noise=0.0, threshold=5.0):
+def compare_with_truth(
+    flat, truth, *, levels, gain, read_noise=0.0, threshold=5.0, frames=None, n_used=None
+):
     """Compare a combined flat with the response it should have recovered.
 
     Only simulated data come with the truth; the course's simulator provides it
@@ -441,6 +445,12 @@ def compare_with_truth(flat, truth, *, levels, gain, read_noise=0.0, threshold=5
         Read noise in electrons.
     threshold : float, optional
         Residuals beyond this many ideal sigmas count as outliers (left out of the noise).
+    frames : sequence of str or os.PathLike, optional
+        The frames that were combined, in the order of ``levels``; with ``n_used``, to
+        count good values that the rejection threw away.
+    n_used : numpy.ndarray, optional
+        The number of frames that survived at each pixel (``return_counts`` of
+        `combine_flats`).
 
     Returns
     -------
@@ -448,7 +458,10 @@ def compare_with_truth(flat, truth, *, levels, gain, read_noise=0.0, threshold=5
         ``noise_ratio``: the spread of the residuals within the threshold, over the ideal
         (1 is perfect); ``n_high`` and ``n_low``: pixels above or below the threshold
         (cosmic rays left in; good values lost where something else was kept);
-        ``largest_excess``: the largest relative excess, ``flat / truth - 1``.
+        ``largest_excess``: the largest relative excess, ``flat / truth - 1``;
+        ``good_rejected``: the fraction of good values rejected, counted at the pixels
+        where no frame deviates from the truth by more than ``threshold`` of its own noise
+        (NaN without ``frames`` and ``n_used``).
 
     Raises
     ------
@@ -486,11 +499,20 @@ def compare_with_truth(flat, truth, *, levels, gain, read_noise=0.0, threshold=5
         excess = flat / truth - 1
     good = np.isfinite(residual)
     inside = good & (np.abs(residual) <= threshold)
+    good_rejected = math.nan
+    if frames is not None and n_used is not None:
+        clean = np.ones(truth.shape, dtype=bool)  # no frame is an outlier here
+        for frame, level in zip(frames, levels, strict=True):
+            noise = np.sqrt(response * level / gain + (read_noise / gain) ** 2)
+            deviation = np.abs(read_frame(frame).data - truth * level)
+            clean &= deviation <= threshold * noise
+        good_rejected = float(np.sum(len(levels) - n_used[clean]) / (clean.sum() * len(levels)))
     return TruthComparison(
         float(np.std(residual[inside])),
         int(np.count_nonzero(good & (residual > threshold))),
         int(np.count_nonzero(good & (residual < -threshold))),
         float(np.nanmax(np.where(good, excess, np.nan))),
+        good_rejected,
     )
 
 
@@ -750,7 +772,8 @@ def combine_flats(
     With few frames the MAD of the values at a pixel is a rough estimate of their
     spread: a 5-spread MAD clip of three frames rejects about 7 % of good values and
     misses many cosmic rays, and the standard deviation cannot reject anything until
-    N >= 24 (no value of N < 24 can lie 5 standard deviations from their mean).  The
+    N >= 24 (among N values none can lie more than N / sqrt(N - 1) standard deviations from
+    their median).  The
     noise models do not have this problem.  For ``'avsigclip'`` the measured scale
     depends slightly on the rows in each block, so results with different
     ``mem_limit`` can differ in the last digits.

@@ -23,12 +23,18 @@ How a frame is made
 Each camera has a fixed sensitivity map (illumination times detector response), built once
 per call in float32. A frame is ``level * map`` (times, for example 2, a twilight-sky gradient
 that drifts from frame to frame), with the level chosen so that the frame's median matches
-the real data the example is modelled on. Stars (example 2, late frames only) are added in
-small boxes. Noise is then added: photon (shot) noise from the gain and read noise, drawn as
-*one* Gaussian per pixel with variance ``signal / gain + (read_noise / gain) ** 2`` (ADU²).
+the real data the example is modelled on. Stars (example 2: one dithered field in every
+frame, Moffat profiles, a few saturated) are added in small boxes. Noise is then added:
+photon (shot) noise from the gain and read noise, drawn as *one* Gaussian per pixel with variance ``signal / gain + (read_noise / gain) ** 2`` (ADU²).
 At these signal levels (thousands of electrons per pixel) the Gaussian approximation of the
-Poisson distribution is excellent. Cosmic rays (a count proportional to the exposure time)
-are added last; example 2 is capped at its saturation level.
+Poisson distribution is excellent. Cosmic rays (1.6 per cm^2 per minute on both chips,
+during the exposure and, for example 2, the readout) are added last; example 2 is capped at
+its saturation level.
+
+What is not modelled: non-linearity (the KAF-16803 departs from linearity by a few tenths
+of a per cent above about 40 000 ADU, where Example 2's first frames lie), bad columns and
+hot or dead pixels, the shading of an iris shutter in one-second exposures, and colour
+differences between the flat's light and the night sky's.
 
 Every random number comes from :func:`numpy.random.default_rng` seeded with a fixed base seed,
 the example number, the frame index and a stream number, so a frame does not depend on
@@ -75,6 +81,7 @@ __all__ = [
     "EXAMPLE1_READ_NOISE",
     "EXAMPLE1_SHAPE",
     "EXAMPLE2_DATE_OBS",
+    "EXAMPLE2_DITHERS",
     "EXAMPLE2_EXPTIMES",
     "EXAMPLE2_FILES",
     "EXAMPLE2_GAIN",
@@ -108,7 +115,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 #: Version of the simulation recipe, written to the header as ``SIMVERS``.
-SIMULATION_VERSION = 3
+SIMULATION_VERSION = 4
 _BASE_SEED = 20_240_917
 
 EXAMPLE1_SHAPE = (4128, 2048)
@@ -141,7 +148,16 @@ EXAMPLE1_GAIN = 2.0
 """Gain of the example 1 camera, e-/ADU."""
 EXAMPLE1_READ_NOISE = 8.0
 """Read noise of the example 1 camera, e-."""
-_EXAMPLE1_CR_RATE = 0.5  # cosmic rays per second of exposure on the whole chip
+# Cosmic rays: one rate per area for both cameras, 1.6 hits per cm^2 per minute (secondary
+# muons at the ground, a little more at a mountain observatory, plus the odd radioactive
+# decay).  Example 1's chip (4128 x 2048 pixels of 15 micron, 19.0 cm^2) then collects
+# 0.51 per second; Example 2's (4096 x 4096 of 9 micron, 13.6 cm^2) 0.36 per second.  The
+# Aspen's pixels keep collecting while the frame is read out (about 15 s, the spacing of
+# the frames), which dominates its one-second exposures; the LFC's readout is not modelled.
+_CR_RATE_PER_CM2_MINUTE = 1.6
+_EXAMPLE1_CR_RATE = _CR_RATE_PER_CM2_MINUTE / 60 * 4128 * 2048 * 0.0015**2  # per second
+_EXAMPLE2_CR_RATE = _CR_RATE_PER_CM2_MINUTE / 60 * 4096 * 4096 * 0.0009**2  # per second
+_EXAMPLE2_READOUT = 15.0  # seconds during which hits still land after the exposure
 
 EXAMPLE2_SHAPE = (4096, 4096)
 """Shape (rows, columns) of an example 2 frame."""
@@ -175,15 +191,30 @@ EXAMPLE2_DATE_OBS = (
     "2022-03-14T01:04:40.950",
 )
 """DATE-OBS (UTC, start of exposure) of each example 2 frame."""
-EXAMPLE2_STAR_FRAMES = (5, 6, 7, 8, 9)
-"""Indices (0-based) of the example 2 frames that contain stars: the last, darkest five."""
+EXAMPLE2_STAR_FRAMES = tuple(range(10))
+"""Indices (0-based) of the example 2 frames that contain stars: all of them, one star field."""
+EXAMPLE2_DITHERS = (
+    (0, 0),
+    (41, -27),
+    (-18, 55),
+    (63, 24),
+    (-49, -38),
+    (22, 71),
+    (-66, 12),
+    (35, -60),
+    (-29, 33),
+    (57, -14),
+)
+"""Offset (rows, columns) of the star field in each example 2 frame, in pixels.
+
+The telescope tracks during each exposure and is moved by a few tens of arcseconds (tens of
+pixels) between exposures, a dither, so a star never falls on the same pixels twice."""
 EXAMPLE2_GAIN = 1.5
 """Gain of the example 2 camera, e-/ADU."""
 EXAMPLE2_READ_NOISE = 10.0
 """Read noise of the example 2 camera, e-."""
 EXAMPLE2_SATURATE = 64000.0
 """Saturation level (ADU) of the calibrated example 2 frames; no pixel exceeds it."""
-_EXAMPLE2_CR_RATE = 4.0  # cosmic rays per second of exposure on the whole chip
 
 _SHAPES = {1: EXAMPLE1_SHAPE, 2: EXAMPLE2_SHAPE}
 _FILES = {1: EXAMPLE1_FILES, 2: EXAMPLE2_FILES}
@@ -382,9 +413,11 @@ def _check_index(example: int, index: int) -> int:
 def example2_stars(index: int) -> Stars:
     """Return the stars in frame ``index`` of example 2.
 
-    Twilight flats are taken while the sky fades; the later, darker frames show stars. The
-    telescope is moved between exposures, so the stars are at different positions in every
-    frame, which is what lets a median combination remove them.
+    One star field is in every twilight frame.  A star's counts grow with the exposure time
+    (from 1 s to 1.21 s), while the sky fades: only its contrast against the sky changes.
+    The field is dithered between frames (:data:`EXAMPLE2_DITHERS`), so a star never falls on
+    the same pixels twice, which is what lets rejection remove it.  About forty stars, from
+    a few hundred ADU at their peak to a few that saturate.
 
     Parameters
     ----------
@@ -394,9 +427,8 @@ def example2_stars(index: int) -> Stars:
     Returns
     -------
     Stars
-        Named tuple of arrays ``row``, ``col``, ``peak``, ``fwhm``, one element per star; empty
-        arrays for frames not in :data:`EXAMPLE2_STAR_FRAMES`. The brightest star of each
-        frame is listed first.
+        Named tuple of arrays ``row``, ``col``, ``peak``, ``fwhm``, one element per star,
+        brightest first; ``peak`` is the peak above the sky, in ADU, in this frame.
 
     Raises
     ------
@@ -404,19 +436,17 @@ def example2_stars(index: int) -> Stars:
         If ``index`` is out of range.
     """
     index = _check_index(2, index)
-    if index not in EXAMPLE2_STAR_FRAMES:
-        empty = np.zeros(0)
-        return Stars(empty, empty.copy(), empty.copy(), empty.copy())
-    rng = _rng(2, index, _STREAM_STARS)
-    n = int(rng.integers(30, 46))
-    margin = 25.0
+    rng = _rng(2, -1, _STREAM_STARS)  # the same field for every frame
+    n = 40
+    margin = 100.0
     row = rng.uniform(margin, EXAMPLE2_SHAPE[0] - 1 - margin, n)
     col = rng.uniform(margin, EXAMPLE2_SHAPE[1] - 1 - margin, n)
-    peak = np.exp(rng.uniform(np.log(300.0), np.log(60_000.0), n))
-    peak[0] = rng.uniform(70_000.0, 150_000.0)  # at least one saturated star per frame
-    peak = -np.sort(-peak)
-    fwhm = np.full(n, 3.6 + 0.25 * ((3 * index) % 5))
-    return Stars(row, col, peak, fwhm)
+    rate = np.exp(rng.uniform(np.log(300.0), np.log(40_000.0), n))  # peak ADU per second
+    rate[:3] = (60_000.0, 45_000.0, 35_000.0)  # saturated in every frame, on ~39 000 ADU of sky
+    rate = -np.sort(-rate)
+    drow, dcol = EXAMPLE2_DITHERS[index]
+    fwhm = np.full(n, 3.6 + 0.25 * ((3 * index) % 5))  # the seeing changes a little
+    return Stars(row + drow, col + dcol, rate * EXAMPLE2_EXPTIMES[index], fwhm)
 
 
 def example2_sky_gradient(index: int) -> tuple[float, float]:
@@ -425,8 +455,9 @@ def example2_sky_gradient(index: int) -> tuple[float, float]:
     The sky gradient is (to first order) a plane
     ``1 + amplitude * (cos(angle) * x + sin(angle) * y)``, with ``x`` and ``y`` running from
     -0.5 to 0.5 across the columns and rows; it is simulated as the product of a row ramp and
-    a column ramp, which differs from the plane by less than 0.01 %. Its amplitude grows and
-    its direction turns as the Sun sets and the telescope moves.
+    a column ramp, which differs from the plane by less than 0.01 %. The sky is brightest
+    towards the set Sun: the direction turns by only 0.3 degree per frame (the Sun's azimuth
+    changes slowly), while the amplitude grows from 1.2 % to 1.9 % as the sky darkens.
 
     Parameters
     ----------
@@ -442,7 +473,9 @@ def example2_sky_gradient(index: int) -> tuple[float, float]:
         axis towards the +row axis.
     """
     index = _check_index(2, index)
-    return 0.012 + 0.0008 * index, 35.0 + 9.0 * index
+    # The sky is brightest towards the set Sun, whose azimuth moves by well under a degree
+    # in the 2.5 minutes of the sequence: the direction barely turns, the amplitude grows.
+    return 0.012 + 0.0008 * index, 35.0 + 0.3 * index
 
 
 def default_folder(example: int) -> Path:
@@ -725,17 +758,21 @@ def _add_cosmic_rays(
             frame[all_r, all_c] = np.minimum(frame[all_r, all_c], np.float32(saturate))
 
 
+_MOFFAT_BETA = 3.0  # star images have Moffat profiles: a Gaussian core with broad wings
+
+
 def _add_stars(frame: np.ndarray, stars: Stars) -> None:
-    """Add Gaussian star images to ``frame`` in place, each in a small box."""
+    """Add Moffat star images (beta = 3) to ``frame`` in place, each in a box of 8 FWHM."""
     nrow, ncol = frame.shape
     for row, col, peak, fwhm in zip(*stars, strict=True):
-        sigma = fwhm / (2 * math.sqrt(2 * math.log(2)))
-        half = math.ceil(6 * sigma)
+        alpha = fwhm / (2 * math.sqrt(2 ** (1 / _MOFFAT_BETA) - 1))
+        half = math.ceil(4 * fwhm)
         r0, r1 = _box(row, half, nrow)
         c0, c1 = _box(col, half, ncol)
-        gr = np.exp(-0.5 * ((np.arange(r0, r1) - row) / sigma) ** 2)
-        gc = np.exp(-0.5 * ((np.arange(c0, c1) - col) / sigma) ** 2)
-        frame[r0:r1, c0:c1] += (peak * np.multiply.outer(gr, gc)).astype(np.float32)
+        dr = (np.arange(r0, r1) - row)[:, None]
+        dc = (np.arange(c0, c1) - col)[None, :]
+        profile = (1 + (dr**2 + dc**2) / alpha**2) ** -_MOFFAT_BETA
+        frame[r0:r1, c0:c1] += (peak * profile).astype(np.float32)
 
 
 def _subsample_median(image: np.ndarray) -> float:
@@ -776,7 +813,7 @@ def _example2_frame(index: int, sens: np.ndarray) -> np.ndarray:
         EXAMPLE2_READ_NOISE,
         EXAMPLE2_SATURATE,
     )
-    mean_cr = _EXAMPLE2_CR_RATE * EXAMPLE2_EXPTIMES[index]
+    mean_cr = _EXAMPLE2_CR_RATE * (EXAMPLE2_EXPTIMES[index] + _EXAMPLE2_READOUT)
     _add_cosmic_rays(frame, _rng(2, index, _STREAM_COSMICS), mean_cr, EXAMPLE2_SATURATE)
     return frame
 
