@@ -26,7 +26,8 @@ that drifts from frame to frame), with the level chosen so that the frame's medi
 the real data the example is modelled on. Stars (example 2: one dithered field in every
 frame, Moffat profiles, a few saturated) are added in small boxes. Noise is then added:
 photon (shot) noise from the gain and read noise, drawn as *one* Gaussian per pixel with
-variance ``signal / gain + (read_noise / gain) ** 2`` (ADU²). At these signal levels (thousands of electrons per pixel) the Gaussian approximation of the
+variance ``signal / gain + (read_noise / gain) ** 2`` (ADU²). At these signal levels
+(thousands of electrons per pixel) the Gaussian approximation of the
 Poisson distribution is excellent. Cosmic rays (1.6 per cm^2 per minute on both chips,
 during the exposure and, for example 2, the readout) are added last; example 2 is capped at
 its saturation level.
