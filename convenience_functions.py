@@ -61,6 +61,7 @@ def show_image(
     *,
     ax=None,
     percentiles=(1, 99),
+    limits=None,
     stretch="linear",
     cmap="gray",
     colorbar=True,
@@ -88,6 +89,9 @@ def show_image(
         not given.
     percentiles : tuple of two floats, optional
         Lower and upper percentile of the display interval, ``0 <= low < high <= 100``.
+    limits : tuple of two floats, optional
+        The display interval itself (overrides ``percentiles``), e.g. to show several
+        panels with one stretch.
     stretch : {'linear', 'sqrt', 'log', 'asinh'}, optional
         The `astropy.visualization` stretch applied within the interval.
     cmap : str or matplotlib.colors.Colormap, optional
@@ -156,7 +160,10 @@ def show_image(
     finite = shown[np.isfinite(shown)]
     if finite.size == 0:
         raise ValueError("show_image: the image has no finite pixel")
-    vmin, vmax = vis.AsymmetricPercentileInterval(low, high).get_limits(finite)
+    if limits is None:
+        vmin, vmax = vis.AsymmetricPercentileInterval(low, high).get_limits(finite)
+    else:
+        vmin, vmax = (float(limit) for limit in limits)
     if not vmax > vmin:  # a constant image: widen the interval so the stretch is defined
         vmin, vmax = vmin - 0.5 * max(abs(vmin), 1.0), vmax + 0.5 * max(abs(vmax), 1.0)
     norm = vis.ImageNormalize(vmin=vmin, vmax=vmax, stretch=stretches[stretch](), clip=True)
