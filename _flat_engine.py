@@ -207,6 +207,42 @@ def reduce_for_display(values, factor):
         return np.where(count > 0, total / count, np.nan).astype(np.float32)
 
 
+def parse_stretch(name):
+    """Return the `astropy.visualization` stretch class called ``name``, else ValueError."""
+    from astropy import visualization as vis
+
+    stretches = {
+        "linear": vis.LinearStretch,
+        "sqrt": vis.SqrtStretch,
+        "log": vis.LogStretch,
+        "asinh": vis.AsinhStretch,
+    }
+    if name not in stretches:
+        raise ValueError(f"unknown stretch {name!r}; choose one of {', '.join(stretches)}")
+    return stretches[name]
+
+
+def parse_percentiles(percentiles):
+    """Return ``(low, high)`` with ``0 <= low < high <= 100``, else raise ValueError."""
+    try:
+        low, high = (float(p) for p in percentiles)
+    except (TypeError, ValueError) as err:
+        message = f"percentiles must be two numbers (low, high), got {percentiles!r}"
+        raise ValueError(message) from err
+    if not (0 <= low < high <= 100):
+        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles!r}")
+    return low, high
+
+
+def values_name_unit(image, index):
+    """Return the pixel values, a name and the unit (or None) of a file, CCDData or array."""
+    if isinstance(image, (str, os.PathLike)):
+        data, header = read_image(image)
+        return as_float_array(data), Path(image).name, header.get("BUNIT")
+    meta = getattr(image, "meta", None) or {}
+    return as_float_array(image), str(meta.get("FILENAME") or f"frame {index}"), unit_of(image)
+
+
 def block_median(image, block_rows, step=16):
     """Exact median of the finite values of an image, visited in blocks of rows.
 

@@ -15,16 +15,14 @@ Combination
     `combine_flats_by_filter` writes one combined flat per FILTER of a folder;
     `safe_filter_name` turns a filter name into a file name.
 
-The functions read as the steps of their method; the machinery they stand on (reading
-frames in blocks of rows, the per-pixel rejection kernel, the memory plan, the atomic
-file writer) is in the private module `_flat_engine`, which a reader can skip.
+The machinery these functions stand on (reading frames in blocks of rows, the rejection
+kernel, the memory plan, the file writer) is in the private module `_flat_engine`.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -134,22 +132,8 @@ def show_image(
     import matplotlib.pyplot as plt
     from astropy import visualization as vis
 
-    stretches = {
-        "linear": vis.LinearStretch,
-        "sqrt": vis.SqrtStretch,
-        "log": vis.LogStretch,
-        "asinh": vis.AsinhStretch,
-    }
-    if stretch not in stretches:
-        raise ValueError(f"unknown stretch {stretch!r}; choose one of {', '.join(stretches)}")
-    try:
-        low, high = (float(p) for p in percentiles)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"percentiles must be two numbers (low, high), got {percentiles!r}"
-        ) from err
-    if not (0 <= low < high <= 100):
-        raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles!r}")
+    stretch_class = _engine.parse_stretch(stretch)
+    low, high = _engine.parse_percentiles(percentiles)
     values = _engine.as_float_array(image)
     if values.ndim != 2:
         raise ValueError(f"show_image needs a 2-D image, got shape {values.shape}")
@@ -166,7 +150,7 @@ def show_image(
         vmin, vmax = (float(limit) for limit in limits)
     if not vmax > vmin:  # a constant image: widen the interval so the stretch is defined
         vmin, vmax = vmin - 0.5 * max(abs(vmin), 1.0), vmax + 0.5 * max(abs(vmax), 1.0)
-    norm = vis.ImageNormalize(vmin=vmin, vmax=vmax, stretch=stretches[stretch](), clip=True)
+    norm = vis.ImageNormalize(vmin=vmin, vmax=vmax, stretch=stretch_class(), clip=True)
 
     if ax is None:
         _, ax = plt.subplots()
@@ -287,14 +271,7 @@ def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):
 
     means, medians, names, unit = [], [], [], None
     for index, image in enumerate(images):
-        if isinstance(image, (str, os.PathLike)):
-            data, header = _engine.read_image(image)
-            values, name = _engine.as_float_array(data), Path(image).name
-            frame_unit = header.get("BUNIT")
-        else:
-            values, frame_unit = _engine.as_float_array(image), _engine.unit_of(image)
-            meta = getattr(image, "meta", None) or {}
-            name = str(meta.get("FILENAME") or f"frame {index}")
+        values, name, frame_unit = _engine.values_name_unit(image, index)
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             raise ValueError(f"frame {name} has no finite pixel")
@@ -434,11 +411,10 @@ def compare_with_truth(
 ):
     """Compare a combined flat with the response it should have recovered.
 
-    Only simulated data come with the truth; the course's simulator provides it
-    (`example_data.true_flat`).  The residual of each pixel, flat minus truth, is
-    measured in units of the *ideal* noise of a combined flat: the Poisson and read
-    noise of the frames' detected electrons, averaged over all frames with nothing
-    rejected.  A perfect combination has residuals of unit spread and none beyond a few.
+    Only simulated data have a truth (`example_data.true_flat`).  Residuals, flat minus
+    truth, are measured in units of the *ideal* noise of a combined flat: the Poisson and
+    read noise of all frames averaged with nothing rejected.  A perfect combination has
+    residuals of unit spread.
 
     Parameters
     ----------
@@ -592,12 +568,10 @@ class NoiseBudget(NamedTuple):
 def noise_budget(first, second, *, combined=None, region=None):
     """Split the pixel-to-pixel scatter of flats into sensitivity pattern and noise.
 
-    The scatter from one pixel to the next in a flat (`pixel_scatter`) has two parts that
-    add in quadrature: the pixel-to-pixel differences in sensitivity, which the flat is
-    meant to record (the *pattern*), and noise.  Two flats of the same filter, each scaled
-    to a median of 1, share the pattern, so their difference holds only noise, sqrt(2)
-    times that of one flat.  The pattern is what one flat's scatter has beyond that noise,
-    and the noise of a combined flat is what its scatter has beyond the pattern.
+    The scatter from one pixel to the next (`pixel_scatter`) is the pixel-to-pixel pattern
+    the flat should record and noise, added in quadrature.  Two scaled flats of one filter
+    share the pattern, so their difference is noise, sqrt(2) times one flat's; the pattern
+    is the rest of one flat's scatter, the combined flat's noise the rest of its own.
 
     Parameters
     ----------
@@ -628,9 +602,8 @@ def noise_budget(first, second, *, combined=None, region=None):
 
     Notes
     -----
-    The subtraction of squares is precise only while the noise is not much smaller than
-    the pattern: the combined noise of many frames is better measured from two flats
-    combined from independent halves of the frames.
+    The subtraction of squares is imprecise when the noise is much smaller than the
+    pattern: then compare two flats combined from independent halves of the frames.
 
     Examples
     --------
@@ -704,8 +677,7 @@ def combine_flats(
     ``sqrt(c L_i / g + (r / g)**2 + (s c L_i)**2) / L_i``.  ``'mad_std'`` and ``'std'``
     estimate it from the values of each pixel alone, which is poor with few frames.
 
-    Memory stays within ``mem_limit`` (outputs included): two threads share the work, and
-    the result does not depend on their timing.
+    Memory stays within ``mem_limit`` (outputs included); two threads share the work.
 
     Parameters
     ----------
