@@ -360,11 +360,20 @@ def _compression_opener(path):
     return None
 
 
+# Spellings of BUNIT that cameras write but astropy does not parse (compared without case).
+_UNIT_ALIASES = {
+    **dict.fromkeys(("adu", "adus", "dn", "count", "counts"), u.adu),
+    **dict.fromkeys(("e", "e-", "electron", "electrons"), u.electron),
+}
+
+
 def unit_from_header(header, label):
     """Return the unit of BUNIT in ``header`` (adu when missing), naming ``label`` if bad."""
     text = str(header.get("BUNIT", "")).strip()
     if not text:
         return u.adu
+    if text.casefold() in _UNIT_ALIASES:
+        return _UNIT_ALIASES[text.casefold()]
     try:
         return u.Unit(text)
     except ValueError as err:

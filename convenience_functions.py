@@ -682,9 +682,10 @@ def combine_flats(
     Parameters
     ----------
     images : sequence of str, os.PathLike or astropy.nddata.CCDData
-        The flats, all of one filter and one shape.  Files may be plain, gzip or bzip2
-        compressed, or tile compressed; the first image HDU is used.  NaN and masked
-        pixels are ignored.  Files are never modified.
+        The flats, all of one filter and one shape.  Files may be plain, tile compressed,
+        or gzip or bzip2 compressed (expanded once into a temporary file, removed at the
+        end); the first image HDU is used.  NaN and masked pixels are ignored.  Files are
+        never modified.
     sigma : float or None, optional
         Rejection threshold in expected spreads (symmetric).  ``None``: no rejection.
     cenfunc : {'median', 'mean'}, optional

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from astropy import units as u
 from astropy.io import fits
 
 import _flat_engine as engine
@@ -138,3 +139,12 @@ def test_write_atomically_removes_its_temporary_on_error(tmp_path, monkeypatch):
     assert info.value.errno == 28
     assert info.value.filename == str(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fits"]
+
+
+def test_units_as_cameras_write_them():
+    for text, unit in (("", u.adu), ("ADU", u.adu), ("Counts", u.adu), ("e-", u.electron)):
+        assert engine.unit_from_header(fits.Header({"BUNIT": text}), "f.fits") == unit
+    assert engine.unit_from_header(fits.Header(), "f.fits") == u.adu
+    assert engine.unit_from_header(fits.Header({"BUNIT": "electron / s"}), "f") == u.electron / u.s
+    with pytest.raises(ValueError, match=r"f\.fits: BUNIT 'furlongs'"):
+        engine.unit_from_header(fits.Header({"BUNIT": "furlongs"}), "f.fits")
