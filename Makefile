@@ -9,6 +9,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# JupyterLab settings for this project only (no news prompt, Markdown opens as a page),
+# installed into the environment, never into the user's home folder.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 ARGS ?=
 # JupyterLab refuses to start as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
@@ -21,15 +24,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 setup: $(STAMP)
 
 # (Re)install when .venv is missing or a dependency file is newer than the last install.
-$(STAMP): pyproject.toml requirements-lock.txt
+$(STAMP): pyproject.toml requirements-lock.txt jupyter-settings/overrides.json
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 		{ echo "Python 3.10 or newer is needed (found: $$($(PYTHON) --version))"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --constraint requirements-lock.txt --editable .
+	@mkdir -p $(dir $(LAB_SETTINGS)) && cp jupyter-settings/overrides.json $(LAB_SETTINGS)
 	@touch $(STAMP)
 
+# The whole course is reachable from JupyterLab; the README is the first page a newcomer sees.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(ARGS)
+	$(BIN)/jupyter lab --LabApp.default_url=/lab/tree/README.md $(ROOT_FLAG) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
