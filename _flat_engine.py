@@ -26,7 +26,6 @@ import gzip
 import math
 import os
 import re
-import shutil
 import sys
 import tempfile
 import warnings
@@ -128,10 +127,15 @@ def write_atomically(path, hdus, *, checksum=False):
             pass
         if isinstance(err, OSError):
             message = f"cannot write {path}: {err.strerror or err}"
+            code = err.errno
+            cause = err.__cause__ or err.__context__
+            while code is None and isinstance(cause, BaseException):  # astropy re-raises
+                code = getattr(cause, "errno", None)  # a full disk without the errno
+                cause = cause.__cause__ or cause.__context__
             try:
-                named = type(err)(err.errno, message, str(path))
+                named = type(err)(code, message, str(path))
             except Exception:  # a subclass with another signature
-                named = OSError(err.errno, message, str(path))
+                named = OSError(code, message, str(path))
             raise named from err
         raise
 
@@ -502,12 +506,24 @@ class _expanded:
     def __enter__(self):
         handle, name = tempfile.mkstemp(suffix=".fits", prefix="flat-")
         self.copy = Path(name)
-        try:
-            with os.fdopen(handle, "wb") as output, self.opener(self.path, "rb") as source:
-                shutil.copyfileobj(source, output, 1 << 20)
-        except (OSError, EOFError) as err:
-            self.copy.unlink(missing_ok=True)
-            raise ValueError(f"cannot expand the compressed file {self.path}: {err}") from err
+        with os.fdopen(handle, "wb") as output, self.opener(self.path, "rb") as source:
+            while True:
+                try:  # the input is damaged: a ValueError naming it
+                    chunk = source.read(1 << 20)
+                except (OSError, EOFError) as err:
+                    self.copy.unlink(missing_ok=True)
+                    message = f"cannot expand the compressed file {self.path}: {err}"
+                    raise ValueError(message) from err
+                if not chunk:
+                    break
+                try:  # the temporary folder is full or not writable: an OSError
+                    output.write(chunk)
+                except OSError as err:
+                    self.copy.unlink(missing_ok=True)
+                    message = (
+                        f"cannot expand {self.path} into {self.copy.parent}: {err.strerror or err}"
+                    )
+                    raise OSError(err.errno, message, str(self.path)) from err
         return self.copy
 
     def __exit__(self, *exc):
@@ -544,9 +560,10 @@ def check_frames(frames, clip):
             )
 
     def values(key):
-        return {str(f.header.get(key, "")).strip() for f in frames}
+        return {str(f.header.get(key, "")).strip().casefold() for f in frames}
 
-    if len(values("FILTER")) > 1:
+    raw_filters = {raw_header_value(f.path, "FILTER") for f in frames if f.path is not None}
+    if len(values("FILTER")) > 1 or len(raw_filters - {None}) > 1:
         detail = "; ".join(f"{f.label}: {f.header.get('FILTER')!r}" for f in frames)
         raise ValueError(
             f"combine_flats: the frames have different FILTER values ({detail}); combine "
@@ -579,7 +596,9 @@ def map_frames(function, frames, plan, dtype):
 
     def one(frame):
         data = np.empty(frame.shape, dtype=dtype)
-        frame.read_rows(0, frame.shape[0], data)
+        step = max(1, _BLOCK_PIXELS // frame.shape[1])  # bounded temporaries when reading
+        for start in range(0, frame.shape[0], step):
+            frame.read_rows(start, min(start + step, frame.shape[0]), data[start : start + step])
         try:
             return function(data)
         except ValueError as err:
@@ -934,7 +953,7 @@ MAX_WORKERS = 2  # the course machines have two cores; numpy releases the GIL
 # spreads, counts, float64 sums ...), measured generously so that the bound holds.
 _PER_PIXEL_SCRATCH = 160
 # Room kept for the fixed cost of the calls themselves (Python, NumPy, astropy headers).
-_OVERHEAD = 4 << 20
+_OVERHEAD = 8 << 20
 
 
 class Plan(NamedTuple):
@@ -1040,27 +1059,35 @@ def frames_stack():
     return ExitStack()
 
 
-def raw_header_card(path, keyword):
-    """Return the raw bytes of ``keyword``'s card in the primary header of a FITS file.
+def raw_header_value(path, keyword):
+    """Return the raw bytes of ``keyword``'s value in the primary header of a FITS file.
 
     astropy replaces characters that FITS does not allow (such as the alpha of
     ``H\u03b1``) by ``?`` when it reads a header; the raw bytes still tell them apart.
-    Returns None when the card is not in the primary header.
+    The value is what stands between the quotes of a string card (else up to a ``/``),
+    without the comment.  Returns None when the card is not in the primary header or the
+    file cannot be read.
     """
     path = Path(path)
-    opener = _compression_opener(path) or open
     key = keyword.upper().encode("ascii").ljust(8)
-    with opener(path, "rb") as handle:
-        while True:
-            block = handle.read(2880)
-            if len(block) < 2880:
-                return None
-            for start in range(0, 2880, 80):
-                card = block[start : start + 80]
-                if card[:8] == key:
-                    return card
-                if card[:8] == b"END     ":
+    try:
+        opener = _compression_opener(path) or open
+        with opener(path, "rb") as handle:
+            while True:
+                block = handle.read(2880)
+                if len(block) < 2880:
                     return None
+                for start in range(0, 2880, 80):
+                    card = block[start : start + 80]
+                    if card[:8] == key and card[8:10] == b"= ":
+                        text = card[10:].strip()
+                        if text.startswith(b"'"):
+                            return text[1:].split(b"'")[0].rstrip()
+                        return text.split(b"/")[0].strip()
+                    if card[:8] == b"END     ":
+                        return None
+    except (OSError, EOFError):
+        return None
 
 
 # --------------------------------------------------------------------------------------
@@ -1105,8 +1132,46 @@ def flat_header(frames, clip, model, result):
     return header
 
 
+def _selection_header(path):
+    """Return IMAGETYP, FILTER and COMBINED of a file, from its first image HDU or primary.
+
+    A tile-compressed file keeps its keywords in the extension that holds the image, where
+    an `ImageFileCollection` reading the primary header does not look.  Returns None for a
+    file that is not FITS; raises ValueError for a FITS file that cannot be read.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-ASCII cards: handled by raw_header_value
+        try:
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=True)
+            primary = hdul[0].header
+        except (OSError, ValueError, TypeError, EOFError) as err:
+            try:  # a FITS file that cannot be read cannot be left out silently
+                with (_compression_opener(path) or open)(path, "rb") as handle:
+                    is_fits = handle.read(6) == b"SIMPLE"
+            except (OSError, EOFError):
+                is_fits = False
+            if is_fits:
+                raise ValueError(f"cannot read {path} as a FITS image: {err}") from err
+            return None  # not FITS at all
+        try:  # a damaged file is kept, so that combining it names it in an error
+            image = first_image_hdu(hdul)[1].header
+        except (OSError, ValueError, TypeError, EOFError, IndexError):
+            image = primary
+        finally:
+            hdul.close()
+    return {key: image.get(key, primary.get(key)) for key in _SELECTION_KEYS}
+
+
+_SELECTION_KEYS = ("IMAGETYP", "FILTER", "COMBINED")
+
+
 def flats_by_filter(folder_or_collection, imagetyp):
-    """Return ``(folder, {FILTER: [paths]})`` of the flats to combine in a folder."""
+    """Return ``(folder, {FILTER: [paths]})`` of the flats to combine in a folder.
+
+    Every file of the folder (or of the collection) that astropy opens as FITS counts,
+    whatever its extension or compression (``FLAT_001.FIT``, ``flat.fits.gz``); the
+    keywords are read from each file's image header.
+    """
     from ccdproc import ImageFileCollection
 
     if isinstance(folder_or_collection, ImageFileCollection):
@@ -1116,24 +1181,19 @@ def flats_by_filter(folder_or_collection, imagetyp):
         folder = Path(folder_or_collection)
         if not folder.is_dir():
             raise ValueError(f"combine_flats_by_filter: {folder} is not a folder")
-        collection = ImageFileCollection(folder, keywords=["imagetyp", "filter", "combined"])
-    summary = collection.summary
-    rows = [] if summary is None else summary
-    columns = set(getattr(summary, "colnames", ()))
-
-    def value(row, name):
-        if name not in columns or np.ma.is_masked(row[name]):
-            return None
-        return row[name]
-
+        collection = None
+    if collection is not None:
+        names = [str(name) for name in collection.files or []]
+    else:  # hidden files (our own temporaries among them) are not frames
+        names = [p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
     wanted = imagetyp.strip().casefold()
     seen_types, seen_filters, groups = set(), set(), {}
-    for row in rows:
-        path = folder / str(row["file"])
-        done = value(row, "combined")
-        if bool(done) is True or ("combined" not in columns and is_combined_output(path)):
-            continue  # an earlier combined flat
-        typ, filt = value(row, "imagetyp"), value(row, "filter")
+    for name in sorted(names):
+        path = folder / name
+        header = _selection_header(path)
+        if header is None or header["COMBINED"] is True:
+            continue  # not readable as FITS, or an earlier combined flat
+        typ, filt = header["IMAGETYP"], header["FILTER"]
         seen_types |= {str(typ)} if typ is not None else set()
         seen_filters |= {str(filt)} if filt is not None else set()
         if typ is None or str(typ).strip().casefold() != wanted or not str(filt or "").strip():
@@ -1146,7 +1206,7 @@ def flats_by_filter(folder_or_collection, imagetyp):
             f"seen: {sorted(seen_filters) or 'none'}"
         )
     for filt, paths in groups.items():  # astropy reads characters FITS forbids as '?'
-        raw = {raw_header_card(path, "FILTER") for path in paths} - {None}
+        raw = {raw_header_value(path, "FILTER") for path in paths} - {None}
         if "?" in filt and len(raw) > 1:
             raise ValueError(
                 f"combine_flats_by_filter: FILTER values that differ only in characters FITS "

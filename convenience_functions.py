@@ -816,9 +816,10 @@ def combine_flats(
 def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, **options):
     """Combine the flats in a folder into one flat per FILTER and write each to disk.
 
-    Frames are chosen with `ccdproc.ImageFileCollection`: IMAGETYP must equal
-    ``imagetyp`` (ignoring case and surrounding spaces), and frames with COMBINED = True
-    (earlier combined flats) are never used.  Frames without a FILTER keyword are
+    Every FITS file of the folder counts, whatever its extension or compression (or the
+    files of an `ccdproc.ImageFileCollection`): IMAGETYP must equal ``imagetyp``
+    (ignoring case and surrounding spaces), and frames with COMBINED = True (earlier
+    combined flats) are never used.  Frames without a FILTER keyword are
     ignored.  Each group is combined with `combine_flats` and written as
     ``combined_flat_filter_<name>.fit`` (``<name>`` from `safe_filter_name`) through a
     temporary file and a rename, so an interrupted run never leaves a half-written file

@@ -194,15 +194,15 @@ def test_result_independent_of_chunking_and_threads(tmp_path, monkeypatch):
     frames = make_flats(6, shape=(300, 200), seed=5)
     frames[2][50:60, :] = np.nan  # the NaN-aware path too
     paths = write_frames(tmp_path, frames)
-    small = cf.combine_flats(paths, mem_limit=6.0e6)  # many small row blocks
+    small = cf.combine_flats(paths, mem_limit=10.0e6)  # many small row blocks
     monkeypatch.setattr(_flat_engine, "MAX_WORKERS", 1)
-    one_thread = cf.combine_flats(paths, mem_limit=6.0e6)
-    assert _flat_engine.plan_memory((300, 200), 6, np.dtype(np.float32), 6.0e6).rows < 30
+    one_thread = cf.combine_flats(paths, mem_limit=10.0e6)
+    assert _flat_engine.plan_memory((300, 200), 6, np.dtype(np.float32), 10.0e6).rows < 30
     np.testing.assert_array_equal(small.data, one_thread.data)
     for stdfunc in ("mad_std", "ccdclip"):
         options = {"stdfunc": stdfunc, "gain": 1.0, "read_noise": 5.0}
         big = cf.combine_flats(paths, mem_limit=1e9, **options)
-        for other in (cf.combine_flats(paths, mem_limit=6.0e6, **options),):
+        for other in (cf.combine_flats(paths, mem_limit=10.0e6, **options),):
             np.testing.assert_array_equal(big.data, other.data)
             np.testing.assert_array_equal(big.uncertainty.array, other.uncertainty.array)
             assert big.header["NREJECT"] == other.header["NREJECT"]

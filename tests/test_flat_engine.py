@@ -90,7 +90,7 @@ def test_plan_memory_fits_the_limit_and_reports_the_minimum():
     assert plan.frame_workers == 2
     assert plan.block_workers == 2
     assert 1 <= plan.rows <= 64
-    with pytest.raises(ValueError, match=r"at least 1\.99\d*e\+08 bytes"):
+    with pytest.raises(ValueError, match=r"at least 2\.0\d*e\+08 bytes"):
         engine.plan_memory((4096, 4096), 10, dtype, 150e6)
     small = engine.plan_memory((4096, 4096), 10, dtype, 200e6)
     assert small.frame_workers == 1
@@ -113,13 +113,14 @@ def test_parse_options_errors():
         engine.parse_mem_limit("1e9")
 
 
-def test_raw_header_card_tells_apart_what_astropy_reads_as_the_same(tmp_path):
+def test_raw_header_value_tells_apart_what_astropy_reads_as_the_same(tmp_path):
     path = tmp_path / "a.fits"
     fits.writeto(path, np.zeros((2, 2), np.float32), fits.Header({"FILTER": "Ha"}))
     raw = path.read_bytes().replace(b"'Ha      '", b"'H\xe1      '")
     path.write_bytes(raw)
-    assert engine.raw_header_card(path, "FILTER").startswith(b"FILTER  = 'H\xe1")
-    assert engine.raw_header_card(path, "OBJECT") is None
+    assert engine.raw_header_value(path, "FILTER") == b"H\xe1"
+    assert engine.raw_header_value(path, "OBJECT") is None
+    assert engine.raw_header_value(tmp_path / "missing.fits", "FILTER") is None
 
 
 def test_write_atomically_removes_its_temporary_on_error(tmp_path, monkeypatch):
