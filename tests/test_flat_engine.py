@@ -92,7 +92,7 @@ def test_plan_memory_fits_the_limit_and_reports_the_minimum():
     assert 1 <= plan.rows <= 64
     with pytest.raises(ValueError, match=r"at least 2\.0\d*e\+08 bytes"):
         engine.plan_memory((4096, 4096), 10, dtype, 150e6)
-    small = engine.plan_memory((4096, 4096), 10, dtype, 200e6)
+    small = engine.plan_memory((4096, 4096), 10, dtype, 210e6)
     assert small.frame_workers == 1
 
 
