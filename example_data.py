@@ -53,7 +53,7 @@ What is modelled
    (3 % to 10 % low, from a charge trap to the far end of the column), dead pixels (response
    0) and low pixels (response 0.5 to 0.9).
 6. The twilight sky (Example 2): brightest towards the set Sun, a plane across the chip of
-   1.20 % growing to 1.27 % over the 2.5 minutes of the sequence, whose direction turns by
+   1.20 % growing to 1.29 % over the 2.5 minutes of the sequence, whose direction turns by
    0.15 degree per minute, as slowly as the Sun's azimuth (:func:`example2_sky_gradient`).
    It changes from frame to frame, so it is not part of :func:`true_flat`.
 7. Stars (Example 2): one field of 57 stars, r = 6.5 to 15, in every frame: their counts
@@ -611,8 +611,8 @@ def example2_stars(index: int) -> Stars:
     so a star never falls on the same pixels twice, which is what lets rejection remove it.
     The images are Moffat profiles (beta = 2.8) with a FWHM of 3.6 to 4.6 pixels (1.4 to 1.8
     arcsec) that changes from frame to frame with the seeing. Against a sky of about 40 000
-    ADU, whose noise is 160 ADU per pixel, only the ten or so stars brighter than r = 12 stand
-    out; the two brightest saturate.
+    ADU, whose noise is 160 ADU per pixel, only the six stars brighter than r = 12 stand out:
+    two bright ones, which saturate, and four with peaks of about 300 to 1200 ADU.
 
     Parameters
     ----------
@@ -642,10 +642,10 @@ def example2_stars(index: int) -> Stars:
 
 
 # The twilight sky is brightest towards the set Sun.  Across this 26 arcmin field that is a
-# plane of 1.2 % at the first frame.  In the 2.5 minutes of the sequence the Sun sinks about
-# a degree: the sky fades by a third, and its gradient steepens a little (3 % of itself per
-# minute).  The Sun's azimuth changes by only about 0.15 degree per minute at sunset (at
-# mid-northern latitudes in March), and so does the gradient's direction.
+# plane of 1.2 % at the first frame.  In the 2.5 minutes of the sequence the Sun sinks by
+# half a degree: the sky fades by almost a third, and its gradient steepens a little (3 % of
+# itself per minute).  The Sun's azimuth changes by only 0.14 degree per minute at sunset (at
+# 35 degrees north in March), and so does the gradient's direction.
 _SKY_AMPLITUDE = 0.012
 _SKY_GROWTH_PER_MINUTE = 0.03
 _SKY_ANGLE = 35.0
@@ -666,7 +666,7 @@ def example2_sky_gradient(index: int) -> tuple[float, float]:
     -0.5 to 0.5 across the columns and rows; it is simulated as the product of a row ramp and
     a column ramp, which differs from the plane by less than 0.01 %. The sky is brightest
     towards the set Sun. With ``t`` the minutes since the first frame started, the amplitude
-    is ``0.012 * (1 + 0.03 t)`` (1.20 % to 1.27 %: the gradient steepens slowly as the Sun
+    is ``0.012 * (1 + 0.03 t)`` (1.20 % to 1.29 %: the gradient steepens slowly as the Sun
     sinks) and the direction ``35 + 0.15 t`` degrees (it turns as slowly as the Sun's
     azimuth, 0.4 degree over the sequence). The gradient is light of the sky, not part of
     the telescope's response, so :func:`true_flat` leaves it out.
@@ -913,7 +913,7 @@ def _multiply_ring(
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
-    """Return a smooth random field (float32, rms about 1) varying over ``cell`` pixels.
+    """Return a smooth random field (float32, rms 1) varying over ``cell`` pixels.
 
     White noise on a grid of ``cell``-pixel cells, smoothed over a cell or two and
     interpolated linearly to every pixel: cheap, and free of any structure from pixel to
@@ -938,6 +938,7 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: int) -
     field = across[r0]
     field *= (1 - wr)[:, None]
     field += across[r0 + 1] * wr[:, None]
+    field /= np.float32(field[::8, ::8].std())
     return field
 
 
@@ -1316,7 +1317,7 @@ def true_flat(example: int, filter: str) -> np.ndarray:
     combination must remove or average: noise, cosmic rays, stars (they add light) and the
     twilight sky's gradient (light of the sky, not a property of the telescope, and
     different in every frame; a combination of twilight flats records its average, about
-    1.2 % across the chip, which is the combined flat's error).
+    1.25 % across the chip, which is the combined flat's error).
 
     Parameters
     ----------
@@ -1387,7 +1388,8 @@ def _frame_state(path: Path, example: int) -> str:
 
     A frame of ours carries SIMULATE = T, our HISTORY and the FITS checksums (CHECKSUM,
     DATASUM), which astropy verifies as it reads the file: a truncated or altered frame of
-    ours is ``"damaged"`` and is written again; any other file is not ours.
+    ours is ``"damaged"`` and is written again; any other file is not ours.  An error of the
+    file system (one with an errno, such as a permission denied) is raised as it is.
     """
     if not path.is_file():
         return "it is not a regular file"
@@ -1395,7 +1397,9 @@ def _frame_state(path: Path, example: int) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             header = fits.getheader(path)
-    except (OSError, ValueError) as exc:  # not FITS at all
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
         return f"it cannot be read as a FITS file ({type(exc).__name__}: {exc})"
     if header.get("SIMULATE") is not True:
         return "it has no SIMULATE = T keyword"
@@ -1413,7 +1417,9 @@ def _frame_state(path: Path, example: int) -> str:
         try:
             with fits.open(path, checksum=True, memmap=False) as hdul:
                 hdul[0].data  # noqa: B018 - reading the data verifies DATASUM
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise
             return "damaged"
     if any("Checksum verification failed" in str(w.message) for w in caught):
         return "damaged"

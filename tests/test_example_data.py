@@ -822,6 +822,24 @@ def test_write_error_names_the_file_and_leaves_no_partial_file(
             assert path.read_bytes() == (folders[1] / path.name).read_bytes()
 
 
+def test_unreadable_frame_is_an_os_error_naming_it(folders, tmp_path, monkeypatch):
+    name = ed.EXAMPLE1_FILES[4]
+    for other in ed.EXAMPLE1_FILES:
+        _link_or_copy(folders[1] / other, tmp_path / other)
+    real_getheader = fits.getheader
+
+    def unreadable(path, *args, **kwargs):
+        if Path(path).name == name:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_getheader(path, *args, **kwargs)
+
+    monkeypatch.setattr(fits, "getheader", unreadable)
+    before = _stats(tmp_path)
+    with pytest.raises(PermissionError, match=name.replace(".", r"\.")):
+        ed.ensure_example1(tmp_path)
+    assert _stats(tmp_path) == before  # neither called foreign nor written again
+
+
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write to read-only folders"
 )
