@@ -111,6 +111,7 @@ from typing import NamedTuple
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time
+from astropy.utils.exceptions import AstropyUserWarning
 
 import _flat_engine as _engine
 
@@ -417,7 +418,6 @@ _SPOT_DEPTH_RATIO_I = 0.35  # i' spots are shallower: red light is absorbed deep
 _N_SPOTS = 40
 _N_DONUTS = 18
 _DONUT_OBSTRUCTION = 0.42  # inner radius / outer radius of a donut
-_EXAMPLE2_PIXEL_UM = 9.0
 # Dust: particles of 25 to 60 microns radius.  The shadow's depth is the particle's area over
 # the area of the annular beam where the particle sits, pi R**2 (1 - obstruction**2), with R
 # the donut's radius: far from the chip, the beam is wide, the shadow large and shallow.
@@ -507,7 +507,7 @@ def example2_donuts() -> Donuts:
     radius = radius * rng.uniform(0.95, 1.0, _N_DONUTS)
     radius = radius[rng.permutation(_N_DONUTS)]
     dust = np.exp(rng.uniform(*np.log(_DUST_RADIUS_UM), _N_DONUTS))
-    beam = (radius * _EXAMPLE2_PIXEL_UM) ** 2 * (1 - _DONUT_OBSTRUCTION**2)
+    beam = (radius * _SENSORS[2].pixel_um) ** 2 * (1 - _DONUT_OBSTRUCTION**2)
     depth = dust**2 / beam
     row, col = _place(rng, radius, EXAMPLE2_SHAPE, margin=60.0, gap=60.0)
     return Donuts(row, col, radius, radius * _DONUT_OBSTRUCTION, depth)
@@ -1421,9 +1421,12 @@ def _frame_state(path: Path, example: int) -> str:
             if isinstance(exc, OSError) and exc.errno is not None:
                 raise
             return "damaged"
-    if any("Checksum verification failed" in str(w.message) for w in caught):
-        return "damaged"
-    if any("Datasum verification failed" in str(w.message) for w in caught):
+    # astropy warns "Checksum verification failed ..." or "Datasum verification failed ...".
+    if any(
+        issubclass(w.category, AstropyUserWarning)
+        and ("checksum" in str(w.message).lower() or "datasum" in str(w.message).lower())
+        for w in caught
+    ):
         return "damaged"
     return "intact"
 
