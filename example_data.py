@@ -47,8 +47,8 @@ What is modelled
    washes out the interference fringes that narrow sky lines show).
 4. Dust donuts (Example 2): 18 out-of-focus shadows of dust, 20 to 120 pixels in radius,
    with the hole of the central obstruction. Their depth is the dust particle's area over the
-   area of the beam at its distance, so it falls as 1 / radius²: 2 % to 14 % for the
-   smallest, 0.1 % to 0.4 % for the largest (:func:`example2_donuts`).
+   area of the beam at its distance, so it falls as 1 / radius²: up to 13 % for the
+   smallest, 0.2 % for the largest (:func:`example2_donuts`).
 5. Defects (:func:`example_defects`), part of the response: a few columns of low response
    (3 % to 10 % low, from a charge trap to the far end of the column), dead pixels (response
    0) and low pixels (response 0.5 to 0.9).
@@ -498,8 +498,8 @@ def example2_donuts() -> Donuts:
     -------
     Donuts
         Named tuple of arrays ``row``, ``col``, ``radius``, ``inner_radius``, ``depth``, one
-        element per donut, the same on every call. Radii range from about 20 to 120 pixels;
-        depths from about 2 % to 14 % for the smallest to 0.1 % to 0.4 % for the largest.
+        element per donut, the same on every call. Radii range from about 20 to 120 pixels,
+        depths from 13 % (a small donut) to 0.2 % (the largest ones).
     """
     rng = _rng(2, -1, _STREAM_DONUTS)
     # Several sizes: spread evenly in log radius, in shuffled order.
