@@ -211,6 +211,22 @@ def reduce_for_display(values, factor):
         return np.where(count > 0, total / count, np.nan).astype(np.float32)
 
 
+def fit_plane(image, step=8):
+    """Return the plane ``a + b x + c y`` that best fits the finite pixels of ``image``.
+
+    Fitted by least squares to every ``step``-th row and column (outliers barely matter to
+    a fit of three numbers over so many pixels); returned at full size, float32.
+    """
+    ny, nx = image.shape
+    y, x = np.mgrid[0:ny:step, 0:nx:step]
+    sample = image[::step, ::step]
+    good = np.isfinite(sample)
+    design = np.column_stack([np.ones(good.sum()), x[good], y[good]])
+    (a, b, c), *_ = np.linalg.lstsq(design, sample[good].astype(np.float64), rcond=None)
+    rows = (a + c * np.arange(ny, dtype=np.float64))[:, np.newaxis]
+    return (rows + b * np.arange(nx, dtype=np.float64)[np.newaxis, :]).astype(np.float32)
+
+
 def parse_stretch(name):
     """Return the `astropy.visualization` stretch class called ``name``, else ValueError."""
     from astropy import visualization as vis

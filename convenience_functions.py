@@ -408,7 +408,16 @@ class TruthComparison(NamedTuple):
 
 
 def compare_with_truth(
-    flat, truth, *, levels, gain, read_noise=0.0, threshold=5.0, frames=None, n_used=None
+    flat,
+    truth,
+    *,
+    levels,
+    gain,
+    read_noise=0.0,
+    threshold=5.0,
+    frames=None,
+    n_used=None,
+    remove_plane=False,
 ):
     """Compare a combined flat with the response it should have recovered.
 
@@ -435,6 +444,10 @@ def compare_with_truth(
     n_used : numpy.ndarray, optional
         The number of frames that survived at each pixel (``return_counts`` of
         `combine_flats`).
+    remove_plane : bool, optional
+        First divide the flat by the plane that best fits ``flat / truth``: the gradient
+        of a twilight sky, recorded by the flat as an error of its illumination, is then
+        left out of the pixel-by-pixel comparison.
 
     Returns
     -------
@@ -471,6 +484,9 @@ def compare_with_truth(
     flat, truth = _engine.as_float_array(flat), _engine.as_float_array(truth)
     if flat.shape != truth.shape:
         raise ValueError(f"compare_with_truth: shapes differ: {flat.shape} and {truth.shape}")
+    if remove_plane:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flat = flat / _engine.fit_plane(flat / truth)
     levels = np.asarray(levels, dtype=np.float64)
     if levels.size == 0 or not (levels > 0).all() or not gain > 0:
         raise ValueError(f"compare_with_truth: levels {levels} and gain {gain} must be > 0")
@@ -481,7 +497,7 @@ def compare_with_truth(
     with np.errstate(invalid="ignore", divide="ignore"):
         residual = (flat - truth) / ideal
         excess = flat / truth - 1
-    good = np.isfinite(residual)
+    good = np.isfinite(residual) & (truth > 0)  # dead pixels (truth 0) have no ratio
     inside = good & (np.abs(residual) <= threshold)
     good_rejected = math.nan
     if frames is not None and n_used is not None:
