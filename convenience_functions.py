@@ -70,21 +70,17 @@ def show_image(
     """Display an image with a percentile interval and a stretch.
 
     Frames larger than ``max_pixels`` on their long side are block-averaged (ignoring
-    NaN) before drawing, so a 4096 x 4096 frame draws in well under a second; the axis
-    coordinates stay in the original pixel units.  Averaging hides single-pixel
-    defects: to see them, show a cut-out (``image[500:700, 800:1000]``) or raise
-    ``max_pixels``.  The interval is computed from the finite pixels that are drawn.  The
-    colour bar is as tall as the image; in a row of panels leave room for it, e.g.
-    ``fig.get_layout_engine().set(wspace=0.25)``.
+    NaN), so a 4096 x 4096 frame draws in well under a second; axis coordinates stay in
+    pixels of the original.  Averaging hides single-pixel defects: show a cut-out
+    (``image[500:700, 800:1000]``) to see them.  The colour bar is as tall as the image; in
+    a row of panels leave room for it: ``fig.get_layout_engine().set(wspace=0.25)``.
 
     Parameters
     ----------
     image : numpy.ndarray, astropy.units.Quantity or astropy.nddata.CCDData
-        A 2-D image.  Masked CCDData pixels are shown as NaN (the colour map's "bad"
-        colour).
+        A 2-D image.  Masked CCDData pixels are shown in the colour map's "bad" colour.
     ax : matplotlib.axes.Axes, optional
-        The axes to draw on, e.g. one panel of a subplot grid.  A new figure is made when
-        not given.
+        The axes to draw on; a new figure is made when not given.
     percentiles : tuple of two floats, optional
         Lower and upper percentile of the display interval, ``0 <= low < high <= 100``.
     limits : tuple of two floats, optional
@@ -95,10 +91,10 @@ def show_image(
     cmap : str or matplotlib.colors.Colormap, optional
         The colour map.
     colorbar : bool, optional
-        Add a colour bar, as tall as the image, beside the axes.
+        Add a colour bar beside the axes.
     label : str, optional
-        The colour bar's label.  By default the image's unit ("relative response" for a
-        dimensionless image, "pixel value" for a plain array).
+        The colour bar's label; by default the unit ("relative response" when
+        dimensionless, "pixel value" for a plain array).
     title : str, optional
         Title of the axes.
     max_pixels : int, optional
@@ -306,11 +302,10 @@ def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):
 def read_frame(path, *, unit=None):
     """Read the first image of a FITS file as a CCDData, in ADU when BUNIT is missing.
 
-    ``CCDData.read`` refuses a file without a BUNIT keyword, as many cameras write
-    them; this reads such a frame in ADU (``unit`` overrides the file's BUNIT).  The
-    frame's WCS is not parsed (a flat needs none), so astropy's notes about non-standard
-    WCS keywords (FITSFixedWarning, one per file) do not appear.  Any compression that
-    astropy reads is fine.
+    ``CCDData.read`` refuses a file without BUNIT, as many cameras write them; this reads
+    it in ADU, and understands BUNIT as cameras spell it (``ADU``, ``counts``, ``e-``).
+    The WCS is not parsed (a flat needs none), so astropy's notes on non-standard WCS
+    keywords (one FITSFixedWarning per file) do not appear.
 
     Parameters
     ----------
@@ -490,22 +485,14 @@ def compare_with_truth(
     levels = np.asarray(levels, dtype=np.float64)
     if levels.size == 0 or not (levels > 0).all() or not gain > 0:
         raise ValueError(f"compare_with_truth: levels {levels} and gain {gain} must be > 0")
-    response = np.maximum(truth, 0)
-    # The variance of frame i's scaled value is (t L_i / g + (r / g)**2) / L_i**2.
-    variance = sum((response * lv / gain + (read_noise / gain) ** 2) / lv**2 for lv in levels)
-    ideal = np.sqrt(variance) / levels.size
     with np.errstate(invalid="ignore", divide="ignore"):
-        residual = (flat - truth) / ideal
+        residual = (flat - truth) / _engine.ideal_noise(truth, levels, gain, read_noise)
         excess = flat / truth - 1
     good = np.isfinite(residual) & (truth > 0)  # dead pixels (truth 0) have no ratio
     inside = good & (np.abs(residual) <= threshold)
     good_rejected = math.nan
     if frames is not None and n_used is not None:
-        clean = np.ones(truth.shape, dtype=bool)  # no frame is an outlier here
-        for frame, level in zip(frames, levels, strict=True):
-            noise = np.sqrt(response * level / gain + (read_noise / gain) ** 2)
-            deviation = np.abs(read_frame(frame).data - truth * level)
-            clean &= deviation <= threshold * noise
+        clean = _engine.no_outlier(frames, truth, levels, gain, read_noise, threshold)
         good_rejected = float(np.sum(len(levels) - n_used[clean]) / (clean.sum() * len(levels)))
     return TruthComparison(
         float(np.std(residual[inside])),
