@@ -1,10 +1,12 @@
-"""Benchmark: combining Example 2's ten 4096 x 4096 twilight flats, four ways.
+"""Benchmark: combining Example 2's ten 4096 x 4096 twilight flats, six ways.
 
-Run with ``python benchmarks/bench_combine.py [FOLDER]``.  The frames are written with
+Run from the repository's root with ``python benchmarks/bench_combine.py [FOLDER]`` or
+``python -m benchmarks.bench_combine [FOLDER]``.  The frames are written with
 ``example_data.ensure_example2`` into FOLDER (kept, so a second run is cheap) or, without
 FOLDER, into a temporary folder that is removed afterwards.
 
-Cases, each run in its own subprocess so that its peak memory is its own:
+Cases, each a function of this module (``case_a`` ... ``case_f``) run in a fresh Python
+process (``python -m benchmarks.bench_combine --case X``), so that its peak memory is its own:
 
 (a) the common ccdproc call, as public tutorials write it (including the misspelt
     ``signma_clip_dev_func``, which ccdproc silently ignores);
@@ -13,13 +15,18 @@ Cases, each run in its own subprocess so that its peak memory is its own:
 (d) the floor: reading all frames into one stack plus one ``np.median`` along the stack;
 (e) the reference for combine_flats' own clipping code: the same scale-first algorithm written
     with ``astropy.stats.sigma_clip`` on blocks of 256 rows (one thread).  combine_flats
-    sorts each block itself instead, because that is faster; this case measures by how much.
+    sorts each block itself instead, because that is faster; this case measures by how much;
+(f) ``combine_flats`` with ``stdfunc='mad_std'``, the MAD clip, to compare the default
+    rejection (case c) with.  If the installed helper refuses the keyword, the error is
+    reported and the other cases still run.
 
 Peak memory is the peak resident set size during the call minus the resident set size after
-the imports (on Linux the kernel's peak mark is reset first, because a child process keeps
-its parent's ``ru_maxrss`` across exec).  The page cache is warmed before the first case, so
-every case reads from memory.  The script prints a Markdown table and the ratios c/a, c/b and
-c/d, with the targets c <= 1.5 d, c <= a / 3 and memory <= 1.15 x mem_limit.
+the imports (on Linux the kernel's peak mark is reset first, through /proc/self/clear_refs,
+because a child process keeps its parent's ``ru_maxrss`` across exec; elsewhere ``ru_maxrss``
+is used).  The page cache is warmed before the first case, so every case reads from memory.
+The script prints a Markdown table and the ratios c/a, c/b, c/d, c/e and c/f, with the
+targets c <= 1.5 d, c <= a / 3, c <= 1.2 f and memory of c <= 1.15 x mem_limit.  The exit
+status is 0 when every target is met, 1 otherwise (also when a case failed).
 """
 
 from __future__ import annotations
@@ -27,11 +34,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import ccdproc
+import numpy as np
+from astropy.io import fits
+from astropy.stats import mad_std, sigma_clip
+
+ROOT = Path(__file__).resolve().parent.parent
 MEM_LIMIT = 350e6
 
 CASES = {
@@ -40,95 +55,165 @@ CASES = {
     "c": "combine_flats",
     "d": "floor: read all + np.median",
     "e": "scale first, astropy sigma_clip per block",
+    "f": "combine_flats, stdfunc='mad_std'",
 }
+DEFAULT_ORDER = "dcbaef"
 
-# Code run in the subprocess for each case; `files` is defined before it runs.
-CASE_CODE = {
-    "e": """
-from astropy.io import fits
-from astropy.stats import sigma_clip
 
-scales = []
-for name in files:
-    data = fits.getdata(name, memmap=False)
-    scales.append(1 / np.median(data))
-    del data
-scales = np.array(scales, dtype=np.float32)[:, None, None]
-hduls = [fits.open(name, memmap=False, lazy_load_hdus=True) for name in files]
-ny, nx = hduls[0][0].shape
-result = np.empty((ny, nx), dtype=np.float32)
-for row0 in range(0, ny, 256):
-    stack = np.stack([h[0].section[row0 : row0 + 256] for h in hduls]).astype(np.float32)
-    stack *= scales
-    clipped = sigma_clip(
-        stack, sigma=5, maxiters=1, cenfunc="median", stdfunc="mad_std", axis=0,
-        masked=False, copy=False,
+# --------------------------------------------------------------------------------------
+# The cases
+# --------------------------------------------------------------------------------------
+
+
+def _inv_median(data):
+    return 1 / np.median(data)
+
+
+def case_a(files, mem_limit):
+    """Combine with ``ccdproc.combine`` as tutorials commonly call it.
+
+    Parameters
+    ----------
+    files : list of str
+        The frames.
+    mem_limit : float
+        Memory budget in bytes, passed on.
+
+    Returns
+    -------
+    astropy.nddata.CCDData
+        The combined frame.
+    """
+    return ccdproc.combine(
+        files,
+        method="average",
+        scale=_inv_median,
+        sigma_clip=True,
+        sigma_clip_low_thresh=5,
+        sigma_clip_high_thresh=5,
+        sigma_clip_func=np.ma.median,
+        signma_clip_dev_func=mad_std,  # sic: the tutorials' misspelling, ignored by ccdproc
+        mem_limit=mem_limit,
     )
-    result[row0 : row0 + 256] = np.nanmean(clipped, axis=0)
-result /= np.median(result)
-for h in hduls:
-    h.close()
-""",
-    "a": """
-def inv_median(a):
-    return 1 / np.median(a)
 
-result = ccdproc.combine(
-    files,
-    method="average",
-    scale=inv_median,
-    sigma_clip=True,
-    sigma_clip_low_thresh=5,
-    sigma_clip_high_thresh=5,
-    sigma_clip_func=np.ma.median,
-    signma_clip_dev_func=mad_std,
-    mem_limit=MEM_LIMIT,
-)
-""",
-    "b": """
-def inv_median(a):
-    return 1 / np.median(a)
 
-result = ccdproc.combine(
-    files,
-    method="average",
-    scale=inv_median,
-    sigma_clip=True,
-    sigma_clip_low_thresh=5,
-    sigma_clip_high_thresh=5,
-    sigma_clip_func="median",
-    sigma_clip_dev_func="mad_std",
-    mem_limit=MEM_LIMIT,
-    dtype=np.float32,
-)
-""",
-    "c": """
-result = cf.combine_flats(files, mem_limit=MEM_LIMIT)
-""",
-    "d": """
-first = fits.getdata(files[0], memmap=False)
-stack = np.empty((len(files),) + first.shape, dtype=np.float32)
-stack[0] = first
-del first
-for i, name in enumerate(files[1:], start=1):
-    stack[i] = fits.getdata(name, memmap=False)
-result = np.median(stack, axis=0)
-""",
+def case_b(files, mem_limit):
+    """Combine with ``ccdproc.combine`` and its fastest options (string functions, float32).
+
+    Parameters and return value as for `case_a`.
+    """
+    return ccdproc.combine(
+        files,
+        method="average",
+        scale=_inv_median,
+        sigma_clip=True,
+        sigma_clip_low_thresh=5,
+        sigma_clip_high_thresh=5,
+        sigma_clip_func="median",
+        sigma_clip_dev_func="mad_std",
+        mem_limit=mem_limit,
+        dtype=np.float32,
+    )
+
+
+def case_c(files, mem_limit):
+    """Combine with ``convenience_functions.combine_flats`` and its defaults.
+
+    Parameters and return value as for `case_a`.
+    """
+    import convenience_functions as cf
+
+    return cf.combine_flats(files, mem_limit=mem_limit)
+
+
+def case_d(files, mem_limit):
+    """Read every frame into one float32 stack and take its median along the frames.
+
+    ``mem_limit`` is not used: this is the floor that ignores memory.
+
+    Returns
+    -------
+    numpy.ndarray
+        The median image (not normalised).
+    """
+    first = fits.getdata(files[0], memmap=False)
+    stack = np.empty((len(files), *first.shape), dtype=np.float32)
+    stack[0] = first
+    del first
+    for i, name in enumerate(files[1:], start=1):
+        stack[i] = fits.getdata(name, memmap=False)
+    return np.median(stack, axis=0)
+
+
+def case_e(files, mem_limit, rows=256):
+    """Scale first, then ``astropy.stats.sigma_clip`` (5 x MAD) and mean, block by block.
+
+    ``mem_limit`` is not used; the blocks are ``rows`` rows of every frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        The combined image, float32, normalised to median 1.
+    """
+    scales = []
+    for name in files:
+        data = fits.getdata(name, memmap=False)
+        scales.append(1 / np.median(data))
+        del data
+    scales = np.array(scales, dtype=np.float32)[:, None, None]
+    hduls = [fits.open(name, memmap=False, lazy_load_hdus=True) for name in files]
+    try:
+        ny, nx = hduls[0][0].shape
+        result = np.empty((ny, nx), dtype=np.float32)
+        for row0 in range(0, ny, rows):
+            stack = np.stack([h[0].section[row0 : row0 + rows] for h in hduls])
+            stack = stack.astype(np.float32)
+            stack *= scales
+            clipped = sigma_clip(
+                stack,
+                sigma=5,
+                maxiters=1,
+                cenfunc="median",
+                stdfunc="mad_std",
+                axis=0,
+                masked=False,
+                copy=False,
+            )
+            result[row0 : row0 + rows] = np.nanmean(clipped, axis=0)
+    finally:
+        for h in hduls:
+            h.close()
+    result /= np.median(result)
+    return result
+
+
+def case_f(files, mem_limit):
+    """Combine with ``combine_flats(..., stdfunc='mad_std')``, the MAD clip.
+
+    Parameters and return value as for `case_a`.
+    """
+    import convenience_functions as cf
+
+    return cf.combine_flats(files, mem_limit=mem_limit, stdfunc="mad_std")
+
+
+CASE_FUNCTIONS = {
+    "a": case_a,
+    "b": case_b,
+    "c": case_c,
+    "d": case_d,
+    "e": case_e,
+    "f": case_f,
 }
 
-RUNNER = """
-import json, resource, sys, time
-import numpy as np
-import ccdproc
-from astropy.io import fits
-from astropy.stats import mad_std
-import convenience_functions as cf
 
-files = json.loads(sys.argv[1])
-MEM_LIMIT = float(sys.argv[2])
-code = sys.argv[3]
+# --------------------------------------------------------------------------------------
+# Measuring one case, in the child process
+# --------------------------------------------------------------------------------------
 
-def status(key):
+
+def _status_bytes(key):
+    """Return a size field of /proc/self/status (``VmRSS``, ``VmHWM``) in bytes, or None."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
@@ -138,23 +223,66 @@ def status(key):
         pass
     return None
 
-def ru_peak():
+
+def _ru_peak_bytes():
+    """Return this process's peak resident set size (``ru_maxrss``) in bytes."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024
 
-try:
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-    use_hwm = True
-except OSError:
-    use_hwm = False
-base = status("VmRSS") if use_hwm else ru_peak()
-start = time.perf_counter()
-exec(code)
-wall = time.perf_counter() - start
-peak = status("VmHWM") if use_hwm else ru_peak()
-print("RESULT " + json.dumps({"wall": wall, "extra": peak - base}))
-"""
+
+def _reset_peak():
+    """Reset the kernel's peak-RSS mark (Linux); return whether VmHWM can be used."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return _status_bytes("VmHWM") is not None
+
+
+def measure(case, files, mem_limit):
+    """Run one case in this process and measure it.
+
+    Everything a case imports is imported first; the baseline is the resident set size
+    after that.
+
+    Parameters
+    ----------
+    case : str
+        One of the keys of `CASES`.
+    files : list of str
+        The frames.
+    mem_limit : float
+        Memory budget in bytes, passed on to the case.
+
+    Returns
+    -------
+    dict
+        ``case``; ``wall``, the wall time in seconds, and ``extra``, the peak memory above
+        the baseline in bytes; ``reject``, the REJECT keyword of a combined CCDData (else
+        None); ``error``, None, or the exception's type and message if the case raised
+        (``wall`` and ``extra`` are then None).
+    """
+    import convenience_functions  # noqa: F401  (imported before the baseline)
+
+    function = CASE_FUNCTIONS[case]
+    use_hwm = _reset_peak()
+    base = _status_bytes("VmRSS") if use_hwm else _ru_peak_bytes()
+    start = time.perf_counter()
+    try:
+        result = function(files, mem_limit)
+    except Exception as err:  # reported by the parent, which runs the other cases
+        return {"case": case, "wall": None, "extra": None, "reject": None, "error": repr(err)}
+    wall = time.perf_counter() - start
+    peak = _status_bytes("VmHWM") if use_hwm else _ru_peak_bytes()
+    meta = getattr(result, "meta", None)
+    reject = meta.get("REJECT") if meta is not None else None
+    return {"case": case, "wall": wall, "extra": peak - base, "reject": reject, "error": None}
+
+
+# --------------------------------------------------------------------------------------
+# The parent: frames, one process per case, the report
+# --------------------------------------------------------------------------------------
 
 
 def warm_page_cache(files):
@@ -165,33 +293,161 @@ def warm_page_cache(files):
                 pass
 
 
-def run_case(case, files):
-    """Run one case in a fresh interpreter; return (wall seconds, peak extra bytes, log)."""
-    command = [sys.executable, "-c", RUNNER, json.dumps(files), repr(MEM_LIMIT), CASE_CODE[case]]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"case {case} failed:\n{done.stdout}\n{done.stderr}")
-    result = next(
-        json.loads(line[len("RESULT ") :])
-        for line in done.stdout.splitlines()
-        if line.startswith("RESULT ")
-    )
-    log = [
-        line.strip()
-        for line in (done.stdout + done.stderr).splitlines()
-        if line.strip() and not line.startswith("RESULT ")
+def run_case(case, files, mem_limit):
+    """Run one case in a fresh interpreter.
+
+    Parameters
+    ----------
+    case : str
+        One of the keys of `CASES`.
+    files : list of str
+        The frames.
+    mem_limit : float
+        Memory budget in bytes.
+
+    Returns
+    -------
+    result : dict
+        What `measure` returned in the child; if the child died without reporting,
+        ``error`` says so.
+    log : list of str
+        The child's other output lines (ccdproc's INFO lines, warnings).
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_combine",
+        "--case",
+        case,
+        "--files-json",
+        json.dumps(files),
+        "--mem-limit",
+        repr(mem_limit),
     ]
-    return result["wall"], result["extra"], log
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    result, log = None, []
+    for line in (done.stdout + done.stderr).splitlines():
+        if line.startswith('{"case"'):
+            result = json.loads(line)
+        elif line.strip():
+            log.append(line.strip())
+    if result is None:
+        tail = log[-1] if log else "no output"
+        error = f"the process ended with status {done.returncode} without a result: {tail}"
+        result = {"case": case, "wall": None, "extra": None, "reject": None, "error": error}
+    return result, log
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", help="folder for the Example 2 frames")
-    parser.add_argument(
-        "--cases", default="dcbae", help="which cases to run, in order (default: dcbae)"
+def report(results, logs, n_files, mem_limit):
+    """Print the table, the ratios and the targets; return True if every target is met."""
+    print(
+        f"{n_files} frames of Example 2 (4096 x 4096 float32), "
+        f"mem_limit = {mem_limit / 1e6:.0f} MB, {os.cpu_count()} CPUs\n"
     )
-    args = parser.parse_args()
+    print("| case | wall time (s) | peak memory above baseline (MB) |")
+    print("|---|---:|---:|")
+    for case, label in CASES.items():
+        if case not in results:
+            continue
+        result = results[case]
+        if result["reject"] is not None:
+            label = f"{label} (REJECT = {result['reject']})"
+        if result["error"] is None:
+            print(f"| ({case}) {label} | {result['wall']:.2f} | {result['extra'] / 1e6:.0f} |")
+        else:
+            print(f"| ({case}) {label} | failed | failed |")
+    print()
+    ok = {case: r for case, r in results.items() if r["error"] is None}
+    all_met = len(ok) == len(results)
+    for case, result in results.items():
+        if result["error"] is not None:
+            print(f"- ({case}) failed: {result['error']}")
+    if "c" in ok:
+        c_wall, c_extra = ok["c"]["wall"], ok["c"]["extra"]
+        for other in "abdef":
+            if other in ok:
+                print(f"- c/{other}: {c_wall / ok[other]['wall']:.2f}")
+        targets = {  # case: (text, factor), the target being c <= factor x that case
+            "d": ("c <= 1.5 x d", 1.5),
+            "a": ("c <= a / 3", 1 / 3),
+            "f": ("c <= 1.2 x f (default rejection vs the MAD clip)", 1.2),
+        }
+        for other, (text, factor) in targets.items():
+            if other in ok:
+                met = c_wall <= factor * ok[other]["wall"]
+                all_met &= met
+                print(f"- target {text}: {'met' if met else 'NOT met'}")
+            elif other in results:
+                all_met = False
+                print(f"- target {text}: not measured, ({other}) failed")
+        met = c_extra <= 1.15 * mem_limit
+        all_met &= met
+        print(
+            f"- target memory of c <= 1.15 x mem_limit ({1.15 * mem_limit / 1e6:.0f} MB): "
+            f"{'met' if met else 'NOT met'}"
+        )
+    for case, log in logs.items():
+        info = sorted({line for line in log if "INFO" in line})
+        other = [line for line in log if "INFO" not in line]
+        if info or other:
+            print(f"\nMessages from ({case}):")
+            for line in info:
+                print(f"    {line}")
+            if other:
+                print(f"    ... and {len(other)} other lines, e.g. {other[0]}")
+    return all_met
 
+
+def parse_args(argv=None):
+    """Parse the command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_combine",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "folder", nargs="?", help="folder for the Example 2 frames (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--cases",
+        default=DEFAULT_ORDER,
+        help=f"which cases to run, in this order (default: {DEFAULT_ORDER})",
+    )
+    parser.add_argument(
+        "--mem-limit",
+        type=float,
+        default=MEM_LIMIT,
+        help=f"memory budget in bytes of cases a, b, c and f (default: {MEM_LIMIT:.0f})",
+    )
+    parser.add_argument(
+        "--case",
+        choices=sorted(CASES),
+        help="internal: run this one case in this process and print one JSON line",
+    )
+    parser.add_argument(
+        "--files-json", help="internal, with --case: the frames, as a JSON list of paths"
+    )
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.cases) - set(CASES))
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {''.join(CASES)}")
+    if args.case is not None and (args.files_json is None or args.folder is not None):
+        parser.error("--case needs --files-json and no FOLDER")
+    if args.case is None and args.files_json is not None:
+        parser.error("--files-json goes with --case")
+    return args
+
+
+def main(argv=None):
+    """Run the benchmark (or, with ``--case``, one case); return the exit status."""
+    args = parse_args(argv)
+    if args.case is not None:
+        result = measure(args.case, json.loads(args.files_json), args.mem_limit)
+        print(json.dumps(result), flush=True)
+        return 0 if result["error"] is None else 1
+
+    if str(ROOT) not in sys.path:  # run as a script: this repository's modules, as the cases
+        sys.path.insert(0, str(ROOT))
     import example_data
 
     with tempfile.TemporaryDirectory(prefix="bench_combine_") as scratch:
@@ -206,50 +462,9 @@ def main():
         results, logs = {}, {}
         for case in args.cases:
             print(f"running ({case}) {CASES[case]} ...", file=sys.stderr, flush=True)
-            wall, extra, log = run_case(case, files)
-            results[case], logs[case] = (wall, extra), log
+            results[case], logs[case] = run_case(case, files, args.mem_limit)
 
-    print(
-        f"{len(files)} frames of Example 2 (4096 x 4096 float32), "
-        f"mem_limit = {MEM_LIMIT / 1e6:.0f} MB, {os.cpu_count()} CPUs\n"
-    )
-    print("| case | wall time (s) | peak memory above baseline (MB) |")
-    print("|---|---:|---:|")
-    for case in "abcde":
-        if case in results:
-            wall, extra = results[case]
-            print(f"| ({case}) {CASES[case]} | {wall:.2f} | {extra / 1e6:.0f} |")
-    print()
-    all_met = True
-    if "c" in results:
-        c_wall, c_extra = results["c"]
-        for other in "abde":
-            if other in results:
-                print(f"- c/{other}: {c_wall / results[other][0]:.2f}")
-        if "d" in results:
-            ok = c_wall <= 1.5 * results["d"][0]
-            all_met &= ok
-            print(f"- target c <= 1.5 x d: {'met' if ok else 'NOT met'}")
-        if "a" in results:
-            ok = c_wall <= results["a"][0] / 3
-            all_met &= ok
-            print(f"- target c <= a / 3: {'met' if ok else 'NOT met'}")
-        ok = c_extra <= 1.15 * MEM_LIMIT
-        all_met &= ok
-        print(
-            f"- target memory of c <= 1.15 x mem_limit ({1.15 * MEM_LIMIT / 1e6:.0f} MB): "
-            f"{'met' if ok else 'NOT met'}"
-        )
-    for case, log in logs.items():
-        info = sorted({line for line in log if "INFO" in line})
-        other = [line for line in log if "INFO" not in line]
-        if info or other:
-            print(f"\nMessages from ({case}):")
-            for line in info:
-                print(f"    {line}")
-            if other:
-                print(f"    ... and {len(other)} other lines, e.g. {other[0]}")
-    return 0 if all_met else 1
+    return 0 if report(results, logs, len(files), args.mem_limit) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,528 @@
+"""Benchmark: rejection quality of ``combine_flats`` against a flat whose truth is known.
+
+Run from the repository's root with ``python benchmarks/bench_rejection.py`` or
+``python -m benchmarks.bench_rejection`` (``--help`` lists the options).  No file is written
+unless ``--examples FOLDER`` is given.
+
+The flats are drawn by this script's own generator, independent of the course's simulator
+(``example_data``): a known response (a smooth vignetting and tilt times a 1 % pixel-to-pixel
+response, normalised to median 1), a level L_i per frame (spread evenly over 20,000-40,000
+ADU, in a seeded order), real Poisson noise of the detected electrons (gain 1.5 e-/ADU) plus
+Gaussian read noise (8 e-), and cosmic rays: single pixels and tracks of 2-3 pixels whose
+amplitudes, pixel by pixel, are log-uniform between 8 and 40 standard deviations of that
+pixel's noise in that frame.  No pixel is hit in more than one frame, so every ray can be
+removed in principle.  The frames are 1024 x 1024 CCDData in ADU with GAIN and RDNOISE in
+their headers; they are combined as N = 3 and N = 10 frames with every method of
+``--methods`` (``combine_flats(frames, stdfunc=method, return_counts=True)``, all other
+options at their defaults).  A method the installed helper does not accept is reported as
+"not available".
+
+The ideal noise of the combined flat at a pixel is that of the plain mean of the N scaled
+frames, from the generator's noise model: sqrt(sum_i sigma_i**2) / N, where
+sigma_i = sqrt(t L_i / g + (r / g)**2) / L_i, t being the true response there.
+For each N and method the script prints one row of a table:
+
+- rays surviving: the fraction of ray pixels where the combined flat exceeds the truth by
+  more than 5 ideal noises (target: at most 1 %);
+- ray pixels with a rejection: where at least one sample was rejected (with rays of 8 sigma
+  and more, that is the ray), over all ray pixels and over those of 9-11 sigma;
+- good samples rejected: over the pixels without a ray in any frame,
+  sum(N - n_used) / (pixels x N) (target: at most 0.05 %);
+- noise / ideal: the rms over those pixels of (combined - truth) / ideal noise (target:
+  within 3 % of 1);
+
+then PASS or FAIL against the three targets.  With ``--examples FOLDER`` it also combines
+the course's Example 1 g' frames and Example 2 frames (written into FOLDER/example1 and
+FOLDER/example2 by ``example_data``, about 1 GB, kept for the next run) with every method
+and prints the residual rms against ``example_data.true_flat``, that rms over the ideal
+noise, and the number of pixels more than 6 ideal noises above the truth.
+
+Everything is seeded: two runs print the same numbers (except the times).  The exit status
+is 0 when every method of ``--expect-pass`` that is run is available and meets every target,
+1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.nddata import CCDData
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SEED = 20_250_101
+SHAPE = (1024, 1024)
+GAIN = 1.5  # e-/ADU
+READ_NOISE = 8.0  # e-
+LEVELS = (20_000.0, 40_000.0)  # ADU, the range of the frames' levels
+PIXEL_RESPONSE_RMS = 0.01
+RAY_EVENTS_PER_FRAME = 1000
+RAY_LENGTH_PROBABILITIES = (0.5, 0.3, 0.2)  # tracks of 1, 2 and 3 pixels
+RAY_SIGMAS = (8.0, 40.0)  # amplitude range, in standard deviations of the pixel's noise
+BIN_10_SIGMA = (9.0, 11.0)
+
+MAX_RAYS_SURVIVING = 0.01
+MAX_GOOD_REJECTED = 0.0005
+MAX_NOISE_EXCESS = 0.03
+SURVIVAL_THRESHOLD = 5.0  # ideal noises above the truth
+EXAMPLE_THRESHOLD = 6.0
+
+DEFAULT_METHODS = "avsigclip,ccdclip,mad_std"
+DEFAULT_EXPECT_PASS = "avsigclip,ccdclip"
+
+
+# --------------------------------------------------------------------------------------
+# The generator
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SyntheticFlats:
+    """Flat frames drawn from a known response, with what is needed to judge a combination.
+
+    Attributes
+    ----------
+    frames : list of astropy.nddata.CCDData
+        The frames, float32 ADU, with GAIN and RDNOISE in their headers.
+    truth : numpy.ndarray
+        The response the frames were drawn from, float64, median 1.
+    levels : numpy.ndarray
+        The level L_i of each frame in ADU (its expected median).
+    ideal_sigma : numpy.ndarray
+        The ideal noise of the combined flat per pixel (see the module docstring).
+    ray_frame : numpy.ndarray
+        int8: the frame a cosmic ray hit at each pixel, -1 where none did.
+    ray_sigma : numpy.ndarray
+        float32: the ray's amplitude in standard deviations of the pixel's noise in that
+        frame, NaN where no ray hit.
+    n_events : int
+        The number of cosmic-ray events (single pixels and tracks) in all frames.
+    """
+
+    frames: list
+    truth: np.ndarray
+    levels: np.ndarray
+    ideal_sigma: np.ndarray
+    ray_frame: np.ndarray
+    ray_sigma: np.ndarray
+    n_events: int
+
+
+def true_response(shape=SHAPE, seed=SEED):
+    """Return a known flat-field response: smooth vignetting and tilt times pixel response.
+
+    Parameters
+    ----------
+    shape : tuple of int, optional
+        (rows, columns).
+    seed : int, optional
+        Seed of the pixel-to-pixel response.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, median 1.
+    """
+    rng = np.random.default_rng([seed, 0])
+    y = np.linspace(-1.0, 1.0, shape[0])[:, None]
+    x = np.linspace(-1.0, 1.0, shape[1])[None, :]
+    r2 = (x - 0.1) ** 2 + (y + 0.05) ** 2
+    smooth = (1.0 - 0.12 * r2 - 0.04 * r2**2) * (1.0 + 0.03 * x - 0.02 * y)
+    pixels = 1.0 + PIXEL_RESPONSE_RMS * rng.standard_normal(shape)
+    response = smooth * pixels
+    return response / np.median(response)
+
+
+def _ray_tracks(rng, shape, n_events, taken):
+    """Yield the (rows, cols) of ``n_events`` ray tracks that avoid pixels already ``taken``.
+
+    Each track is 1-3 pixels long in one of the 8 directions; a candidate that leaves the
+    image or touches a taken pixel is drawn again.  ``taken`` is updated.
+    """
+    steps = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
+    done = 0
+    while done < n_events:
+        length = int(rng.choice(3, p=RAY_LENGTH_PROBABILITIES)) + 1
+        start = rng.integers(0, shape)
+        step = steps[rng.integers(0, len(steps))]
+        pixels = start + np.arange(length)[:, None] * step
+        rows, cols = pixels[:, 0], pixels[:, 1]
+        if rows.min() < 0 or cols.min() < 0 or rows.max() >= shape[0] or cols.max() >= shape[1]:
+            continue
+        if taken[rows, cols].any():
+            continue
+        taken[rows, cols] = True
+        done += 1
+        yield rows, cols
+
+
+def make_flats(n_frames, *, shape=SHAPE, seed=SEED, truth=None):
+    """Draw ``n_frames`` flat frames with noise and cosmic rays from a known response.
+
+    Parameters
+    ----------
+    n_frames : int
+        Number of frames.
+    shape : tuple of int, optional
+        (rows, columns) of each frame.
+    seed : int, optional
+        Seed; the frames depend on it and on ``n_frames``.
+    truth : numpy.ndarray, optional
+        The response (median 1); default ``true_response(shape, seed)``.
+
+    Returns
+    -------
+    SyntheticFlats
+        The frames and what is known about them.
+    """
+    if truth is None:
+        truth = true_response(shape, seed)
+    rng = np.random.default_rng([seed, n_frames])
+    levels = rng.permutation(np.linspace(*LEVELS, n_frames))
+    read_adu = READ_NOISE / GAIN
+    taken = np.zeros(shape, dtype=bool)
+    ray_frame = np.full(shape, -1, dtype=np.int8)
+    ray_sigma = np.full(shape, np.nan, dtype=np.float32)
+    ideal_variance = np.zeros(shape)
+    frames = []
+    for i, level in enumerate(levels):
+        expected = truth * level  # ADU
+        electrons = rng.poisson(expected * GAIN)
+        data = electrons / GAIN + rng.normal(0.0, read_adu, shape)
+        sigma_adu = np.sqrt(expected / GAIN + read_adu**2)
+        ideal_variance += (sigma_adu / level) ** 2
+        for rows, cols in _ray_tracks(rng, shape, RAY_EVENTS_PER_FRAME, taken):
+            amplitude = np.exp(rng.uniform(*np.log(RAY_SIGMAS), len(rows)))
+            data[rows, cols] += amplitude * sigma_adu[rows, cols]
+            ray_frame[rows, cols] = i
+            ray_sigma[rows, cols] = amplitude
+        meta = {"GAIN": GAIN, "RDNOISE": READ_NOISE, "IMAGETYP": "FLAT", "FILTER": "R"}
+        frames.append(CCDData(data.astype(np.float32), unit="adu", meta=meta))
+    ideal_sigma = np.sqrt(ideal_variance) / n_frames
+    n_events = RAY_EVENTS_PER_FRAME * n_frames
+    return SyntheticFlats(frames, truth, levels, ideal_sigma, ray_frame, ray_sigma, n_events)
+
+
+# --------------------------------------------------------------------------------------
+# Combining and judging
+# --------------------------------------------------------------------------------------
+
+
+def method_available(method):
+    """Return None if ``combine_flats`` accepts ``stdfunc=method``, else the reason.
+
+    The test is a combination of three small frames (with GAIN and RDNOISE), so an old
+    helper that does not know the method, or ``return_counts``, says so here.
+    """
+    import convenience_functions as cf
+
+    rng = np.random.default_rng(0)
+    meta = {"GAIN": GAIN, "RDNOISE": READ_NOISE}
+    tiny = [
+        CCDData(rng.normal(level, math.sqrt(level), (8, 8)), unit="adu", meta=meta)
+        for level in (20_000.0, 25_000.0, 30_000.0)
+    ]
+    try:
+        cf.combine_flats(tiny, stdfunc=method, return_counts=True)
+    except (TypeError, ValueError) as err:
+        return str(err)
+    return None
+
+
+@dataclass
+class Quality:
+    """The metrics of one combination (fractions, not percentages)."""
+
+    rays_surviving: float
+    rays_with_rejection: float
+    rays_10_sigma_with_rejection: float
+    good_rejected: float
+    noise_ratio: float
+    seconds: float
+
+    def checks(self):
+        """Return whether each target is met: (rays, good samples, noise)."""
+        return (
+            self.rays_surviving <= MAX_RAYS_SURVIVING,
+            self.good_rejected <= MAX_GOOD_REJECTED,
+            abs(self.noise_ratio - 1.0) <= MAX_NOISE_EXCESS,
+        )
+
+    @property
+    def passed(self):
+        """True when every target is met."""
+        return all(self.checks())
+
+
+def judge(flats, combined, n_used, seconds):
+    """Compare a combination of ``flats`` with their truth.
+
+    Parameters
+    ----------
+    flats : SyntheticFlats
+        The frames and their truth.
+    combined : astropy.nddata.CCDData or numpy.ndarray
+        The combined flat, normalised to median 1.
+    n_used : numpy.ndarray
+        The number of samples that survived at each pixel.
+    seconds : float
+        The time the combination took, carried into the result.
+
+    Returns
+    -------
+    Quality
+        The metrics described in the module docstring.
+    """
+    n_frames = len(flats.frames)
+    data = np.asarray(getattr(combined, "data", combined), dtype=np.float64)
+    excess = (data - flats.truth) / flats.ideal_sigma
+    rays = flats.ray_frame >= 0
+    clean = ~rays  # pixels no ray hit in any frame
+    good = clean & np.isfinite(excess)  # NaN where no sample survived
+    rejected_any = n_used < n_frames
+    near_10 = rays & (flats.ray_sigma >= BIN_10_SIGMA[0]) & (flats.ray_sigma <= BIN_10_SIGMA[1])
+    # NaN (no survivor) counts as surviving: the ray's pixel is not repaired.
+    survived = ~(excess[rays] <= SURVIVAL_THRESHOLD)
+    n_clean = int(clean.sum())
+    return Quality(
+        rays_surviving=float(survived.mean()),
+        rays_with_rejection=float(rejected_any[rays].mean()),
+        rays_10_sigma_with_rejection=float(rejected_any[near_10].mean()),
+        good_rejected=float(np.sum(n_frames - n_used[clean].astype(np.int64)))
+        / (n_clean * n_frames),
+        noise_ratio=float(np.sqrt(np.mean(excess[good] ** 2))),
+        seconds=seconds,
+    )
+
+
+def run_synthetic(frame_counts, methods, *, shape=SHAPE, seed=SEED):
+    """Generate, combine with each method and judge; print the table.
+
+    Parameters
+    ----------
+    frame_counts : sequence of int
+        The numbers of frames N to try.
+    methods : sequence of str
+        ``stdfunc`` values of ``combine_flats``.
+    shape : tuple of int, optional
+        Frame shape.
+    seed : int, optional
+        Seed of the generator.
+
+    Returns
+    -------
+    dict
+        ``{(N, method): Quality or None}``, None where the method is not available.
+    """
+    import convenience_functions as cf
+
+    missing = {method: method_available(method) for method in methods}
+    truth = true_response(shape, seed)
+    results = {}
+    for n_frames in frame_counts:
+        start = time.perf_counter()
+        flats = make_flats(n_frames, shape=shape, seed=seed, truth=truth)
+        drawn = time.perf_counter() - start
+        n_ray_pixels = int((flats.ray_frame >= 0).sum())
+        levels = ", ".join(f"{level:.0f}" for level in flats.levels)
+        print(
+            f"N = {n_frames}: levels {levels} ADU; {flats.n_events} ray events on "
+            f"{n_ray_pixels} pixels; ideal noise of the combined flat "
+            f"{np.median(flats.ideal_sigma):.2e} (median over pixels); drawn in {drawn:.1f} s",
+            flush=True,
+        )
+        for method in methods:
+            if missing[method] is not None:
+                results[n_frames, method] = None
+                continue
+            start = time.perf_counter()
+            combined, n_used = cf.combine_flats(flats.frames, stdfunc=method, return_counts=True)
+            seconds = time.perf_counter() - start
+            results[n_frames, method] = judge(flats, combined, n_used, seconds)
+        del flats
+    print()
+    print_table(results, missing)
+    return results
+
+
+def _percent(value, digits=2):
+    return f"{100 * value:.{digits}f} %"
+
+
+def print_table(results, missing):
+    """Print the Markdown table of `run_synthetic` and the methods not available."""
+    low, high = BIN_10_SIGMA
+    print(
+        "| N | method | rays surviving | ray pixels with a rejection "
+        f"(all / {low:.0f}-{high:.0f} sigma) | good samples rejected | noise / ideal "
+        "| time (s) | verdict |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
+    for (n_frames, method), quality in results.items():
+        if quality is None:
+            print(f"| {n_frames} | {method} | | | | | | not available |")
+            continue
+        rays_ok, good_ok, noise_ok = quality.checks()
+        failed = [
+            name
+            for name, ok in (("rays", rays_ok), ("good samples", good_ok), ("noise", noise_ok))
+            if not ok
+        ]
+        verdict = "PASS" if not failed else "FAIL (" + ", ".join(failed) + ")"
+        print(
+            f"| {n_frames} | {method} | {_percent(quality.rays_surviving)} "
+            f"| {_percent(quality.rays_with_rejection, 1)} / "
+            f"{_percent(quality.rays_10_sigma_with_rejection, 1)} "
+            f"| {_percent(quality.good_rejected, 3)} | {quality.noise_ratio:.3f} "
+            f"| {quality.seconds:.2f} | {verdict} |"
+        )
+    print(
+        f"\nTargets: rays surviving <= {_percent(MAX_RAYS_SURVIVING, 0)}; good samples "
+        f"rejected <= {_percent(MAX_GOOD_REJECTED)}; noise / ideal within "
+        f"{_percent(MAX_NOISE_EXCESS, 0)} of 1."
+    )
+    for method, reason in missing.items():
+        if reason is not None:
+            print(f"Method {method!r} is not available in this combine_flats: {reason}")
+
+
+# --------------------------------------------------------------------------------------
+# The course's examples
+# --------------------------------------------------------------------------------------
+
+
+def _ideal_sigma_of_files(files, truth):
+    """Ideal combined noise per pixel of ``files`` (GAIN, RDNOISE, median of each frame)."""
+    variance = np.zeros(truth.shape)
+    for name in files:
+        with fits.open(name, memmap=False) as hdul:
+            header, data = hdul[0].header, hdul[0].data
+            level = float(np.median(data[::4, ::4]))
+        gain, read_noise = float(header["GAIN"]), float(header["RDNOISE"])
+        variance += (truth * level / gain + (read_noise / gain) ** 2) / level**2
+    return np.sqrt(variance) / len(files)
+
+
+def run_examples(folder, methods):
+    """Combine the course's Example 1 g' and Example 2 frames; compare with their truth.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Where the frames are written (subfolders ``example1`` and ``example2``); frames
+        already there are reused.
+    methods : sequence of str
+        ``stdfunc`` values of ``combine_flats``; those not available are skipped.
+    """
+    import convenience_functions as cf
+    import example_data as ed
+
+    if not hasattr(ed, "true_flat"):
+        print("\nexample_data.true_flat does not exist yet: the examples are skipped.")
+        return
+    methods = [method for method in methods if method_available(method) is None]
+    folder = Path(folder)
+    print(f"\nThe course's examples (frames in {folder}):\n")
+    sets = []
+    ex1 = ed.ensure_example1(folder / "example1")
+    files1 = [str(ex1 / name) for name in ed.example_files(1)]
+    g_files = [name for name in files1 if fits.getheader(name)["FILTER"].strip() == "g'"]
+    sets.append(("Example 1 g'", g_files, 1, "g'"))
+    ex2 = ed.ensure_example2(folder / "example2")
+    sets.append(("Example 2 r", [str(ex2 / name) for name in ed.example_files(2)], 2, "r"))
+    print(
+        "| frames | N | method | residual rms | rms / ideal "
+        f"| pixels > {EXAMPLE_THRESHOLD:.0f} ideal sigma above truth | time (s) |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|")
+    for label, files, example, filter_name in sets:
+        truth = ed.true_flat(example, filter_name).astype(np.float64)
+        ideal = _ideal_sigma_of_files(files, truth)
+        ideal_rms = float(np.sqrt(np.mean(ideal**2)))
+        for method in methods:
+            start = time.perf_counter()
+            combined = cf.combine_flats(files, stdfunc=method)
+            seconds = time.perf_counter() - start
+            residual = combined.data - truth
+            finite = np.isfinite(residual)
+            rms = float(np.sqrt(np.mean(residual[finite] ** 2)))
+            high = int(np.sum(residual[finite] > EXAMPLE_THRESHOLD * ideal[finite]))
+            print(
+                f"| {label} | {len(files)} | {method} | {rms:.2e} | {rms / ideal_rms:.3f} "
+                f"| {high} | {seconds:.1f} |",
+                flush=True,
+            )
+            del combined, residual, finite
+        del truth, ideal
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+
+
+def _names(text):
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def main(argv=None):
+    """Run the benchmark; return the exit status (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_rejection",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--methods",
+        type=_names,
+        default=_names(DEFAULT_METHODS),
+        help=f"stdfunc values to compare, comma-separated (default: {DEFAULT_METHODS})",
+    )
+    parser.add_argument(
+        "--frames",
+        type=lambda text: [int(n) for n in _names(text)],
+        default=[3, 10],
+        help="numbers of frames, comma-separated (default: 3,10)",
+    )
+    parser.add_argument(
+        "--expect-pass",
+        type=_names,
+        default=_names(DEFAULT_EXPECT_PASS),
+        help="methods that must meet every target for exit status 0 "
+        f"(default: {DEFAULT_EXPECT_PASS})",
+    )
+    parser.add_argument("--seed", type=int, default=SEED, help=f"seed (default: {SEED})")
+    parser.add_argument(
+        "--examples",
+        metavar="FOLDER",
+        help="also combine the course's Example 1 g' and Example 2 frames, written into "
+        "FOLDER (about 1 GB)",
+    )
+    args = parser.parse_args(argv)
+    if any(n < 3 for n in args.frames):
+        parser.error("--frames: combine_flats rejects only with 3 frames or more")
+    if str(ROOT) not in sys.path:  # run as a script: this repository's modules
+        sys.path.insert(0, str(ROOT))
+
+    import convenience_functions as cf
+
+    print(
+        f"combine_flats from {Path(cf.__file__).resolve()}; frames {SHAPE[0]} x {SHAPE[1]}, "
+        f"gain {GAIN} e-/ADU, read noise {READ_NOISE} e-, seed {args.seed}\n"
+    )
+    results = run_synthetic(args.frames, args.methods, seed=args.seed)
+    if args.examples:
+        run_examples(args.examples, args.methods)
+    expected = [quality for (_, method), quality in results.items() if method in args.expect_pass]
+    return 0 if all(q is not None and q.passed for q in expected) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
