@@ -544,25 +544,26 @@ class _expanded:
     def __enter__(self):
         handle, name = tempfile.mkstemp(suffix=".fits", prefix="flat-")
         self.copy = Path(name)
-        with os.fdopen(handle, "wb") as output, self.opener(self.path, "rb") as source:
-            while True:
-                try:  # the input is damaged: a ValueError naming it
-                    chunk = source.read(1 << 20)
-                except (OSError, EOFError) as err:
-                    self.copy.unlink(missing_ok=True)
-                    message = f"cannot expand the compressed file {self.path}: {err}"
-                    raise ValueError(message) from err
-                if not chunk:
-                    break
-                try:  # the temporary folder is full or not writable: an OSError
+        try:
+            with os.fdopen(handle, "wb") as output, self.opener(self.path, "rb") as source:
+                while chunk := self._read(source):
                     output.write(chunk)
-                except OSError as err:
-                    self.copy.unlink(missing_ok=True)
-                    message = (
-                        f"cannot expand {self.path} into {self.copy.parent}: {err.strerror or err}"
-                    )
-                    raise OSError(err.errno, message, str(self.path)) from err
+        except BaseException as err:  # an interrupt too: the copy must not stay behind
+            self.copy.unlink(missing_ok=True)
+            if isinstance(err, OSError):  # writing or closing the copy: the folder is full
+                message = (
+                    f"cannot expand {self.path} into {self.copy.parent}: {err.strerror or err}"
+                )
+                raise OSError(err.errno, message, str(self.path)) from err
+            raise
         return self.copy
+
+    def _read(self, source):
+        """Return the next chunk of the compressed input; a ValueError naming it if damaged."""
+        try:
+            return source.read(1 << 20)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"cannot expand the compressed file {self.path}: {err}") from err
 
     def __exit__(self, *exc):
         self.copy.unlink(missing_ok=True)
@@ -642,6 +643,8 @@ def map_frames(function, frames, plan, dtype):
         except ValueError as err:
             raise ValueError(f"combine_flats: {frame.label}: {err}") from err
 
+    if plan.frame_workers == 1:  # in this thread, whose freed memory the outputs reuse
+        return [one(frame) for frame in frames]
     with ThreadPoolExecutor(plan.frame_workers) as pool:
         return list(pool.map(one, frames))
 
