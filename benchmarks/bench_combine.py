@@ -69,6 +69,16 @@ def _inv_median(data):
     return 1 / np.median(data)
 
 
+# What both ccdproc cases share: scale by the inverse median, clip at 5 spreads, average.
+_CCDPROC_COMMON = {
+    "method": "average",
+    "scale": _inv_median,
+    "sigma_clip": True,
+    "sigma_clip_low_thresh": 5,
+    "sigma_clip_high_thresh": 5,
+}
+
+
 def case_a(files, mem_limit):
     """Combine with ``ccdproc.combine`` as tutorials commonly call it.
 
@@ -86,11 +96,7 @@ def case_a(files, mem_limit):
     """
     return ccdproc.combine(
         files,
-        method="average",
-        scale=_inv_median,
-        sigma_clip=True,
-        sigma_clip_low_thresh=5,
-        sigma_clip_high_thresh=5,
+        **_CCDPROC_COMMON,
         sigma_clip_func=np.ma.median,
         signma_clip_dev_func=mad_std,  # sic: the tutorials' misspelling, ignored by ccdproc
         mem_limit=mem_limit,
@@ -104,11 +110,7 @@ def case_b(files, mem_limit):
     """
     return ccdproc.combine(
         files,
-        method="average",
-        scale=_inv_median,
-        sigma_clip=True,
-        sigma_clip_low_thresh=5,
-        sigma_clip_high_thresh=5,
+        **_CCDPROC_COMMON,
         sigma_clip_func="median",
         sigma_clip_dev_func="mad_std",
         mem_limit=mem_limit,
@@ -294,16 +296,7 @@ def warm_page_cache(files):
 
 
 def run_case(case, files, mem_limit):
-    """Run one case in a fresh interpreter.
-
-    Parameters
-    ----------
-    case : str
-        One of the keys of `CASES`.
-    files : list of str
-        The frames.
-    mem_limit : float
-        Memory budget in bytes.
+    """Run one case in a fresh interpreter (the arguments are those of `measure`).
 
     Returns
     -------
@@ -400,11 +393,8 @@ def report(results, logs, n_files, mem_limit):
 
 def parse_args(argv=None):
     """Parse the command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_combine",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    prog, raw = "python -m benchmarks.bench_combine", argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=raw)
     parser.add_argument(
         "folder", nargs="?", help="folder for the Example 2 frames (default: a temporary one)"
     )

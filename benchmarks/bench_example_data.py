@@ -63,11 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     int
         Exit status: 0 if every target is met, 1 otherwise.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_example_data",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    prog, raw = "python -m benchmarks.bench_example_data", argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=raw)
     parser.parse_args(argv)
     if str(ROOT) not in sys.path:  # run as a script: this repository's example_data
         sys.path.insert(0, str(ROOT))

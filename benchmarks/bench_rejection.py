@@ -480,11 +480,8 @@ def _names(text):
 
 def main(argv=None):
     """Run the benchmark; return the exit status (see the module docstring)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_rejection",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    prog, raw = "python -m benchmarks.bench_rejection", argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=raw)
     parser.add_argument(
         "--methods",
         type=_names,
