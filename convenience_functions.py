@@ -195,6 +195,15 @@ def show_figure(figure, *, alt):
     See Also
     --------
     show_image : draws an image on a figure's axes.
+
+    Examples
+    --------
+    Outside a notebook the display falls back to printing what it would show:
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> show_figure(fig, alt="An empty set of axes.")  # doctest: +ELLIPSIS
+    {'text/html': '<img src="data:image/png;base64,..." alt="An empty set of axes.">', ...}
     """
     import base64
     import html
