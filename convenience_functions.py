@@ -443,26 +443,20 @@ def compare_with_truth(
     threshold : float, optional
         Residuals beyond this many ideal sigmas count as outliers (left out of the noise).
     frames : sequence of str or os.PathLike, optional
-        The frames that were combined, in the order of ``levels``; with ``n_used``, to
-        count good values that the rejection threw away.
+        The frames combined, in the order of ``levels``: to count good values rejected.
     n_used : numpy.ndarray, optional
-        The number of frames that survived at each pixel (``return_counts`` of
-        `combine_flats`).
+        Survivors per pixel (``return_counts`` of `combine_flats`), with ``frames``.
     remove_plane : bool, optional
-        First divide the flat by the plane that best fits ``flat / truth``: the gradient
-        of a twilight sky, recorded by the flat as an error of its illumination, is then
-        left out of the pixel-by-pixel comparison.
+        First divide the flat by the plane that best fits ``flat / truth``: a twilight
+        sky's gradient, an error of the illumination, is then left out.
 
     Returns
     -------
     TruthComparison
-        ``noise_ratio``: the spread of the residuals within the threshold, over the ideal
-        (1 is perfect); ``n_high`` and ``n_low``: pixels above or below the threshold
-        (cosmic rays left in; good values lost where something else was kept);
-        ``largest_excess``: the largest relative excess, ``flat / truth - 1``;
-        ``good_rejected``: the fraction of good values rejected, counted at the pixels
-        where no frame deviates from the truth by more than ``threshold`` of its own noise
-        (NaN without ``frames`` and ``n_used``).
+        ``noise_ratio`` (spread of the residuals within the threshold over the ideal; 1 is
+        perfect), ``n_high`` and ``n_low`` (pixels beyond the threshold), ``largest_excess``
+        (of ``flat / truth - 1``) and ``good_rejected`` (share of values rejected where no
+        frame deviates from the truth beyond the threshold; NaN without ``frames``).
 
     Raises
     ------
