@@ -598,8 +598,8 @@ def check_frames(frames, clip):
                 f"{frames[0].label} has shape {frames[0].shape}"
             )
 
-    def values(key):
-        return {str(f.header.get(key, "")).strip().casefold() for f in frames}
+    def values(key):  # FILTER names are compared as written, IMAGETYP without case
+        return {str(f.header.get(key, "")).strip() for f in frames}
 
     raw_filters = {raw_header_value(f.path, "FILTER") for f in frames if f.path is not None}
     if len(values("FILTER")) > 1 or len(raw_filters - {None}) > 1:
@@ -614,7 +614,7 @@ def check_frames(frames, clip):
         warnings.warn(
             f"combine_flats: the same file is given more than once: {twice}", stacklevel=3
         )
-    if len(values("IMAGETYP")) > 1:
+    if len({value.casefold() for value in values("IMAGETYP")}) > 1:
         detail = ", ".join(f"{f.name}: {f.header.get('IMAGETYP')!r}" for f in frames)
         warnings.warn(f"combine_flats: the frames have different IMAGETYP ({detail})", stacklevel=3)
     units = {f.unit for f in frames}
@@ -740,6 +740,21 @@ def noise_model(frames, levels, clip, *, gain, read_noise):
     given, else from each frame's GAIN and RDNOISE keywords; frames in electrons have a
     gain of 1.
     """
+    if clip.stdfunc != "ccdclip" and (
+        gain is not None or read_noise is not None or clip.sensitivity_noise
+    ):
+        raise ValueError(
+            "gain, read_noise and sensitivity_noise are used by stdfunc='ccdclip' only, "
+            f"not by stdfunc={clip.stdfunc!r}"
+        )
+    if gain is not None:  # the arguments, checked under their own names
+        gain = _number(
+            _quantity_value(gain, u.electron / u.adu, "gain"), "gain", minimum=0, strict=True
+        )
+    if read_noise is not None:
+        read_noise = _number(
+            _quantity_value(read_noise, u.electron, "read_noise"), "read_noise", minimum=0
+        )
     if clip.stdfunc not in NOISE_MODELS:
         return None
     levels = np.asarray(levels, dtype=np.float64)

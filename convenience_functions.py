@@ -734,8 +734,8 @@ def combine_flats(
         For input that cannot be combined: no frame, fewer than 3 frames with rejection,
         different shapes or FILTER values, an unreadable or non-FITS file, a frame whose
         median is not positive, option values out of range, GAIN or RDNOISE missing or
-        not positive for ``'ccdclip'``, or a ``mem_limit`` too small (the message gives
-        the minimum).  Every message names the frame.
+        not positive for ``'ccdclip'`` (or given with another ``stdfunc``), or a
+        ``mem_limit`` too small (the message gives the minimum).  Every message names the frame.
     TypeError
         Options of the wrong type (``sigma=True``, ``mem_limit='1e9'``), or inputs that
         are neither paths nor CCDData.

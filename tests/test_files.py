@@ -629,8 +629,8 @@ def test_memory_stays_within_mem_limit(tmp_path):
             cf.combine_flats(paths["float32"], mem_limit=0.98 * least, dtype=dtype)
         minimum[dtype] = least
         runs += [("float32", dtype, f * least) for f in (1.02, 2.0, 4.0)]
-    # float64 at the minimum overran in about half of the runs (memory that a worker
-    # thread freed stays with the process): measured three times.
+    # float64 at the minimum once overran in about half of the runs (memory a worker thread
+    # freed stayed with its allocator arena, now avoided): measured three times.
     runs += [("float32", "float64", 1.02 * minimum["float64"])] * 2
     # Camera integers are read through astropy's section: the worst case (and a slow one).
     runs += [("uint16", "float64", 1.02 * minimum["float64"])]
