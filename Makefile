@@ -1,5 +1,5 @@
 # One command to open the course, one to test it. Both set up .venv first when needed.
-#   make lab                     set up, then open the notebooks in JupyterLab
+#   make lab                     set up, then open the course in JupyterLab (README.md first)
 #   make lab ARGS="--no-browser --port 8899"
 #   make test                    set up, then unit tests and every notebook under nbval
 #   make lint                    ruff on the modules, tests, benchmarks and notebooks
@@ -9,8 +9,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# JupyterLab settings for this project only (no news prompt, Markdown opens as a page),
-# installed into the environment, never into the user's home folder.
+# JupyterLab settings for this project only (no news prompt, Markdown opens as a page, no
+# "Modified" column in the file browser), installed into the environment, never into the
+# user's home folder.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 ARGS ?=
 # JupyterLab refuses to start as root unless told; containers and CI machines often are root.
