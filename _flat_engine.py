@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import itertools
 import math
 import os
 import re
@@ -38,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
-from astropy.nddata import CCDData
+from astropy.nddata import CCDData, StdDevUncertainty
 from scipy.special import gammaincinv
 
 # --------------------------------------------------------------------------------------
@@ -584,10 +585,10 @@ def check_frames(frames, clip):
     if not frames:
         raise ValueError("combine_flats: no image given")
     labels = ", ".join(f.label for f in frames)
-    if clip.sigma is not None and len(frames) < 3:
+    if clip.rejects and len(frames) < 3:
         raise ValueError(
             f"combine_flats: rejection needs at least 3 frames, got {len(frames)} ({labels}); "
-            "pass sigma=None to average without rejection"
+            "pass sigma_lower=None, sigma_upper=None to average without rejection"
         )
     if len(frames) > np.iinfo(np.uint16).max:
         raise ValueError(f"combine_flats: at most 65535 frames, got {len(frames)}")
@@ -626,11 +627,13 @@ def check_frames(frames, clip):
         )
 
 
-def map_frames(function, frames, plan, dtype):
+def map_frames(function, frames, plan, dtype, *, with_frame=False):
     """Read each frame whole and return ``[function(data) for each frame]``.
 
-    ``plan.frame_workers`` frames are read at a time, each into a buffer of its own.
-    A ValueError from ``function`` is raised again naming the frame.
+    With ``with_frame=True`` the call is ``function(data, frame)``.  ``data`` is a
+    buffer of the frame's own, which ``function`` may modify.  ``plan.frame_workers``
+    frames are read at a time.  A ValueError from ``function`` is raised again naming
+    the frame.
     """
 
     def one(frame):
@@ -639,9 +642,9 @@ def map_frames(function, frames, plan, dtype):
         for start in range(0, frame.shape[0], step):
             frame.read_rows(start, min(start + step, frame.shape[0]), data[start : start + step])
         try:
-            return function(data)
+            return function(data, frame) if with_frame else function(data)
         except ValueError as err:
-            raise ValueError(f"combine_flats: {frame.label}: {err}") from err
+            raise ValueError(f"{frame.label}: {err}") from err
 
     if plan.frame_workers == 1:  # in this thread, whose freed memory the outputs reuse
         return [one(frame) for frame in frames]
@@ -663,12 +666,27 @@ NOISE_MODELS = ("avsigclip", "ccdclip")
 class Clip(NamedTuple):
     """The rejection of `combine_flats`, with its string options turned into functions."""
 
-    sigma: float | None
+    sigma_lower: float | None  # None: no rejection below the centre
+    sigma_upper: float | None  # None: no rejection above the centre
     cenfunc: str
     stdfunc: str
     sensitivity_noise: float
     center: object  # center(block) -> centre of each pixel's scaled values
     spread: object  # spread(block, center, model) -> (expected std of each value, scale)
+
+    @property
+    def rejects(self):
+        """True when values are rejected on at least one side of the centre."""
+        return self.sigma_lower is not None or self.sigma_upper is not None
+
+    def describe(self):
+        """Return the thresholds in words, for the header: '8-sigma low, 5-sigma high'."""
+        sides = [
+            f"{sigma:g}-sigma {side}"
+            for sigma, side in ((self.sigma_lower, "low"), (self.sigma_upper, "high"))
+            if sigma is not None
+        ]
+        return ", ".join(sides)
 
 
 class NoiseModel(NamedTuple):
@@ -694,9 +712,10 @@ def _number(value, name, *, allow_none=False, minimum=None, strict=False):
     return value
 
 
-def parse_clip(sigma, cenfunc, stdfunc, sensitivity_noise):
+def parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise):
     """Check the rejection options and turn them into a `Clip`."""
-    sigma = _number(sigma, "sigma", allow_none=True, minimum=0, strict=True)
+    sigma_lower = _number(sigma_lower, "sigma_lower", allow_none=True, minimum=0, strict=True)
+    sigma_upper = _number(sigma_upper, "sigma_upper", allow_none=True, minimum=0, strict=True)
     if cenfunc not in CENFUNCS:
         raise ValueError(f"cenfunc must be one of {CENFUNCS}, got {cenfunc!r}")
     if stdfunc not in STDFUNCS:
@@ -709,7 +728,7 @@ def parse_clip(sigma, cenfunc, stdfunc, sensitivity_noise):
         "ccdclip": _spread_ccdclip,
         "avsigclip": _spread_avsigclip,
     }[stdfunc]
-    return Clip(sigma, cenfunc, stdfunc, sensitivity_noise, center, spread)
+    return Clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, center, spread)
 
 
 def parse_dtype(dtype):
@@ -948,28 +967,41 @@ class BlockResult(NamedTuple):
     noise_scale: float  # avsigclip's measured k (inverse gain, ADU/e-); NaN otherwise
 
 
+def _within(deviation, spread, clip, out):
+    """Set ``out`` True where ``deviation`` lies within the thresholds (NaN: False)."""
+    lower, upper = clip.sigma_lower, clip.sigma_upper
+    if lower == upper:
+        np.less_equal(np.abs(deviation), upper * spread, out=out)
+    elif lower is None:
+        np.less_equal(deviation, upper * spread, out=out)
+    else:
+        np.greater_equal(deviation, -lower * spread, out=out)
+        if upper is not None:
+            out &= deviation <= upper * spread
+
+
 def combine_block(block, clip, model):
     """Clip and average one `Block`: the heart of `combine_flats`.
 
     The centre of each pixel's scaled values is found, each value's expected spread
     estimated (from the values themselves for MAD and std, from the noise model
-    otherwise), values farther than ``sigma`` spreads from the centre rejected, and the
-    survivors averaged.  With a noise model, a pixel whose values would all be rejected
-    (possible where the centre is near zero) keeps them all.
+    otherwise), values more than ``sigma_lower`` spreads below or ``sigma_upper`` spreads
+    above the centre rejected, and the survivors averaged.  With a noise model, a pixel
+    whose values would all be rejected (possible where the centre is near zero) keeps
+    them all.
     """
     values, keep = block.values, block.keep
     center = clip.center(block)
     spread, scale = None, math.nan
-    if clip.sigma is not None or clip.stdfunc in NOISE_MODELS:
+    if clip.rejects or clip.stdfunc in NOISE_MODELS:
         spread, scale = clip.spread(block, center, model)
     values -= center
-    if clip.sigma is None:
+    if not clip.rejects:
         np.isfinite(values, out=keep)
     else:  # frame by frame, so that the temporary arrays are one frame's block
-        limit = clip.sigma * spread if spread.ndim == 2 else None
         for i, deviation in enumerate(values):
-            frame_limit = limit if limit is not None else clip.sigma * spread[i]
-            np.less_equal(np.abs(deviation), frame_limit, out=keep[i])  # NaN: False
+            frame_spread = spread if spread.ndim == 2 else spread[i]
+            _within(deviation, frame_spread, clip, keep[i])
         none_left = ~keep.any(axis=0) if clip.stdfunc in NOISE_MODELS else None
         if none_left is not None and none_left.any():  # IRAF's nkeep: keep some value
             for i, deviation in enumerate(values):
@@ -1147,12 +1179,185 @@ def raw_header_value(path, keyword):
 
 
 # --------------------------------------------------------------------------------------
+# Night-sky flats: sources found and masked, frame by frame
+# --------------------------------------------------------------------------------------
+
+
+class Detection(NamedTuple):
+    """How `combine_sky_flats` finds the sources of a frame (see its docstring)."""
+
+    nsigma: float
+    n_pixels: int
+    grow: float
+    box_size: int
+    smooth: float
+    saturation: float | None
+
+
+def parse_detection(nsigma, n_pixels, grow, box_size, smooth, saturation):
+    """Check the source-detection options and return a `Detection`."""
+    nsigma = _number(nsigma, "nsigma", minimum=0, strict=True)
+    grow = _number(grow, "grow", minimum=0)
+    smooth = _number(smooth, "smooth", minimum=0)
+    saturation = _number(saturation, "saturation", allow_none=True)
+    for value, name in ((n_pixels, "n_pixels"), (box_size, "box_size")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    return Detection(nsigma, int(n_pixels), grow, int(box_size), smooth, saturation)
+
+
+def saturation_of(frame, detection):
+    """Return the saturation level (ADU) for ``frame``: the option, else SATURATE, else None."""
+    if detection.saturation is not None:
+        return detection.saturation
+    value = frame.header.get("SATURATE")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def find_sources(image, detection, saturated=None):
+    """Return the boolean mask of the sources in ``image`` (a frame divided by a flat).
+
+    The sky and its noise are measured in boxes of ``detection.box_size`` pixels
+    (`photutils.background.Background2D`, 3-sigma clipped medians, smoothed over 3 x 3
+    boxes), so a slow gradient of the sky is followed.  The image minus the sky is
+    smoothed with a Gaussian of ``detection.smooth`` pixels (sigma), which favours
+    sources as wide as a star over single noisy pixels, and every group of at least
+    ``detection.n_pixels`` connected pixels above ``detection.nsigma`` times the noise
+    *of the smoothed image* is a source (`photutils.segmentation.detect_sources`).  The
+    sources, and the ``saturated`` pixels, are grown by a disc of radius
+    ``detection.grow`` pixels, to cover the faint wings the threshold misses.
+    NaN pixels count as masked.  Returns all False when nothing is found.
+    """
+    from astropy.stats import SigmaClip
+    from photutils.background import Background2D, MedianBackground
+    from photutils.segmentation import detect_sources
+    from photutils.utils import circular_footprint
+    from scipy import ndimage
+
+    invalid = ~np.isfinite(image)
+    box = min(detection.box_size, *image.shape)
+    background = Background2D(
+        image,
+        box,
+        mask=invalid if invalid.any() else None,
+        filter_size=3,
+        sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
+        bkg_estimator=MedianBackground(),
+    )
+    residual = np.where(invalid, 0, image - background.background).astype(np.float32)
+    noise_factor = 1.0
+    if detection.smooth > 0:
+        smoothed = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
+        # smoothing lowers the noise: by how much, measured (robustly) on the image itself
+        sample = np.s_[::2, ::2]
+        noise_factor = _mad_std(smoothed[sample]) / _mad_std(residual[sample])
+        residual = smoothed
+    threshold = detection.nsigma * noise_factor * background.background_rms
+    segments = detect_sources(residual, threshold, detection.n_pixels, mask=invalid)
+    mask = np.zeros(image.shape, bool) if segments is None else segments.data > 0
+    if saturated is not None:
+        mask |= saturated
+    if detection.grow > 0 and mask.any():
+        footprint = circular_footprint(max(1, math.ceil(detection.grow)))
+        mask = ndimage.binary_dilation(mask, structure=footprint)
+    return mask | invalid
+
+
+def _mad_std(values):
+    """Return the MAD of ``values`` scaled to a Gaussian's standard deviation."""
+    return MAD_TO_STD * float(np.median(np.abs(values - np.median(values))))
+
+
+class Sky(NamedTuple):
+    """What `sky_of_frame` measured on one frame."""
+
+    level: float  # ADU: sigma-clipped median of the unmasked pixels of frame / first flat
+    mask: np.ndarray  # the source mask, packed 8 pixels to a byte along rows
+    masked: float  # the fraction of the pixels masked
+
+
+def sky_of_frame(data, first_flat, detection, saturation):
+    """Divide ``data`` (modified) by the first flat, find its sources, measure its sky."""
+    from astropy.stats import sigma_clipped_stats
+
+    saturated = data >= saturation if saturation is not None else None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(data, first_flat, out=data, where=first_flat > 0)
+    data[~(first_flat > 0)] = np.nan
+    mask = find_sources(data, detection, saturated)
+    sky = data[~mask]
+    if sky.size < 100:
+        raise ValueError(f"only {sky.size} pixels are free of sources: no sky to measure")
+    _, level, _ = sigma_clipped_stats(sky, sigma=3.0, maxiters=5)
+    if not (math.isfinite(level) and level > 0):
+        raise ValueError(f"the sky level is {level}: a night-sky frame needs a positive sky")
+    return Sky(float(level), np.packbits(mask, axis=1), float(mask.mean()))
+
+
+class MaskedFrame:
+    """A `Frame` whose masked pixels (a packed mask, as in `Sky`) read as NaN."""
+
+    def __init__(self, frame, packed_mask):
+        self.frame, self.packed = frame, packed_mask
+        for name in ("index", "header", "name", "label", "shape", "unit", "path"):
+            setattr(self, name, getattr(frame, name))
+
+    def read_rows(self, start, stop, out):
+        """Fill ``out`` with rows ``start:stop`` of the frame, NaN where masked."""
+        self.frame.read_rows(start, stop, out)
+        rows = np.unpackbits(self.packed[start:stop], axis=1, count=self.shape[1])
+        out[rows.view(bool)] = np.nan
+
+
+def check_sky_masks(frames, skies):
+    """Warn if the sources did not move between frames; refuse too few usable frames.
+
+    Returns the number of frames free of sources at each pixel (uint16).
+    """
+    counts = np.full(frames[0].shape, len(frames), dtype=np.uint16)
+    for sky in skies:
+        counts -= np.unpackbits(sky.mask, axis=1, count=counts.shape[1])
+    overlaps = []
+    for one, two in itertools.pairwise(skies):
+        union = int(np.bitwise_count(one.mask | two.mask).sum())
+        if union:
+            overlaps.append(int(np.bitwise_count(one.mask & two.mask).sum()) / union)
+    shared = float(np.median(overlaps)) if overlaps else 0.0
+    if shared > 0.5:
+        warnings.warn(
+            f"combine_sky_flats: the sources did not move between the frames: consecutive "
+            f"frames share {100 * shared:.0f} % of their masked pixels (median).  Frames "
+            "taken without dithering cannot make a sky flat, because the same pixels are "
+            "under stars in every frame; dither the telescope by tens of arcseconds "
+            "between exposures.",
+            UserWarning,
+            stacklevel=3,
+        )
+    usable = float(np.median(counts))
+    if usable < 3:
+        raise ValueError(
+            f"combine_sky_flats: at half of the pixels or more, fewer than 3 of the "
+            f"{len(frames)} frames are free of sources (median {usable:g}); a sky flat "
+            "needs more frames, dithered so that sources fall on different pixels"
+        )
+    return counts, shared
+
+
+# --------------------------------------------------------------------------------------
 # The header of a combined flat, and the flats of a folder by filter
 # --------------------------------------------------------------------------------------
 
 
-def flat_header(frames, clip, model, result):
-    """Return the header of a combined flat: inputs, rejection and its parameters."""
+def flat_header(frames, clip, model, result, *, method="combine_flats", scaling=None):
+    """Return the header of a combined flat: inputs, rejection and its parameters.
+
+    ``method`` names the function in COMBINED's comment and the HISTORY; ``scaling``
+    says how the frames were scaled (default: each by its inverse median).
+    """
     header = fits.Header()
     for key in ("IMAGETYP", "FILTER"):
         if frames[0].header.get(key) is not None:
@@ -1160,11 +1365,16 @@ def flat_header(frames, clip, model, result):
     header["NCOMBINE"] = (len(frames), "number of frames combined")
     for number, frame in enumerate(frames[:999], start=1):  # IMCMBnnn has room for 999
         header[f"IMCMB{number:03d}"] = fits_text(frame.name)
-    header["COMBINED"] = (True, "combined by convenience_functions.combine_flats")
+    header["COMBINED"] = (True, f"combined by convenience_functions.{method}")
     header["NREJECT"] = (result.n_rejected, "number of samples rejected")
-    header["REJECT"] = ("none" if clip.sigma is None else clip.stdfunc, "rejection method")
-    if clip.sigma is not None:
-        header["REJSIGMA"] = (clip.sigma, "rejection threshold in expected spreads")
+    header["REJECT"] = (clip.stdfunc if clip.rejects else "none", "rejection method")
+    if clip.rejects:
+        for key, sigma, side in (
+            ("REJLSIG", clip.sigma_lower, "below"),
+            ("REJHSIG", clip.sigma_upper, "above"),
+        ):
+            if sigma is not None:
+                header[key] = (sigma, f"rejection threshold {side} centre, in spreads")
         header["REJCEN"] = (clip.cenfunc, "centre of each pixel's scaled values")
     clip_text = "no rejection"
     if clip.stdfunc == "ccdclip":
@@ -1176,16 +1386,35 @@ def flat_header(frames, clip, model, result):
     elif clip.stdfunc == "avsigclip" and result.noise_scales:
         gain = 1.0 / float(np.median(result.noise_scales))
         header["REJGAIN"] = (round(gain, 4), "[electron/adu] measured from the scatter")
-    if clip.sigma is not None:
+    if clip.rejects:
         clip_text = (
-            f"one-pass {clip.sigma:g}-sigma rejection around the {clip.cenfunc} of the "
+            f"one-pass {clip.describe()} rejection around the {clip.cenfunc} of the "
             f"scaled values, spread from {clip.stdfunc}"
         )
+    scaling = scaling or "each scaled by its inverse median"
     header["HISTORY"] = (
-        f"combine_flats: {len(frames)} frames, each scaled by its inverse median; "
-        f"{clip_text}; mean of the survivors; result divided by its median"
+        f"{method}: {len(frames)} frames, {scaling}; {clip_text}; mean of the survivors; "
+        "result divided by its median"
     )
     return header
+
+
+def finish_flat(result, header, plan, dtype, method):
+    """Normalise a `Combined` to median 1 and return it as a dimensionless CCDData."""
+    norm = block_median(result.data, plan.norm_rows)
+    if not (math.isfinite(norm) and norm > 0):
+        raise ValueError(f"{method}: the combined image has median {norm}; cannot normalise")
+    data, uncertainty = result.data, result.uncertainty
+    data /= dtype.type(norm)
+    uncertainty /= dtype.type(norm)
+    return CCDData(
+        data,
+        unit=u.dimensionless_unscaled,
+        uncertainty=StdDevUncertainty(uncertainty, copy=False),
+        mask=result.n_used == 0,
+        meta=header,
+        copy=False,
+    )
 
 
 def _selection_header(path):

@@ -14,6 +14,9 @@ Combination
     pixel, averages the survivors and normalises, in bounded memory;
     `combine_flats_by_filter` writes one combined flat per FILTER of a folder;
     `safe_filter_name` turns a filter name into a file name.
+Night-sky flats
+    `combine_sky_flats` combines dithered science frames into a flat, their sources
+    masked; `source_mask` shows the mask of one frame.
 
 The machinery these functions stand on (reading frames in blocks of rows, the rejection
 kernel, the memory plan, the file writer) is in the private module `_flat_engine`.
@@ -29,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
-from astropy.nddata import CCDData, StdDevUncertainty
+from astropy.nddata import CCDData
 
 import _flat_engine as _engine
 
@@ -38,6 +41,7 @@ __all__ = [
     "TruthComparison",
     "combine_flats",
     "combine_flats_by_filter",
+    "combine_sky_flats",
     "compare_with_truth",
     "inv_median",
     "noise_budget",
@@ -47,6 +51,7 @@ __all__ = [
     "safe_filter_name",
     "show_figure",
     "show_image",
+    "source_mask",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -649,7 +654,8 @@ def noise_budget(first, second, *, combined=None, region=None):
 def combine_flats(
     images,
     *,
-    sigma=5.0,
+    sigma_lower=8.0,
+    sigma_upper=5.0,
     cenfunc="median",
     stdfunc="avsigclip",
     gain=None,
@@ -667,9 +673,10 @@ def combine_flats(
     2. Compute each frame's inverse median (`inv_median`): the first read of each frame.
     3. Read blocks of rows of every frame (the second and last read).  Multiply each
        frame's values by its inverse median, *then* reject, pixel by pixel, the values
-       farther than ``sigma`` expected spreads from the centre of that pixel's scaled
-       values, and average the survivors.  Scaling first matters: ``ccdproc.combine``
-       clips the unscaled frames, where the spread of flat levels hides outliers.
+       more than ``sigma_upper`` expected spreads above (or ``sigma_lower`` below) the
+       centre of that pixel's scaled values, and average the survivors.  Scaling first
+       matters: ``ccdproc.combine`` clips the unscaled frames, where the spread of flat
+       levels hides outliers.
     4. Divide the result by its own median, so that its median is 1.
     5. Describe the combination in the header.
 
@@ -693,8 +700,11 @@ def combine_flats(
         or gzip or bzip2 compressed (expanded once into a temporary file, removed at the
         end); the first image HDU is used.  NaN and masked pixels are ignored.  Files are
         never modified.
-    sigma : float or None, optional
-        Rejection threshold in expected spreads (symmetric).  ``None``: no rejection.
+    sigma_lower, sigma_upper : float or None, optional
+        Rejection thresholds below and above the centre, in expected spreads; ``None``
+        rejects nothing on that side (both ``None``: a plain average).  Outliers in flats
+        add light (cosmic rays, stars, satellites), so the low threshold is looser: see
+        the Notes.
     cenfunc : {'median', 'mean'}, optional
         Centre of the scaled values of a pixel.
     stdfunc : {'avsigclip', 'ccdclip', 'mad_std', 'std'}, optional
@@ -723,7 +733,7 @@ def combine_flats(
         deviation over sqrt(n) (NaN where one frame survived).  ``mask`` is True where no
         frame survived (the data are NaN there).  The header has IMAGETYP and FILTER of
         the first frame, NCOMBINE, IMCMB001... (input names), COMBINED = True, NREJECT,
-        the rejection (REJECT, REJSIGMA, REJCEN, and REJGAIN, REJRDN, REJSNOIS for the
+        the rejection (REJECT, REJLSIG, REJHSIG, REJCEN, and REJGAIN, REJRDN, REJSNOIS for the
         noise models, REJGAIN being measured for ``'avsigclip'``) and a HISTORY line.
     n_used : numpy.ndarray of uint16
         Only with ``return_counts=True``: the number of frames that survived per pixel.
@@ -737,7 +747,7 @@ def combine_flats(
         not positive for ``'ccdclip'`` (or given with another ``stdfunc``), or a
         ``mem_limit`` too small (the message gives the minimum).  Every message names the frame.
     TypeError
-        Options of the wrong type (``sigma=True``, ``mem_limit='1e9'``), or inputs that
+        Options of the wrong type (``sigma_upper=True``, ``mem_limit='1e9'``), or inputs that
         are neither paths nor CCDData.
     OSError
         If a file cannot be opened (missing, not readable).
@@ -768,6 +778,13 @@ def combine_flats(
     With a noise model, a pixel whose values would all be rejected keeps them all
     (IRAF's ``nkeep``); with ``'mad_std'`` and ``'std'`` it is masked, as in astropy.
 
+    The two thresholds differ (IRAF's ``lsigma`` and ``hsigma``) because every outlier
+    of a flat adds light: cosmic rays, stars, satellite trails.  Low values are noise,
+    and rejecting one leaves the higher values, so the pixel comes out high.  With
+    three frames a 5-spread low threshold does that to about 2 pixels in 100,000, some
+    of them 6 ideal spreads high; at 8 spreads it never happens, yet a frame with a
+    broken readout (values near 0) is still rejected.
+
     Examples
     --------
     Three 4 x 4 flats at different levels; one has a cosmic ray at pixel (2, 1):
@@ -786,7 +803,7 @@ def combine_flats(
     >>> int(n_used[2, 1]), int(n_used.sum())
     (2, 47)
     """
-    clip = _engine.parse_clip(sigma, cenfunc, stdfunc, sensitivity_noise)
+    clip = _engine.parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise)
     dtype = _engine.parse_dtype(dtype)
     mem_limit = _engine.parse_mem_limit(mem_limit)
     with _engine.frames_stack() as stack:
@@ -800,22 +817,9 @@ def combine_flats(
         model = _engine.noise_model(frames, levels, clip, gain=gain, read_noise=read_noise)
         # 3. Scale, reject and average, block of rows by block of rows (the second read).
         result = _engine.combine_rows(frames, scales, clip, model, plan, dtype)
-    # 4. Normalise to median 1.
-    norm = _engine.block_median(result.data, plan.norm_rows)
-    if not (math.isfinite(norm) and norm > 0):
-        raise ValueError(f"combine_flats: the combined image has median {norm}; cannot normalise")
-    data, uncertainty = result.data, result.uncertainty
-    data /= dtype.type(norm)
-    uncertainty /= dtype.type(norm)
-    # 5. The header.
-    combined = CCDData(
-        data,
-        unit=u.dimensionless_unscaled,
-        uncertainty=StdDevUncertainty(uncertainty, copy=False),
-        mask=result.n_used == 0,
-        meta=_engine.flat_header(frames, clip, model, result),
-        copy=False,
-    )
+    # 4. Normalise to median 1; 5. describe the combination in the header.
+    header = _engine.flat_header(frames, clip, model, result)
+    combined = _engine.finish_flat(result, header, plan, dtype, "combine_flats")
     return (combined, result.n_used) if return_counts else combined
 
 
@@ -962,3 +966,266 @@ def safe_filter_name(name):
         raise ValueError("filter name is empty; cannot build a file name from it")
     stripped = stripped.replace("'", "p").replace("\u2032", "p")
     return re.sub(r"[^A-Za-z0-9_-]", "_", stripped)
+
+
+# --------------------------------------------------------------------------------------
+# Night-sky flats
+# --------------------------------------------------------------------------------------
+
+
+def source_mask(
+    image,
+    *,
+    flat=None,
+    nsigma=3.0,
+    n_pixels=5,
+    grow=3.0,
+    box_size=64,
+    smooth=1.0,
+    saturation=None,
+):
+    """Return the mask of the sources of one frame: stars, galaxies, cosmic rays.
+
+    This is the mask `combine_sky_flats` makes for each frame, for a look at one.  The
+    frame is first divided by ``flat`` (its vignetting and dust shadows would otherwise
+    look like structure in the sky); the sky and its noise are measured in boxes of
+    ``box_size`` pixels (`photutils.background.Background2D`); the frame minus the sky is
+    smoothed by a Gaussian of ``smooth`` pixels; every group of at least ``n_pixels``
+    connected pixels more than ``nsigma`` times the smoothed noise above the sky is a
+    source (`photutils.segmentation.detect_sources`); pixels at or above ``saturation``
+    are added; and the mask is grown by a disc of radius ``grow`` pixels to cover the
+    faint wings of the sources.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, astropy.nddata.CCDData, str or os.PathLike
+        One frame (ADU); a path is read with `read_frame`.  NaN and masked pixels are
+        masked.
+    flat : numpy.ndarray or astropy.nddata.CCDData, optional
+        A flat of the same shape (median about 1) to divide by first.
+    nsigma : float, optional
+        Detection threshold in units of the noise of the smoothed image.
+    n_pixels : int, optional
+        Smallest number of connected pixels that makes a source.
+    grow : float, optional
+        Radius (pixels) of the disc by which the mask is grown; 0 to not grow it.
+    box_size : int, optional
+        Size (pixels) of the boxes in which the sky is measured.
+    smooth : float, optional
+        Standard deviation (pixels) of the Gaussian smoothing; 0 for none.
+    saturation : float, optional
+        Pixel values (ADU, before dividing by ``flat``) at or above which a pixel is
+        masked; default the SATURATE keyword of a CCDData or file, else none.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where a source (or a NaN) is.
+
+    Raises
+    ------
+    ValueError
+        For a frame that is not 2-D, a ``flat`` of another shape, or options out of
+        range.
+    TypeError
+        For options of the wrong type.
+
+    See Also
+    --------
+    combine_sky_flats : masks every frame this way, then combines the sky.
+    photutils.segmentation.detect_sources : the detection itself.
+
+    Examples
+    --------
+    A star on a sky of 3000 ADU:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> star = 5000.0 * np.exp(-((yy - 60) ** 2 + (xx - 70) ** 2) / 8.0)
+    >>> mask = source_mask(rng.normal(3000.0, 45.0, (128, 128)) + star)
+    >>> bool(mask[60, 70]), bool(mask[10, 10])
+    (True, False)
+    """
+    detection = _engine.parse_detection(nsigma, n_pixels, grow, box_size, smooth, saturation)
+    ccd = read_frame(image) if isinstance(image, (str, Path)) else image
+    header = getattr(ccd, "header", None) or {}
+    values = np.array(_engine.as_float_array(ccd), dtype=np.float32)  # a copy; masked: NaN
+    if values.ndim != 2:
+        raise ValueError(f"source_mask: expected a 2-D image, got shape {values.shape}")
+    if detection.saturation is None and isinstance(header.get("SATURATE"), (int, float)):
+        detection = detection._replace(saturation=float(header["SATURATE"]))
+    saturated = values >= detection.saturation if detection.saturation is not None else None
+    if flat is not None:
+        flat = _engine.as_float_array(flat)
+        if flat.shape != values.shape:
+            raise ValueError(
+                f"source_mask: the flat has shape {flat.shape}, the image {values.shape}"
+            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(flat > 0, values / flat, np.nan).astype(np.float32)
+    return _engine.find_sources(values, detection, saturated)
+
+
+def combine_sky_flats(
+    images,
+    *,
+    nsigma=3.0,
+    n_pixels=5,
+    grow=3.0,
+    box_size=64,
+    smooth=1.0,
+    saturation=None,
+    sigma_lower=8.0,
+    sigma_upper=5.0,
+    stdfunc="avsigclip",
+    gain=None,
+    read_noise=None,
+    mem_limit=350e6,
+    dtype=np.float32,
+    return_counts=False,
+):
+    """Combine dithered night-sky frames of one filter into a flat, their sources masked.
+
+    The night sky lights a science frame with exactly the colour the science has: the
+    sky of many dithered frames, with the stars and galaxies masked, makes a flat (a
+    "sky flat" or "superflat").  The method, step by step:
+
+    1. A first flat: the frames, each scaled by its inverse median, combined as
+       `combine_flats` does.  Stars move between dithered frames, so rejection removes
+       most of them; their faint wings remain.
+    2. Each frame divided by the first flat (which removes its vignetting and dust
+       shadows) is searched for sources, as `source_mask` describes: stars, galaxies,
+       saturated stars and their bleed trails, cosmic rays.  The mask is grown.
+    3. Each frame's sky level is the 3-sigma clipped median of its unmasked pixels.
+    4. The frames, their masked pixels left out, each scaled by the inverse of its sky
+       level, are combined by `combine_flats`' rejection and average, and the result
+       normalised to median 1.
+
+    The frames must be dithered: if the sources sit on the same pixels in every frame
+    (tracked, undithered frames), those pixels never see the sky.
+
+    Parameters
+    ----------
+    images : sequence of str, os.PathLike or astropy.nddata.CCDData
+        The night-sky (science) frames, calibrated (bias and dark removed), of one
+        filter and one shape, at least three, preferably ten or more.  Files as for
+        `combine_flats`; files are never modified.
+    nsigma, n_pixels, grow, box_size, smooth, saturation : optional
+        The source detection of `source_mask` (``saturation`` defaults to each frame's
+        SATURATE keyword).
+    sigma_lower, sigma_upper, stdfunc, gain, read_noise : optional
+        The rejection of `combine_flats` (for ``stdfunc='ccdclip'`` the gain and read
+        noise come from the arguments or the GAIN and RDNOISE keywords).
+    mem_limit : float, optional
+        Memory budget in bytes for the combining passes, as in `combine_flats`.  The
+        search for sources works on whole frames, two at a time, with about ten
+        frame-sized arrays each.
+    dtype : numpy dtype, optional
+        float32 or float64.
+    return_counts : bool, optional
+        Also return the number of frames used per pixel (unmasked and not rejected).
+
+    Returns
+    -------
+    combined : astropy.nddata.CCDData
+        Dimensionless, median 1, with ``uncertainty`` and ``mask`` as in
+        `combine_flats`.  The header has IMAGETYP = 'FLAT', FILTER, NCOMBINE,
+        IMCMB001..., COMBINED = True, the rejection (as in `combine_flats`), SKYLV001...
+        (the sky level of each frame, ADU), MASKFRAC (the median fraction of a frame
+        masked), MASKOVL (the median fraction of masked pixels shared by consecutive
+        frames) and HISTORY.
+    n_used : numpy.ndarray of uint16
+        Only with ``return_counts=True``.
+
+    Raises
+    ------
+    ValueError
+        As `combine_flats`; also when at most pixels fewer than three frames are free
+        of sources, or a frame has no positive sky.
+    TypeError
+        As `combine_flats`.
+    OSError
+        If a file cannot be opened.
+
+    Warns
+    -----
+    UserWarning
+        When the sources do not move between frames (consecutive frames share more
+        than half of their masked pixels): such frames cannot make a sky flat.  Also
+        the warnings of `combine_flats`.
+
+    See Also
+    --------
+    source_mask : the mask of one frame.
+    combine_flats : flats of a uniformly lit screen or the twilight sky.
+    photutils.segmentation.detect_sources, photutils.background.Background2D
+
+    Notes
+    -----
+    The flat records the sky's mean large-scale gradient along with the telescope's
+    illumination, as a twilight flat does; a sky flat is at its best on small and
+    intermediate scales and as an illumination correction of a dome or twilight flat.
+
+    Examples
+    --------
+    Nine frames of a sky of about 3000 ADU, with one star that moves between frames:
+
+    >>> import numpy as np
+    >>> from astropy.nddata import CCDData
+    >>> rng = np.random.default_rng(1)
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> frames = []
+    >>> for i in range(9):
+    ...     star = 20000.0 * np.exp(-((yy - 20 - 12 * i) ** 2 + (xx - 20 - 10 * i) ** 2) / 8.0)
+    ...     sky = rng.normal(3000.0 + 100 * i, 45.0, (128, 128))
+    ...     frames.append(CCDData(sky + star, unit="adu"))
+    >>> flat, n_used = combine_sky_flats(frames, return_counts=True)
+    >>> round(float(np.median(flat.data)), 6)
+    1.0
+    >>> int(n_used[20, 20]), int(n_used[10, 100])  # the star's first place lost a frame
+    (8, 9)
+    """
+    detection = _engine.parse_detection(nsigma, n_pixels, grow, box_size, smooth, saturation)
+    clip = _engine.parse_clip(sigma_lower, sigma_upper, "median", stdfunc, 0.0)
+    dtype = _engine.parse_dtype(dtype)
+    mem_limit = _engine.parse_mem_limit(mem_limit)
+    method = "combine_sky_flats"
+    with _engine.frames_stack() as stack:
+        frames = _engine.open_frames(images, stack)
+        _engine.check_frames(frames, clip)
+        plan = _engine.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
+        # 1. A first flat, from the frames scaled by their medians.
+        scales = _engine.map_frames(inv_median, frames, plan, dtype)
+        model = _engine.noise_model(
+            frames, [1 / s for s in scales], clip, gain=gain, read_noise=read_noise
+        )
+        first = _engine.combine_rows(frames, scales, clip, model, plan, dtype).data
+        first /= dtype.type(_engine.block_median(first, plan.norm_rows))
+
+        # 2-3. The sources of each frame divided by the first flat; its sky level.
+        def measure(data, frame, first=first):
+            saturation = _engine.saturation_of(frame, detection)
+            return _engine.sky_of_frame(data, first, detection, saturation)
+
+        skies = _engine.map_frames(measure, frames, plan, dtype, with_frame=True)
+        del first, measure
+        _, shared = _engine.check_sky_masks(frames, skies)
+        # 4. The masked frames, scaled by their sky levels, clipped and averaged.
+        masked = [_engine.MaskedFrame(f, sky.mask) for f, sky in zip(frames, skies, strict=True)]
+        levels = [sky.level for sky in skies]
+        model = _engine.noise_model(masked, levels, clip, gain=gain, read_noise=read_noise)
+        scales = [1 / level for level in levels]
+        result = _engine.combine_rows(masked, scales, clip, model, plan, dtype)
+    scaling = "sources masked, each scaled by the inverse of its sky level"
+    header = _engine.flat_header(frames, clip, model, result, method=method, scaling=scaling)
+    header["IMAGETYP"] = ("FLAT", "a night-sky flat")
+    for number, sky in enumerate(skies[:999], start=1):
+        header[f"SKYLV{number:03d}"] = (round(sky.level, 3), "[adu] sky level of the frame")
+    header["MASKFRAC"] = (
+        round(float(np.median([sky.masked for sky in skies])), 5),
+        "median fraction of a frame masked as sources",
+    )
+    header["MASKOVL"] = (round(shared, 4), "masked pixels shared by consecutive frames")
+    combined = _engine.finish_flat(result, header, plan, dtype, method)
+    return (combined, result.n_used) if return_counts else combined

@@ -59,23 +59,33 @@ def digest(paths):
     return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
 
 
-def astropy_reference(frames, sigma=5.0, cenfunc="median", stdfunc="mad_std", dtype=np.float32):
+def astropy_reference(
+    frames, sigmas=(5.0, 5.0), cenfunc="median", stdfunc="mad_std", dtype=np.float32
+):
     """The scale-first method written with astropy's sigma_clip: (data, n_used).
 
     Each frame is scaled by the inverse median of its finite pixels; the scaled stack is
-    clipped once (``maxiters=1``) along the frames; the survivors are averaged and the
-    result divided by its median.
+    clipped once (``maxiters=1``) along the frames with ``sigmas`` = (lower, upper)
+    thresholds (None: that side is not clipped; both None: no clipping); the survivors
+    are averaged and the result divided by its median.
     """
     stack = []
     for frame in frames:
         frame = np.asarray(frame, dtype=dtype)
         stack.append(frame * dtype(1 / np.median(frame[np.isfinite(frame)])))
     stack = np.ma.masked_invalid(np.array(stack))
-    if sigma is None:
+    lower, upper = sigmas
+    if lower is None and upper is None:
         clipped = stack
     else:
         clipped = sigma_clip(
-            stack, sigma=sigma, maxiters=1, cenfunc=cenfunc, stdfunc=stdfunc, axis=0
+            stack,
+            sigma_lower=np.inf if lower is None else lower,
+            sigma_upper=np.inf if upper is None else upper,
+            maxiters=1,
+            cenfunc=cenfunc,
+            stdfunc=stdfunc,
+            axis=0,
         )
     n_used = (~np.ma.getmaskarray(clipped)).sum(axis=0)
     mean = clipped.mean(axis=0).filled(np.nan)

@@ -26,18 +26,18 @@ def rel_diff(a, b):
 
 
 @pytest.mark.parametrize(
-    ("cenfunc", "stdfunc", "sigma"),
+    ("cenfunc", "stdfunc", "sigmas"),
     [
-        ("median", "mad_std", 5.0),
-        ("median", "mad_std", 3.0),
-        ("mean", "std", 2.0),
-        ("median", "std", 2.5),
-        ("mean", "mad_std", 3.0),
-        ("median", "mad_std", None),
+        ("median", "mad_std", (5.0, 5.0)),
+        ("median", "mad_std", (8.0, 3.0)),
+        ("mean", "std", (2.0, 2.0)),
+        ("median", "std", (None, 2.5)),
+        ("mean", "mad_std", (3.0, None)),
+        ("median", "mad_std", (None, None)),
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matches_astropy_sigma_clip_on_the_scaled_stack(tmp_path, cenfunc, stdfunc, sigma, dtype):
+def test_matches_astropy_sigma_clip_on_the_scaled_stack(tmp_path, cenfunc, stdfunc, sigmas, dtype):
     frames = make_flats(7, spread=0.15, seed=1)
     rng = np.random.default_rng(2)
     for frame in frames:  # cosmic rays and dead pixels
@@ -47,10 +47,16 @@ def test_matches_astropy_sigma_clip_on_the_scaled_stack(tmp_path, cenfunc, stdfu
     frames[3][5, 5] = np.nan
     paths = write_frames(tmp_path, frames)
     combined, n_used = cf.combine_flats(
-        paths, sigma=sigma, cenfunc=cenfunc, stdfunc=stdfunc, dtype=dtype, return_counts=True
+        paths,
+        sigma_lower=sigmas[0],
+        sigma_upper=sigmas[1],
+        cenfunc=cenfunc,
+        stdfunc=stdfunc,
+        dtype=dtype,
+        return_counts=True,
     )
-    ref, ref_n = astropy_reference(frames, sigma, cenfunc, stdfunc, dtype=dtype)
-    if sigma is not None:  # the data do exercise rejection
+    ref, ref_n = astropy_reference(frames, sigmas, cenfunc, stdfunc, dtype=dtype)
+    if sigmas != (None, None):  # the data do exercise rejection
         assert np.count_nonzero(ref_n < 7) > np.count_nonzero(~np.isfinite(frames).all(axis=0))
     np.testing.assert_array_equal(n_used, ref_n)
     assert rel_diff(combined.data, ref) <= (1e-5 if dtype == np.float32 else 1e-12)
@@ -97,6 +103,27 @@ def test_noise_models_catch_rays_and_keep_good_values(n, stdfunc):
     assert combined.header["REJGAIN"] == pytest.approx(1.5, rel=0.05)
 
 
+def test_default_thresholds_reject_high_outliers_and_spare_low_noise():
+    # Three noiseless frames with hand-placed deviations, in units of the model's spread.
+    gain, read_noise, level = 1.5, 10.0, 20000.0
+    sigma = np.sqrt(level / gain + (read_noise / gain) ** 2)
+    deviations = np.zeros((3, 4, 5))
+    deviations[:, 0, 0] = [3.8, 3.8, -3.1]  # chance: two high values, one low
+    deviations[:, 1, 1] = [0.0, 0.0, 6.0]  # a faint cosmic ray
+    deviations[:, 2, 2] = [0.0, -9.0, 0.0]  # a broken readout
+    meta = {"GAIN": gain, "RDNOISE": read_noise}
+    frames = [CCDData(level + d * sigma, unit="adu", meta=meta) for d in deviations]
+    _, n_default = cf.combine_flats(frames, stdfunc="ccdclip", return_counts=True)
+    _, n_symmetric = cf.combine_flats(
+        frames, stdfunc="ccdclip", sigma_lower=5.0, sigma_upper=5.0, return_counts=True
+    )
+    assert n_default[0, 0] == 3  # the low value is kept: the pixel is not biased high
+    assert n_symmetric[0, 0] == 2  # rejected 6.9 spreads below the median
+    assert n_default[1, 1] == n_symmetric[1, 1] == 2
+    assert n_default[2, 2] == n_symmetric[2, 2] == 2
+    assert np.sum(n_default != 3) == 2
+
+
 def test_mad_clip_of_three_frames_rejects_good_values_the_noise_model_keeps():
     # The failure that motivated the noise models, measured on the same data.
     frames, _, _, _ = poisson_flats(3, seed=30)
@@ -110,7 +137,12 @@ def test_ccdclip_matches_a_per_pixel_reference():
     frames, _, _, _ = poisson_flats(4, rays=100, shape=(30, 40), seed=31)
     frames[2].meta["GAIN"] = 1.2  # each frame's own gain is used
     combined, n_used = cf.combine_flats(
-        frames, stdfunc="ccdclip", sensitivity_noise=0.001, sigma=4.0, return_counts=True
+        frames,
+        stdfunc="ccdclip",
+        sensitivity_noise=0.001,
+        sigma_lower=4.0,
+        sigma_upper=4.0,
+        return_counts=True,
     )
     levels = [np.median(f.data) for f in frames]
     expected = np.zeros(n_used.shape, int)
@@ -280,7 +312,9 @@ def test_mask_uncertainty_nan_and_header(tmp_path):
         frame[1, 1] = np.nan  # one survivor
     frames[2][2, 2] = np.nan  # an isolated NaN must not spread
     paths = write_frames(tmp_path, frames, filt="g'", imagetyp="Flat Field")
-    combined, n_used = cf.combine_flats(paths, stdfunc="mad_std", return_counts=True)
+    combined, n_used = cf.combine_flats(
+        paths, stdfunc="mad_std", sigma_lower=5.0, return_counts=True
+    )
     assert combined.unit == u.dimensionless_unscaled
     assert isinstance(combined.uncertainty, StdDevUncertainty)
     assert n_used.dtype == np.uint16
@@ -308,7 +342,8 @@ def test_mask_uncertainty_nan_and_header(tmp_path):
     assert header["COMBINED"] is True
     assert isinstance(header["NREJECT"], int)
     assert header["REJECT"] == "mad_std"
-    assert header["REJSIGMA"] == 5.0
+    assert header["REJLSIG"] == 5.0
+    assert header["REJHSIG"] == 5.0
     assert header["REJCEN"] == "median"
     history = "".join(str(h) for h in header["HISTORY"])
     assert "inverse median" in history
@@ -344,7 +379,7 @@ def test_errors_of_combine_flats(tmp_path):
         cf.combine_flats([])
     with pytest.raises(ValueError, match="at least 3 frames"):
         cf.combine_flats(paths[:2])
-    assert cf.combine_flats(paths[:1], sigma=None).shape == SHAPE
+    assert cf.combine_flats(paths[:1], sigma_lower=None, sigma_upper=None).shape == SHAPE
     with pytest.raises(TypeError):
         cf.combine_flats(paths, sigma_clip=True)
     with pytest.raises(TypeError):
@@ -352,8 +387,8 @@ def test_errors_of_combine_flats(tmp_path):
     with pytest.raises(TypeError, match="file paths or CCDData"):
         cf.combine_flats([paths[0], 3, paths[1]])
     for bad, message in (
-        ({"sigma": -1}, "sigma"),
-        ({"sigma": np.inf}, "sigma"),
+        ({"sigma_upper": -1}, "sigma_upper"),
+        ({"sigma_lower": np.inf}, "sigma_lower"),
         ({"cenfunc": "mode"}, "cenfunc"),
         ({"stdfunc": "iqr"}, "stdfunc"),
         ({"sensitivity_noise": -0.1}, "sensitivity_noise"),
@@ -367,8 +402,8 @@ def test_errors_of_combine_flats(tmp_path):
     with pytest.raises(ValueError, match="mem_limit"):
         cf.combine_flats(paths, mem_limit=float("nan"))
     for bad, message in (
-        ({"sigma": True}, "sigma"),
-        ({"sigma": "5"}, "sigma"),
+        ({"sigma_lower": True}, "sigma_lower"),
+        ({"sigma_upper": "5"}, "sigma_upper"),
         ({"mem_limit": "1e9"}, "mem_limit"),
     ):
         with pytest.raises(TypeError, match=message):
@@ -443,7 +478,7 @@ def test_scaled_integer_files_are_read_through_astropy(tmp_path):
         path = tmp_path / f"int-{i}.fit"
         hdu.writeto(path)
         paths.append(path)
-    combined = cf.combine_flats(paths, stdfunc="mad_std")
+    combined = cf.combine_flats(paths, stdfunc="mad_std", sigma_lower=5.0)
     ref, _ = astropy_reference([fits.getdata(p) for p in paths])
     assert rel_diff(combined.data, ref) <= 1e-6
 
@@ -490,10 +525,12 @@ def test_combine_flats_by_filter(tmp_path):
     first = fits.getheader(result["r"])["NCOMBINE"]
     assert first == 4
     # Second run: earlier outputs (COMBINED = True) are not inputs, and are replaced.
-    again = cf.combine_flats_by_filter(folder, imagetyp="FLAT", sigma=3.0)
+    again = cf.combine_flats_by_filter(folder, imagetyp="FLAT", sigma_upper=3.0)
     assert again == result
     assert fits.getheader(result["r"])["NCOMBINE"] == 4
-    assert "3-sigma" in "".join(str(h) for h in fits.getheader(result["r"])["HISTORY"])
+    assert "8-sigma low, 3-sigma high" in "".join(
+        str(h) for h in fits.getheader(result["r"])["HISTORY"]
+    )
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
     # The flat reads back as a dimensionless CCDData with its uncertainty and mask.
     ccd = CCDData.read(result["g'"])
@@ -502,7 +539,7 @@ def test_combine_flats_by_filter(tmp_path):
     assert ccd.mask is not None
     # NUSED holds the per-pixel survivor counts of the same combination.
     g_inputs = [p for p in inputs if p.name.startswith("g")]  # the same combination:
-    expected, n_used = cf.combine_flats(g_inputs, sigma=3.0, return_counts=True)
+    expected, n_used = cf.combine_flats(g_inputs, sigma_upper=3.0, return_counts=True)
     stored = fits.getdata(result["g'"], "NUSED")
     np.testing.assert_array_equal(stored, n_used)
     np.testing.assert_array_equal(ccd.data, expected.data)
@@ -514,7 +551,11 @@ def test_combine_flats_by_filter_collection_and_output_dir(tmp_path):
     folder, _ = flat_folder(tmp_path)
     out = tmp_path / "out" / "deeper"
     result = cf.combine_flats_by_filter(
-        ImageFileCollection(folder), imagetyp="flat", output_dir=out, sigma=None
+        ImageFileCollection(folder),
+        imagetyp="flat",
+        output_dir=out,
+        sigma_lower=None,
+        sigma_upper=None,
     )
     assert set(result.values()) == {
         out / "combined_flat_filter_gp.fit",

@@ -329,7 +329,7 @@ def test_full_disk(tmp_path, monkeypatch, failing_writeto, earlier_output, syste
     before = fingerprint(inputs)
     monkeypatch.setattr(fits.HDUList, "writeto", failing_writeto)
     with pytest.raises(OSError, match=re.escape(str(target))) as info:
-        cf.combine_flats_by_filter(folder, imagetyp="flat", output_dir=out, sigma=3.0)
+        cf.combine_flats_by_filter(folder, imagetyp="flat", output_dir=out, sigma_upper=3.0)
     monkeypatch.undo()
     assert [p.name for p in out.iterdir()] == (["combined_flat_filter_r.fit"] * earlier_output)
     if earlier_output:

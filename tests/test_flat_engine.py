@@ -43,7 +43,7 @@ def test_block_median_widens_its_bracket_both_ways():
 
 
 def test_noise_model_reads_frames_and_arguments(tmp_path):
-    clip = engine.parse_clip(5.0, "median", "ccdclip", 0.0)
+    clip = engine.parse_clip(5.0, 5.0, "median", "ccdclip", 0.0)
     header = fits.Header({"GAIN": 2.0, "RDNOISE": 5.0, "BUNIT": "adu"})
     path = tmp_path / "a.fit"
     fits.writeto(path, np.ones((4, 4), np.float32), header)
@@ -55,7 +55,7 @@ def test_noise_model_reads_frames_and_arguments(tmp_path):
         model = engine.noise_model(frames, [100.0, 200.0], clip, gain=3, read_noise=0)
         assert model.gain.tolist() == [3.0, 3.0]
         assert model.read_noise.tolist() == [0.0, 0.0]
-    mad = engine.parse_clip(5.0, "median", "mad_std", 0.0)
+    mad = engine.parse_clip(5.0, 5.0, "median", "mad_std", 0.0)
     assert engine.noise_model(frames, [1.0], mad, gain=None, read_noise=None) is None
 
 
@@ -64,7 +64,7 @@ def test_avsigclip_measures_the_inverse_gain_of_poisson_data():
     gain, levels = 2.5, np.array([10000.0, 15000.0, 30000.0])
     response = 1 + 0.01 * rng.standard_normal((200, 300))
     values = np.array([rng.poisson(response * level * gain) / gain / level for level in levels])
-    clip = engine.parse_clip(5.0, "median", "avsigclip", 0.0)
+    clip = engine.parse_clip(5.0, 5.0, "median", "avsigclip", 0.0)
     block = engine.Block(values, np.empty_like(values), np.empty(values.shape, bool))
     center = clip.center(block)
     spread, scale = clip.spread(block, center, engine.NoiseModel(levels))
@@ -76,7 +76,7 @@ def test_avsigclip_measures_the_inverse_gain_of_poisson_data():
 def test_avsigclip_on_noiseless_data_rejects_nothing():
     values = np.ones((3, 5, 5))
     values[1, 2, 2] = 2.0
-    clip = engine.parse_clip(5.0, "median", "avsigclip", 0.0)
+    clip = engine.parse_clip(5.0, 5.0, "median", "avsigclip", 0.0)
     block = engine.Block(values, np.empty_like(values), np.empty(values.shape, bool))
     result = engine.combine_block(block, clip, engine.NoiseModel(np.ones(3)))
     assert math.isnan(result.noise_scale)
@@ -98,12 +98,12 @@ def test_plan_memory_fits_the_limit_and_reports_the_minimum():
 
 def test_parse_options_errors():
     for args, error in (
-        ((0, "median", "mad_std", 0), ValueError),
-        ((math.nan, "median", "mad_std", 0), ValueError),
-        (("5", "median", "mad_std", 0), TypeError),
-        ((5, "mode", "mad_std", 0), ValueError),
-        ((5, "median", "biweight", 0), ValueError),
-        ((5, "median", "ccdclip", math.inf), ValueError),
+        ((0, 5, "median", "mad_std", 0), ValueError),
+        ((5, math.nan, "median", "mad_std", 0), ValueError),
+        (("5", 5, "median", "mad_std", 0), TypeError),
+        ((5, 5, "mode", "mad_std", 0), ValueError),
+        ((5, 5, "median", "biweight", 0), ValueError),
+        ((5, 5, "median", "ccdclip", math.inf), ValueError),
     ):
         with pytest.raises(error):
             engine.parse_clip(*args)
