@@ -85,8 +85,9 @@ What is modelled
 10. Example 3's sky (:func:`example3_sky`): 4420 ADU falling to 2085 ADU in 300 s (18.4 to
     19.3 mag per square arcsec: a moonlit sky, darkening as the Moon sinks), times a plane
     of 1.8 % across the chip weakening to 1.1 % and turning by 45 degrees over the night.
-11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): about
-    1600 stars from r = 5.9 to 20.5 (the zero point of Example 2: 10**(0.4 * (21.9 - r))
+11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): some
+    1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 5.9
+    to 20.5 (the zero point of Example 2: 10**(0.4 * (21.9 - r))
     ADU per second; counts grow by 10**0.3 per magnitude, 200 per square degree brighter
     than r = 15), faint ones down to the sky's noise; Moffat images (beta = 2.5, FWHM 2.2
     to 2.9 binned pixels as the seeing changes); five galaxies (Sersic discs, a lenticular
@@ -99,7 +100,9 @@ What is modelled
     overloads the drains, here assumed to cope with 100 times a pixel's full well, bleeds:
     the charge beyond that runs up and down its column, filling pixel after pixel to a full
     well (charge is conserved, but for what runs off the chip), and they read as saturated.
-    The two brightest stars (r = 5.9 and 6.5) bleed, over some 160 and 60 pixels.
+    The two brightest stars (r = 5.9 and 6.5) bleed in every frame, over some 220 to 490 and
+    35 to 150 pixels (the sharper the seeing, the higher the peak and the longer the trail),
+    the third (r = 7.0) only in the best seeing, over up to 25 pixels.
 
 What is not modelled
 --------------------
@@ -1012,7 +1015,8 @@ _NIGHT_GALAXY_REACH = 420  # at most this far (pixels) from a galaxy's centre
 # pixel gathers four pixels, so the charge of a binned pixel beyond 100 x 4 x 100 000 e-,
 # 2.7e7 ADU, spills along its column, half up and half down, filling the pixels it reaches
 # to a binned pixel's full well (4 x 100 000 e-, 2.7e5 ADU) before moving on; charge that
-# reaches the end of the column is lost.  Only the two brightest stars overload the drains.
+# reaches the end of the column is lost.  The two brightest stars overload the drains in
+# every frame, the third only in the best seeing.
 _FULL_WELL_E = 100_000.0
 _DRAIN_FACTOR = 100.0
 _BINNED_FULL_WELL = 4 * _FULL_WELL_E / EXAMPLE3_GAIN  # ADU
@@ -1183,15 +1187,17 @@ def _check_tracked(tracked: object) -> bool:
 def example3_sources(index: int, *, tracked: bool = False) -> Sources:
     """Return the stars and galaxies of frame ``index`` of example 3.
 
-    One patch of sky is in every frame: about 1600 stars from r = 5.9 to 20.5 (their number
-    grows by a factor of 10**0.3 per magnitude) and five galaxies of r = 10.8 to 13.6. In
+    One patch of sky is in every frame: 2077 stars from r = 5.9 to 20.5 (their number grows
+    by a factor of 10**0.3 per magnitude) over an area a little larger than the chip, some
+    1680 of them on the chip in any one frame, and five galaxies of r = 10.8 to 13.6. In
     the dithered frames the telescope points differently each time
     (:data:`EXAMPLE3_DITHERS`), so each source lands on different pixels in every frame; in
     the tracked variant it stays put but for a drift of under a pixel
     (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat profiles (beta = 2.5,
     broad wings) whose FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the
     seeing from frame to frame. Every star brighter than r = 13.5 or so saturates in 300 s;
-    the two brightest (r = 5.9 and 6.5) also bleed along their columns.
+    the two brightest (r = 5.9 and 6.5) also bleed along their columns, and the third
+    (r = 7.0) does in the best seeing.
 
     Parameters
     ----------
@@ -1451,9 +1457,9 @@ def example_medians(example: int) -> tuple[float, ...]:
     tuple of float
         :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
         frames' medians agree to better than 0.2 %; for example 3 the sky levels,
-        :data:`EXAMPLE3_SKY_LEVELS`: the median of the pixels free of sources agrees with
-        them to 0.2 %, that of all pixels is higher by the light of the sources (0.2 % to
-        0.6 %).
+        :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.1 % (the
+        sources' light raises them a little; the pixels free of it, divided by the sky's
+        gradient and :func:`true_flat`, have the sky level as their median to 0.05 %).
     """
     return _MEDIANS[_check_example(example)]
 
