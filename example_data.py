@@ -83,7 +83,7 @@ What is modelled
    Gain (1.5 e-/ADU) and saturation (64 000 ADU, the converter's limit) are Example 2's;
    the read noise of 10 e- is added once per binned pixel.
 10. Example 3's sky (:func:`example3_sky`): 4420 ADU falling to 2085 ADU in 300 s (18.4 to
-    19.3 mag per square arcsec: a moonlit sky, darkening as the Moon sinks), times a plane
+    19.2 mag per square arcsec: a moonlit sky, darkening as the Moon sinks), times a plane
     of 1.8 % across the chip weakening to 1.1 % and turning by 45 degrees over the night.
 11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): some
     1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 5.9
@@ -367,7 +367,7 @@ EXAMPLE3_SKY_LEVELS = (
 """Sky level (ADU) of each example 3 frame, at the chip's centre on a pixel of response 1.
 
 A moonlit sky of 18.4 magnitudes per square arcsecond in r at the first frame, fading to
-19.3 as the Moon sinks towards the horizon (:func:`example3_sky`)."""
+19.2 as the Moon sinks towards the horizon (:func:`example3_sky`)."""
 EXAMPLE3_DITHERS = (
     (-60, -35),
     (-59, 85),
@@ -970,7 +970,7 @@ def example_cosmic_rays(example: int, index: int) -> CosmicRays:
 # gives 10**(0.4 * (21.9 - r)) ADU per second in all (binning sums the charge of 2 x 2
 # pixels, it does not change the total).  A binned pixel covers 0.773 arcsec, 0.598 square
 # arcsec, and the chip 26.4 arcmin, 0.19 square degrees.  The sky of 4420 to 2085 ADU in
-# 300 s is 14.7 to 6.9 ADU per second per pixel: 18.4 to 19.3 magnitudes per square arcsec,
+# 300 s is 14.7 to 6.9 ADU per second per pixel: 18.4 to 19.2 magnitudes per square arcsec,
 # a sky lit by a Moon that sinks towards the horizon (a dark site's moonless sky would be
 # about 20.8).  Against it the noise of one pixel is 37 to 54 ADU, and a star is detected
 # at 5 sigma (within about 20 pixels of a 2 arcsec image) down to r = 20 or so.
@@ -1116,7 +1116,7 @@ def example3_sky(index: int) -> Sky:
     """Return the sky of frame ``index`` of example 3: its level and its gradient.
 
     The sky is lit by the Moon, which sinks towards the horizon during the three hours of the
-    sequence: the level falls from 4420 to 2085 ADU in 300 s (18.4 to 19.3 magnitudes per
+    sequence: the level falls from 4420 to 2085 ADU in 300 s (18.4 to 19.2 magnitudes per
     square arcsecond in r), and the sky's gradient, brightest towards the Moon, weakens from
     1.8 % to 1.1 % across the chip while its direction turns by 45 degrees. The gradient is a
     plane, simulated (like Example 2's) as the product of a row ramp and a column ramp. It
