@@ -1,4 +1,4 @@
-"""Simulated, already calibrated flat frames for the course's two worked examples.
+"""Simulated, already calibrated frames for the course's three worked examples.
 
 The notebooks of this course combine flat frames. Rather than downloading about 900 MB of
 real data, they call this module, which *simulates* the frames deterministically: the same
@@ -14,6 +14,13 @@ Example 2
     Ten twilight flats in r of a thermo-electrically cooled, front-side illuminated CCD,
     modelled on an Andor Aspen CG16M camera (KAF-16803 sensor) on a 0.6 m f/8 reflector.
     Files ``AutoFlat-PANoRot-r-Bin1-001.fit`` ... ``-010.fit``.
+Example 3
+    Twelve science frames in r of one night, 300 s each over three hours, with the Example 2
+    camera binned 2 x 2 on the chip (2048 x 2048 pixels of 18 microns, 0.773 arcsec at f/8 on
+    0.6 m), dithered between exposures: the raw material of a night-sky flat. Files
+    ``sky-r-bin2-001.fit`` ... ``-012.fit``; a tracked (undithered) variant,
+    ``tracked-r-bin2-001.fit`` ..., is written only on request, into a folder the caller
+    names.
 
 The frames are *calibrated*: bias and dark current have already been removed, so the pixel
 values are the light collected, in ADU.
@@ -24,11 +31,14 @@ Each camera has a fixed response map, built once per call in float32: the illumi
 the chip times the response of each pixel. :func:`true_flat` returns it, normalised to a
 median of 1. A frame is ``level * response``, for Example 2 times a twilight-sky gradient,
 with the level chosen so that the frame's median matches the real data the example is
-modelled on. Stars (Example 2) are added, themselves seen through the response. Noise is
+modelled on. Stars (Example 2) are added, themselves seen through the response. An
+Example 3 frame is ``(sky + sources) * response``, the sky a level times a moonlit
+gradient, the sources stars and galaxies; the charge of the brightest stars then bleeds
+along their columns. Noise is
 then added: photon (shot) noise from the gain, and read noise, drawn as *one* Gaussian per
 pixel with variance ``signal / gain + (read_noise / gain) ** 2`` (ADU²); at thousands of
 electrons per pixel the Gaussian approximation of the Poisson distribution is excellent.
-Cosmic rays come last; Example 2 is capped at its saturation level, :data:`EXAMPLE2_SATURATE`.
+Cosmic rays come last; Examples 2 and 3 are capped at their saturation level, 64 000 ADU.
 
 What is modelled
 ----------------
@@ -66,17 +76,51 @@ What is modelled
    rows still waiting to be read, during the readout (35 s for the LFC, 15 s for the Aspen).
    Each hit deposits about 70 electrons per micron of silicon crossed, with a Landau tail
    (about 1000 to 5000 electrons typically); tracks are longer on the thicker collecting
-   layer and smaller pixels of the front-illuminated chip.
+   layer and smaller pixels of the front-illuminated chip. Example 3 sees the same rate on
+   the same chip, with 18 micron binned pixels and a 4 s readout: some 137 hits a frame.
+9. Example 3's response (:func:`true_flat` ``(3, "r")``): Example 2's, each block of 2 x 2
+   pixels averaged (a binned pixel collects the charge of four), renormalised to median 1.
+   Gain (1.5 e-/ADU) and saturation (64 000 ADU, the converter's limit) are Example 2's;
+   the read noise of 10 e- is added once per binned pixel.
+10. Example 3's sky (:func:`example3_sky`): 4420 ADU falling to 2085 ADU in 300 s (18.4 to
+    19.2 mag per square arcsec: a moonlit sky, darkening as the Moon sinks), times a plane
+    of 1.8 % across the chip weakening to 1.1 % and turning by 45 degrees over the night.
+11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): some
+    1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 5.9
+    to 20.5 (the zero point of Example 2: 10**(0.4 * (21.9 - r))
+    ADU per second; counts grow by 10**0.3 per magnitude, 200 per square degree brighter
+    than r = 15), faint ones down to the sky's noise; Moffat images (beta = 2.5, FWHM 2.2
+    to 2.9 binned pixels as the seeing changes); five galaxies (Sersic discs, a lenticular
+    and an elliptical, half-light radii of 14 to 75 pixels, drawn out to their faint
+    outskirts). The 12 pointings are tens of arcsec apart (:data:`EXAMPLE3_DITHERS`), so
+    each source falls on other pixels in every frame. All stars brighter than r = 13.5 or
+    so saturate.
+12. Bleeding (Example 3): the KAF-16803 has anti-blooming drains, which remove the charge a
+    full pixel keeps collecting, so a saturated star normally stays round. Only a star that
+    overloads the drains, here assumed to cope with 100 times a pixel's full well, bleeds:
+    the charge beyond that runs up and down its column, filling pixel after pixel to a full
+    well (charge is conserved, but for what runs off the chip), and they read as saturated.
+    The two brightest stars (r = 5.9 and 6.5) bleed in every frame, over some 220 to 490 and
+    35 to 150 pixels (the sharper the seeing, the higher the peak and the longer the trail),
+    the third (r = 7.0) only in the best seeing, over up to 25 pixels.
 
 What is not modelled
 --------------------
 Non-linearity (the KAF-16803 departs from linearity by a few tenths of a per cent above about
 40 000 ADU, where Example 2's first frames lie: the simulated chips are perfectly linear, so
-the response is the same at every level); bleeding of saturated stars (the KAF-16803 has
-anti-blooming drains); hot pixels (irrelevant in calibrated flats); the shading of an iris
-shutter in short exposures; scattered light and ghosts; residuals of the bias and dark
-subtraction; the colour difference between the flat's light and the night sky's; the
-brighter-fatter effect and charge-transfer inefficiency.
+the response is the same at every level); bleeding in Example 2 (its stars do not overload
+the anti-blooming drains); hot pixels (irrelevant in calibrated flats); the shading of an
+iris shutter in short exposures; scattered light and ghosts, and the halos and diffraction
+spikes of bright stars; residuals of the bias and dark subtraction; the colour difference
+between the flat's light and the night sky's (Example 3's response is Example 2's, though
+the night sky is redder than twilight); the brighter-fatter effect and charge-transfer
+inefficiency. In Example 3 also: fringing (a front-illuminated chip in r hardly fringes),
+the sky's emission lines and any change of the sky's colour with the Moon, airglow
+variations on small scales, the softening of the anti-blooming drains' onset (a pixel fills
+linearly, then stops), the read noise and charge of the two columns that binning sums
+separately, faint galaxies below r = 14 other than the five, satellites and aircraft,
+field rotation and distortion (the dither is a pure shift), and the convolution of the
+galaxies with the seeing (their cores are only softened).
 
 Every random number comes from :func:`numpy.random.default_rng` seeded with a fixed base seed,
 the example number, the frame index and a stream number, so a frame does not depend on
@@ -88,11 +132,12 @@ the helper module too), and a file with an expected name that this module did no
 never overwritten (a :class:`ValueError` is raised instead).  Every frame carries the FITS
 checksums, so a frame of ours that was truncated or altered is recognised and written again.
 
-Use :func:`ensure_example_data` (or :func:`ensure_example1` / :func:`ensure_example2`) from a
+Use :func:`ensure_example_data` (or :func:`ensure_example1` ... :func:`ensure_example3`) from a
 notebook, or pre-generate from a shell::
 
-    python -m example_data                         # both examples, default folders
+    python -m example_data                         # all three examples, default folders
     python -m example_data --example 2 --folder DIR
+    python -m example_data --example 3 --folder DIR --tracked   # the undithered variant
 """
 
 from __future__ import annotations
@@ -134,19 +179,38 @@ __all__ = [
     "EXAMPLE2_SATURATE",
     "EXAMPLE2_SHAPE",
     "EXAMPLE2_STAR_FRAMES",
+    "EXAMPLE3_DATE_OBS",
+    "EXAMPLE3_DITHERS",
+    "EXAMPLE3_EXPTIMES",
+    "EXAMPLE3_FILES",
+    "EXAMPLE3_GAIN",
+    "EXAMPLE3_PIXEL_SCALE",
+    "EXAMPLE3_READ_NOISE",
+    "EXAMPLE3_SATURATE",
+    "EXAMPLE3_SHAPE",
+    "EXAMPLE3_SKY_LEVELS",
+    "EXAMPLE3_TRACKED_FILES",
+    "EXAMPLE3_TRACKED_OFFSETS",
     "CosmicRays",
     "Defects",
     "Donuts",
+    "Galaxies",
+    "Sky",
+    "Sources",
     "Spots",
     "Stars",
     "default_folder",
     "ensure_example1",
     "ensure_example2",
+    "ensure_example3",
     "ensure_example_data",
     "example1_spots",
     "example2_donuts",
     "example2_sky_gradient",
     "example2_stars",
+    "example3_sky",
+    "example3_source_image",
+    "example3_sources",
     "example_cosmic_rays",
     "example_defects",
     "example_files",
@@ -155,6 +219,7 @@ __all__ = [
     "make_example",
     "make_example1",
     "make_example2",
+    "make_example3",
     "true_flat",
 ]
 
@@ -259,13 +324,92 @@ EXAMPLE2_READ_NOISE = 10.0
 EXAMPLE2_SATURATE = 64000.0
 """Saturation level (ADU) of the calibrated example 2 frames; no pixel exceeds it."""
 
-_SHAPES = {1: EXAMPLE1_SHAPE, 2: EXAMPLE2_SHAPE}
-_FILES = {1: EXAMPLE1_FILES, 2: EXAMPLE2_FILES}
-_MEDIANS = {1: EXAMPLE1_MEDIANS, 2: EXAMPLE2_MEDIANS}
-_EXPTIMES = {1: EXAMPLE1_EXPTIMES, 2: EXAMPLE2_EXPTIMES}
-_GAINS = {1: EXAMPLE1_GAIN, 2: EXAMPLE2_GAIN}
-_FOLDER_NAMES = {1: "example1-reduced", 2: "example2-reduced"}
-_FILTERS = {1: ("g'", "i'"), 2: ("r",)}
+EXAMPLE3_SHAPE = (2048, 2048)
+"""Shape (rows, columns) of an example 3 frame: the example 2 chip binned 2 x 2."""
+EXAMPLE3_FILES = tuple(f"sky-r-bin2-{i:03d}.fit" for i in range(1, 13))
+"""File names of the example 3 frames (dithered), in order."""
+EXAMPLE3_TRACKED_FILES = tuple(f"tracked-r-bin2-{i:03d}.fit" for i in range(1, 13))
+"""File names of the frames of the tracked (undithered) variant of example 3, in order.
+
+They differ from :data:`EXAMPLE3_FILES` so that the two sets cannot be mistaken for each
+other, even in one folder."""
+EXAMPLE3_EXPTIMES = (300.0,) * 12
+"""Exposure time (s) of each example 3 frame."""
+EXAMPLE3_DATE_OBS = (
+    "2022-03-15T03:04:41.000",
+    "2022-03-15T03:20:35.000",
+    "2022-03-15T03:36:11.000",
+    "2022-03-15T03:52:29.000",
+    "2022-03-15T04:08:17.000",
+    "2022-03-15T04:25:23.000",
+    "2022-03-15T04:41:05.000",
+    "2022-03-15T04:56:59.000",
+    "2022-03-15T05:13:23.000",
+    "2022-03-15T05:28:59.000",
+    "2022-03-15T05:44:59.000",
+    "2022-03-15T06:00:47.000",
+)
+"""DATE-OBS (UTC, start of exposure) of each example 3 frame: one every 16 minutes or so."""
+EXAMPLE3_SKY_LEVELS = (
+    4420.0,
+    4215.0,
+    3975.0,
+    3760.0,
+    3490.0,
+    3280.0,
+    3045.0,
+    2830.0,
+    2615.0,
+    2425.0,
+    2250.0,
+    2085.0,
+)
+"""Sky level (ADU) of each example 3 frame, at the chip's centre on a pixel of response 1.
+
+A moonlit sky of 18.4 magnitudes per square arcsecond in r at the first frame, fading to
+19.2 as the Moon sinks towards the horizon (:func:`example3_sky`)."""
+EXAMPLE3_DITHERS = (
+    (-60, -35),
+    (-59, 85),
+    (-42, 32),
+    (-4, -23),
+    (7, 24),
+    (-7, 74),
+    (10, -81),
+    (47, 89),
+    (-53, -85),
+    (45, -26),
+    (58, -90),
+    (66, 26),
+)
+"""Offset (rows, columns) of the sky in each dithered example 3 frame, in binned pixels.
+
+A grid of 3 x 4 pointings about 55 pixels (42 arcsec) apart, visited in a shuffled order and
+each moved by up to 12 pixels at random: any two frames are at least 48 pixels apart, so a
+source never falls on the same pixels twice."""
+EXAMPLE3_TRACKED_OFFSETS = tuple((0.06 * i, -0.04 * i) for i in range(12))
+"""Offset (rows, columns) of the sky in each frame of the tracked variant, in binned pixels.
+
+The telescope stays on one pointing all night; only a slow drift of the guiding moves the
+sources, by less than a pixel (0.8 pixel) over the twelve frames."""
+EXAMPLE3_PIXEL_SCALE = 206264.806 * 18e-6 / 4.8
+"""Angle (arcsec) on the sky of one binned pixel: 18 microns at the focus of a 0.6 m f/8
+telescope (focal length 4.8 m), 0.773 arcsec."""
+EXAMPLE3_GAIN = EXAMPLE2_GAIN
+"""Gain of the example 3 camera, e-/ADU (the example 2 camera's; binning does not change it)."""
+EXAMPLE3_READ_NOISE = EXAMPLE2_READ_NOISE
+"""Read noise of the example 3 camera, e-: the charge of a binned pixel is read once."""
+EXAMPLE3_SATURATE = EXAMPLE2_SATURATE
+"""Saturation level (ADU) of the calibrated example 3 frames; no pixel exceeds it."""
+
+_EXAMPLES = (1, 2, 3)
+_SHAPES = {1: EXAMPLE1_SHAPE, 2: EXAMPLE2_SHAPE, 3: EXAMPLE3_SHAPE}
+_FILES = {1: EXAMPLE1_FILES, 2: EXAMPLE2_FILES, 3: EXAMPLE3_FILES}
+_MEDIANS = {1: EXAMPLE1_MEDIANS, 2: EXAMPLE2_MEDIANS, 3: EXAMPLE3_SKY_LEVELS}
+_EXPTIMES = {1: EXAMPLE1_EXPTIMES, 2: EXAMPLE2_EXPTIMES, 3: EXAMPLE3_EXPTIMES}
+_GAINS = {1: EXAMPLE1_GAIN, 2: EXAMPLE2_GAIN, 3: EXAMPLE3_GAIN}
+_FOLDER_NAMES = {1: "example1-reduced", 2: "example2-reduced", 3: "example3-reduced"}
+_FILTERS = {1: ("g'", "i'"), 2: ("r",), 3: ("r",)}
 
 # Random streams: every piece of randomness has its own seed (base seed, example, frame, stream).
 _STREAM_MAP = 0  # fixed sensitivity features of a camera (frame index -1)
@@ -339,7 +483,7 @@ class Donuts(NamedTuple):
 
 
 class Stars(NamedTuple):
-    """Stars in one example 2 frame, one array element per star, brightest first.
+    """Stars in one example 2 or 3 frame, one array element per star, brightest first.
 
     Attributes
     ----------
@@ -348,14 +492,15 @@ class Stars(NamedTuple):
     peak : numpy.ndarray of float
         Peak of the star above the sky in ADU in this frame, on a pixel of median response
         (``true_flat == 1``), before noise and before the frame is capped at
-        :data:`EXAMPLE2_SATURATE` (stars with ``sky + peak`` above it are saturated).
+        :data:`EXAMPLE2_SATURATE` (stars with ``sky + peak`` above it are saturated;
+        example 3: :data:`EXAMPLE3_SATURATE`).
     fwhm : numpy.ndarray of float
         Full width at half maximum of the (Moffat) star image in pixels.
     flux : numpy.ndarray of float
         Total counts of the star in this frame, ADU, on pixels of median response.
     magnitude : numpy.ndarray of float
         The star's r magnitude (the simulated camera collects 10**(0.4 * (21.9 - r)) ADU per
-        second from it).
+        second from it, binned or not).
     """
 
     row: np.ndarray
@@ -539,9 +684,14 @@ def example_defects(example: int) -> Defects:
     Raises
     ------
     ValueError
-        If ``example`` is not 1 or 2.
+        If ``example`` is not 1 or 2 (example 3's defects are example 2's, binned).
     """
-    example = _check_example(example)
+    if example == 3:
+        raise ValueError(
+            "example 3's chip is example 2's binned 2 x 2: its defects are "
+            "example_defects(2), at half the row and column numbers"
+        )
+    example = _check_example(example, (1, 2))
     nrow, ncol = _SHAPES[example]
     n_columns, n_dead, n_low = _DEFECT_COUNTS[example]
     rng = _rng(example, -1, _STREAM_DEFECTS)
@@ -710,6 +860,8 @@ class _Sensor(NamedTuple):
 _SENSORS = {
     1: _Sensor(pixel_um=15.0, depth_um=15.0, diffusion_px=0.3, readout_s=35.0),  # thinned LFC
     2: _Sensor(pixel_um=9.0, depth_um=25.0, diffusion_px=0.45, readout_s=15.0),  # KAF-16803
+    # The KAF-16803 binned 2 x 2: pixels of 18 microns, a quarter of the pixels to digitise.
+    3: _Sensor(pixel_um=18.0, depth_um=25.0, diffusion_px=0.225, readout_s=4.0),
 }
 _CR_RATE_PER_CM2_MINUTE = 2.0
 _CR_ELECTRONS_PER_UM = 70.0
@@ -733,17 +885,19 @@ def example_cosmic_rays(example: int, index: int) -> CosmicRays:
     """Return the cosmic-ray hits of one frame.
 
     Both chips see 2 hits per cm² per minute, during the exposure and, row by row, while the
-    chip is read out (35 s for the LFC, 15 s for the Aspen; rows far from the readout
-    register wait longest, so they collect more). That is on average 55 hits in a 70 s g'
-    frame of Example 1 (19 cm²), 16 in a 7 s i' frame, and 4 in each 1 s twilight frame of
-    Example 2 (13.6 cm²). A hit deposits about 70 electrons per micron of silicon it
-    crosses, with a Landau tail and now and then a heavier particle, over a track as long as
-    the collecting layer (15 microns in the thinned LFC chip, 25 microns in the KAF-16803)
-    times the tangent of its incidence angle, spread by diffusion.
+    chip is read out (35 s for the LFC, 15 s for the Aspen, 4 s for the Aspen binned 2 x 2;
+    rows far from the readout register wait longest, so they collect more). That is on
+    average 55 hits in a 70 s g' frame of Example 1 (19 cm²), 16 in a 7 s i' frame, 4 in
+    each 1 s twilight frame of Example 2 (13.6 cm²) and 137 in each 300 s night frame of
+    Example 3 (the same chip, whose binned pixels are 18 microns). A hit deposits about 70
+    electrons per micron of silicon it crosses, with a Landau tail and now and then a
+    heavier particle, over a track as long as the collecting layer (15 microns in the
+    thinned LFC chip, 25 microns in the KAF-16803) times the tangent of its incidence angle,
+    spread by diffusion.
 
     Parameters
     ----------
-    example : {1, 2}
+    example : {1, 2, 3}
         Example number.
     index : int
         0-based frame index.
@@ -808,12 +962,460 @@ def example_cosmic_rays(example: int, index: int) -> CosmicRays:
     return CosmicRays(hit, pixel // ncol, pixel % ncol, total)
 
 
+# --------------------------------------------------------------------------------------------
+# Example 3: a night of dithered science frames
+# --------------------------------------------------------------------------------------------
+
+# The same telescope and filter as Example 2, so the same zero point: a star of magnitude r
+# gives 10**(0.4 * (21.9 - r)) ADU per second in all (binning sums the charge of 2 x 2
+# pixels, it does not change the total).  A binned pixel covers 0.773 arcsec, 0.598 square
+# arcsec, and the chip 26.4 arcmin, 0.19 square degrees.  The sky of 4420 to 2085 ADU in
+# 300 s is 14.7 to 6.9 ADU per second per pixel: 18.4 to 19.2 magnitudes per square arcsec,
+# a sky lit by a Moon that sinks towards the horizon (a dark site's moonless sky would be
+# about 20.8).  Against it the noise of one pixel is 37 to 54 ADU, and a star is detected
+# at 5 sigma (within about 20 pixels of a 2 arcsec image) down to r = 20 or so.
+_NIGHT_BETA = 2.5  # Moffat beta of the night's long exposures: broad wings
+_NIGHT_FWHM = (2.6, 2.5, 2.4, 2.7, 2.9, 2.6, 2.3, 2.2, 2.5, 2.8, 2.6, 2.4)  # binned pixels
+# Stars: one power law of the counts, N(< r) = 200 per square degree at r = 15, growing by
+# 10**0.3 per magnitude (as at a moderate galactic latitude; at high latitude the faint
+# counts grow more slowly), from r = 8 to 20.5, over the area the dithered chip sees.  Six
+# bright stars are added at fixed places, more than a random field of this size holds (it
+# would hold about one star brighter than r = 9), so that the frames show saturation and
+# bleeding.
+_NIGHT_COUNT_AT_15 = 200.0  # stars per square degree brighter than r = 15
+_NIGHT_COUNT_SLOPE = 0.30  # d log10 N / d magnitude
+_NIGHT_MAGNITUDES = (8.0, 20.5)
+_NIGHT_MARGIN = 110  # binned pixels of sky beyond each edge of the chip (covers the dithers)
+_NIGHT_BRIGHT = (  # (row, column, r magnitude) in the coordinates of the undithered chip
+    (1430.0, 610.0, 5.9),
+    (520.0, 1510.0, 6.5),
+    (1780.0, 1640.0, 7.0),
+    (300.0, 380.0, 8.0),
+    (1050.0, 1850.0, 8.6),
+    (880.0, 240.0, 9.1),
+)
+# Galaxies: (row, column, r magnitude, half-light radius in binned pixels, Sersic index,
+# axis ratio, position angle in degrees from the +column axis towards +row).  Discs (n = 1)
+# with scale lengths of 10 to 45 pixels (the half-light radius is 1.68 scale lengths), a
+# lenticular (n = 2) and an elliptical (n = 4), whose faint outskirts reach hundreds of pixels.
+_NIGHT_GALAXIES = (
+    (1000.0, 1000.0, 10.8, 75.5, 1.0, 0.35, 30.0),
+    (1560.0, 1150.0, 12.0, 37.0, 1.0, 0.80, 110.0),
+    (420.0, 830.0, 11.8, 20.0, 4.0, 0.70, 65.0),
+    (640.0, 330.0, 13.6, 16.8, 1.0, 0.55, 150.0),
+    (1240.0, 1580.0, 13.2, 14.0, 2.0, 0.60, 10.0),
+)
+_NIGHT_PROFILE_FLOOR = 0.2  # ADU: sources are drawn out to where they fall below this
+_NIGHT_SMALL_STAR = 12  # half-size (pixels) of the stamps of the faint stars, drawn together
+_NIGHT_GALAXY_REACH = 420  # at most this far (pixels) from a galaxy's centre
+# Bleeding.  The KAF-16803's lateral overflow drains take away the charge that a full pixel
+# (about 100 000 e-) keeps collecting, so a saturated star does not bloom unless it
+# overloads the drains: we assume they cope with up to about 100 times a pixel's full well
+# (an order of magnitude for such drains, not a measured value of this sensor).  A binned
+# pixel gathers four pixels, so the charge of a binned pixel beyond 100 x 4 x 100 000 e-,
+# 2.7e7 ADU, spills along its column, half up and half down, filling the pixels it reaches
+# to a binned pixel's full well (4 x 100 000 e-, 2.7e5 ADU) before moving on; charge that
+# reaches the end of the column is lost.  The two brightest stars overload the drains in
+# every frame, the third only in the best seeing.
+_FULL_WELL_E = 100_000.0
+_DRAIN_FACTOR = 100.0
+_BINNED_FULL_WELL = 4 * _FULL_WELL_E / EXAMPLE3_GAIN  # ADU
+_DRAIN_LIMIT = _DRAIN_FACTOR * _BINNED_FULL_WELL  # ADU
+# The moonlit sky is brighter towards the Moon: a plane across the chip of 1.8 % at the
+# first frame, which weakens to 1.1 % and turns by 45 degrees as the Moon sinks and moves
+# west over the three hours.
+_NIGHT_GRADIENT = (0.018, -0.0025)  # amplitude at the first frame, change per hour
+_NIGHT_ANGLE = (250.0, -15.5)  # degrees at the first frame, change per hour
+
+
+class Galaxies(NamedTuple):
+    """Galaxies in one example 3 frame, one array element per galaxy.
+
+    Each is an elliptical Sersic profile ``I(a) = I_e exp(-b_n ((a / radius)**(1 / n) - 1))``,
+    with ``a`` the elliptical radius (along the major axis); its core is softened over the
+    seeing's half width rather than convolved with the star images.
+
+    Attributes
+    ----------
+    row, col : numpy.ndarray of float
+        Centres (0-based row and column) in this frame.
+    flux : numpy.ndarray of float
+        Total counts in this frame, ADU, on pixels of median response (``true_flat == 1``).
+    magnitude : numpy.ndarray of float
+        Total r magnitude.
+    radius : numpy.ndarray of float
+        Half-light radius along the major axis, binned pixels.
+    sersic : numpy.ndarray of float
+        Sersic index ``n``: 1 for an exponential disc, 4 for an elliptical.
+    axis_ratio : numpy.ndarray of float
+        Minor over major axis.
+    angle : numpy.ndarray of float
+        Direction of the major axis, degrees counter-clockwise from the +column axis towards
+        the +row axis.
+    """
+
+    row: np.ndarray
+    col: np.ndarray
+    flux: np.ndarray
+    magnitude: np.ndarray
+    radius: np.ndarray
+    sersic: np.ndarray
+    axis_ratio: np.ndarray
+    angle: np.ndarray
+
+
+class Sources(NamedTuple):
+    """Stars and galaxies of one example 3 frame.
+
+    Attributes
+    ----------
+    stars : Stars
+        The stars, brightest first, in this frame's pixel coordinates.
+    galaxies : Galaxies
+        The galaxies, in this frame's pixel coordinates.
+    offset : tuple of float
+        The frame's offset (rows, columns) of the sky, binned pixels: its dither (or, for
+        the tracked variant, its drift).
+    """
+
+    stars: Stars
+    galaxies: Galaxies
+    offset: tuple[float, float]
+
+
+class Sky(NamedTuple):
+    """The sky of one example 3 frame.
+
+    The sky's light on a pixel at ``x``, ``y`` (columns and rows, from -0.5 to 0.5 across the
+    chip) is ``level * (1 + amplitude * sin(angle) * y) * (1 + amplitude * cos(angle) * x)``
+    ADU, before the response (:func:`true_flat`) multiplies it.
+
+    Attributes
+    ----------
+    level : float
+        Sky level at the chip's centre, ADU (:data:`EXAMPLE3_SKY_LEVELS`).
+    amplitude : float
+        Fractional change of the sky across the chip along the gradient.
+    angle : float
+        Direction of increasing sky brightness, degrees counter-clockwise from the +column
+        axis towards the +row axis.
+    """
+
+    level: float
+    amplitude: float
+    angle: float
+
+
+def _hours_since_first(index: int) -> float:
+    """Return the hours between the starts of example 3's first frame and frame ``index``."""
+    first, this = (datetime.fromisoformat(EXAMPLE3_DATE_OBS[i]) for i in (0, index))
+    return (this - first).total_seconds() / 3600
+
+
+def example3_sky(index: int) -> Sky:
+    """Return the sky of frame ``index`` of example 3: its level and its gradient.
+
+    The sky is lit by the Moon, which sinks towards the horizon during the three hours of the
+    sequence: the level falls from 4420 to 2085 ADU in 300 s (18.4 to 19.2 magnitudes per
+    square arcsecond in r), and the sky's gradient, brightest towards the Moon, weakens from
+    1.8 % to 1.1 % across the chip while its direction turns by 45 degrees. The gradient is a
+    plane, simulated (like Example 2's) as the product of a row ramp and a column ramp. It
+    is light of the sky, so :func:`true_flat` leaves it out; a sky flat made of these frames
+    records the average gradient unless it is fitted and removed.
+
+    Parameters
+    ----------
+    index : int
+        0-based frame index (the same for the dithered and the tracked frames).
+
+    Returns
+    -------
+    Sky
+        Named tuple ``level`` (ADU), ``amplitude`` (fraction), ``angle`` (degrees).
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is out of range.
+    """
+    index = _check_index(3, index)
+    hours = _hours_since_first(index)
+    amplitude = _NIGHT_GRADIENT[0] + _NIGHT_GRADIENT[1] * hours
+    angle = _NIGHT_ANGLE[0] + _NIGHT_ANGLE[1] * hours
+    return Sky(EXAMPLE3_SKY_LEVELS[index], amplitude, angle)
+
+
+def _night_field() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the row, column and r magnitude of example 3's stars (brightest first).
+
+    Coordinates are those of the undithered chip; the field reaches :data:`_NIGHT_MARGIN`
+    pixels beyond its edges, so that the dithered frames are filled to their edges.
+    """
+    rng = _rng(3, -1, _STREAM_STARS)
+    nrow, ncol = EXAMPLE3_SHAPE
+    size = (nrow + 2 * _NIGHT_MARGIN, ncol + 2 * _NIGHT_MARGIN)
+    area_deg2 = size[0] * size[1] * (EXAMPLE3_PIXEL_SCALE / 3600) ** 2
+    lo, hi = _NIGHT_MAGNITUDES
+    slope = _NIGHT_COUNT_SLOPE
+    mean = _NIGHT_COUNT_AT_15 * area_deg2 * (10 ** (slope * (hi - 15)) - 10 ** (slope * (lo - 15)))
+    n = int(rng.poisson(mean))
+    # Inverse of the cumulative count, as for Example 2's field.
+    a, b = 10 ** (slope * lo), 10 ** (slope * hi)
+    magnitude = np.log10(a + rng.uniform(0, 1, n) * (b - a)) / slope
+    row = rng.uniform(-_NIGHT_MARGIN, nrow - 1 + _NIGHT_MARGIN, n)
+    col = rng.uniform(-_NIGHT_MARGIN, ncol - 1 + _NIGHT_MARGIN, n)
+    bright = np.array(_NIGHT_BRIGHT, dtype=np.float64)
+    row = np.concatenate([bright[:, 0], row])
+    col = np.concatenate([bright[:, 1], col])
+    magnitude = np.concatenate([bright[:, 2], magnitude])
+    order = np.argsort(magnitude, kind="stable")
+    return row[order], col[order], magnitude[order]
+
+
+def _sersic_b(n: np.ndarray) -> np.ndarray:
+    """Return the Sersic b_n for which the radius parameter is the half-light radius."""
+    return 2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n**2)
+
+
+def _check_tracked(tracked: object) -> bool:
+    """Validate the ``tracked`` option (a bool) and return it."""
+    if not isinstance(tracked, (bool, np.bool_)):
+        raise ValueError(f"tracked must be True or False, not {tracked!r}")
+    return bool(tracked)
+
+
+def example3_sources(index: int, *, tracked: bool = False) -> Sources:
+    """Return the stars and galaxies of frame ``index`` of example 3.
+
+    One patch of sky is in every frame: 2077 stars from r = 5.9 to 20.5 (their number grows
+    by a factor of 10**0.3 per magnitude) over an area a little larger than the chip, some
+    1680 of them on the chip in any one frame, and five galaxies of r = 10.8 to 13.6. In
+    the dithered frames the telescope points differently each time
+    (:data:`EXAMPLE3_DITHERS`), so each source lands on different pixels in every frame; in
+    the tracked variant it stays put but for a drift of under a pixel
+    (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat profiles (beta = 2.5,
+    broad wings) whose FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the
+    seeing from frame to frame. Every star brighter than r = 13.5 or so saturates in 300 s;
+    the two brightest (r = 5.9 and 6.5) also bleed along their columns, and the third
+    (r = 7.0) does in the best seeing.
+
+    Parameters
+    ----------
+    index : int
+        0-based frame index.
+    tracked : bool, optional
+        Return the sources of the tracked variant's frame rather than the dithered one's.
+
+    Returns
+    -------
+    Sources
+        Named tuple of ``stars`` (:class:`Stars`: ``peak`` and ``flux`` in ADU in this
+        frame, on pixels of median response), ``galaxies`` (:class:`Galaxies`) and the
+        frame's ``offset``.
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is out of range or ``tracked`` is not a bool.
+    """
+    index = _check_index(3, index)
+    tracked = _check_tracked(tracked)
+    drow, dcol = (EXAMPLE3_TRACKED_OFFSETS if tracked else EXAMPLE3_DITHERS)[index]
+    exptime = EXAMPLE3_EXPTIMES[index]
+    row, col, magnitude = _night_field()
+    flux = 10 ** (0.4 * (_ZERO_POINT - magnitude)) * exptime
+    fwhm = np.full(row.size, _NIGHT_FWHM[index])
+    alpha = fwhm / (2 * np.sqrt(2 ** (1 / _NIGHT_BETA) - 1))
+    peak = flux * (_NIGHT_BETA - 1) / (np.pi * alpha**2)
+    stars = Stars(row + drow, col + dcol, peak, fwhm, flux, magnitude)
+    g = np.array(_NIGHT_GALAXIES, dtype=np.float64).T
+    galaxies = Galaxies(
+        row=g[0] + drow,
+        col=g[1] + dcol,
+        flux=10 ** (0.4 * (_ZERO_POINT - g[2])) * exptime,
+        magnitude=g[2],
+        radius=g[3],
+        sersic=g[4],
+        axis_ratio=g[5],
+        angle=g[6],
+    )
+    return Sources(stars, galaxies, (float(drow), float(dcol)))
+
+
+def _add_night_stars(image: np.ndarray, stars: Stars) -> None:
+    """Add the Moffat images of ``stars`` to ``image`` in place (ADU, no response).
+
+    Each star is drawn out to where its profile falls below :data:`_NIGHT_PROFILE_FLOOR`. The
+    many faint stars are drawn together on stamps of one size, the others one by one.
+    """
+    nrow, ncol = image.shape
+    alpha = stars.fwhm / (2 * np.sqrt(2 ** (1 / _NIGHT_BETA) - 1))
+    ratio = np.maximum(stars.peak / _NIGHT_PROFILE_FLOOR, 1.0)
+    reach = alpha * np.sqrt(ratio ** (1 / _NIGHT_BETA) - 1)
+    half = np.ceil(np.maximum(2 * stars.fwhm, reach)).astype(np.int64)
+    small = half <= _NIGHT_SMALL_STAR
+    # Stars whose stamp misses the chip altogether are skipped.
+    on_chip = (
+        (stars.row + half >= 0)
+        & (stars.row - half <= nrow - 1)
+        & (stars.col + half >= 0)
+        & (stars.col - half <= ncol - 1)
+    )
+    big = np.flatnonzero(~small & on_chip)
+    for k in big:
+        r0, r1 = _box(stars.row[k], int(half[k]), nrow)
+        c0, c1 = _box(stars.col[k], int(half[k]), ncol)
+        dr = (np.arange(r0, r1) - stars.row[k])[:, None]
+        dc = (np.arange(c0, c1) - stars.col[k])[None, :]
+        profile = (1 + (dr**2 + dc**2) / alpha[k] ** 2) ** -_NIGHT_BETA
+        image[r0:r1, c0:c1] += (stars.peak[k] * profile).astype(np.float32)
+    few = np.flatnonzero(small & on_chip)
+    if few.size == 0:
+        return
+    h = _NIGHT_SMALL_STAR
+    offsets = np.arange(-h, h + 1)
+    r_int = np.round(stars.row[few]).astype(np.int64)
+    c_int = np.round(stars.col[few]).astype(np.int64)
+    rows = r_int[:, None, None] + offsets[None, :, None]
+    cols = c_int[:, None, None] + offsets[None, None, :]
+    dr2 = ((rows - stars.row[few][:, None, None]) ** 2).astype(np.float32)
+    dc2 = ((cols - stars.col[few][:, None, None]) ** 2).astype(np.float32)
+    a2 = (alpha[few] ** 2).astype(np.float32)[:, None, None]
+    profile = np.power(1 + (dr2 + dc2) / a2, np.float32(-_NIGHT_BETA))
+    profile *= stars.peak[few].astype(np.float32)[:, None, None]
+    inside = (
+        (rows >= 0)
+        & (rows < nrow)
+        & (cols >= 0)
+        & (cols < ncol)
+        & (np.abs(rows - r_int[:, None, None]) <= half[few][:, None, None])
+        & (np.abs(cols - c_int[:, None, None]) <= half[few][:, None, None])
+    )
+    flat_index = (rows * ncol + cols)[inside]
+    light = np.bincount(flat_index, weights=profile[inside], minlength=nrow * ncol)
+    image += light.reshape(nrow, ncol).astype(np.float32)
+
+
+def _add_galaxies(image: np.ndarray, galaxies: Galaxies, fwhm: float) -> None:
+    """Add the Sersic profiles of ``galaxies`` to ``image`` in place (ADU, no response)."""
+    nrow, ncol = image.shape
+    soft2 = (fwhm / 2) ** 2
+    for row, col, flux, _mag, radius, n, q, angle in zip(*galaxies, strict=True):
+        b = float(_sersic_b(np.float64(n)))
+        # Total flux of an elliptical Sersic profile: 2 pi n q Re^2 I_e e^b Gamma(2n) / b^2n.
+        norm = 2 * math.pi * n * q * radius**2 * math.exp(b) * math.gamma(2 * n) / b ** (2 * n)
+        i_e = flux / norm
+        reach = radius * (1 + math.log(max(i_e / _NIGHT_PROFILE_FLOOR, 1.0)) / b) ** n
+        half = min(math.ceil(reach), _NIGHT_GALAXY_REACH)
+        r0, r1 = _box(row, half, nrow)
+        c0, c1 = _box(col, half, ncol)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        theta = math.radians(angle)
+        dr = (np.arange(r0, r1) - row).astype(np.float32)[:, None]
+        dc = (np.arange(c0, c1) - col).astype(np.float32)[None, :]
+        major = dc * np.float32(math.cos(theta)) + dr * np.float32(math.sin(theta))
+        minor = dr * np.float32(math.cos(theta)) - dc * np.float32(math.sin(theta))
+        a2 = major**2
+        a2 += (minor / np.float32(q)) ** 2
+        a2 += np.float32(soft2)
+        a2 /= np.float32(radius**2)
+        profile = np.power(a2, np.float32(0.5 / n), out=a2)
+        profile -= np.float32(1.0)
+        profile *= np.float32(-b)
+        np.exp(profile, out=profile)
+        profile *= np.float32(i_e)
+        image[r0:r1, c0:c1] += profile
+
+
+def _source_image(index: int, tracked: bool) -> np.ndarray:
+    """Return the noiseless light of the stars and galaxies of a frame (float32, ADU)."""
+    sources = example3_sources(index, tracked=tracked)
+    image = np.zeros(EXAMPLE3_SHAPE, dtype=np.float32)
+    _add_galaxies(image, sources.galaxies, _NIGHT_FWHM[index])
+    _add_night_stars(image, sources.stars)
+    return image
+
+
+def example3_source_image(index: int, *, tracked: bool = False) -> np.ndarray:
+    """Return the noiseless light of the stars and galaxies in frame ``index`` of example 3.
+
+    This is the light as it arrives at the chip, before the response: the frame holds
+    ``(sky + this) * true_flat(3, "r")``, then bleeding, noise and cosmic rays, capped at
+    :data:`EXAMPLE3_SATURATE`. Each source is drawn out to where it falls below 0.2 ADU
+    (about 1/200 of the sky's noise per pixel), so ``image > t`` for a small ``t`` marks the
+    pixels that hold source light; bleed trails are not in it.
+
+    Parameters
+    ----------
+    index : int
+        0-based frame index.
+    tracked : bool, optional
+        Return the light of the tracked variant's frame rather than the dithered one's.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape :data:`EXAMPLE3_SHAPE`, ADU; 0 where no source contributes.
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is out of range or ``tracked`` is not a bool.
+    """
+    index = _check_index(3, index)
+    return _source_image(index, _check_tracked(tracked))
+
+
+def _spill(column: np.ndarray, amount: float) -> None:
+    """Spill ``amount`` ADU of charge into ``column`` (a view, nearest pixel first).
+
+    Each pixel is filled up to a binned pixel's full well before the charge moves on; what
+    is left at the end of the column is lost (it leaves the chip).
+    """
+    room = np.maximum(np.float32(_BINNED_FULL_WELL) - column, 0).astype(np.float64)
+    filled = np.cumsum(room)
+    full = int(np.searchsorted(filled, amount, side="right"))
+    column[:full] += room[:full].astype(np.float32)
+    if full < column.size:
+        column[full] += np.float32(amount - (filled[full - 1] if full else 0.0))
+
+
+def _bleed(frame: np.ndarray, stars: Stars) -> None:
+    """Let the charge of stars that overload the anti-blooming drains run along columns.
+
+    In every column through such a star, the charge above :data:`_DRAIN_LIMIT` is removed
+    from the overloaded pixels and spilled half towards lower and half towards higher rows,
+    starting next to the overloaded run, so the column's charge is conserved (but for what
+    runs off the chip).
+    """
+    nrow, ncol = frame.shape
+    for row, col, peak, fwhm in zip(stars.row, stars.col, stars.peak, stars.fwhm, strict=True):
+        if peak * 1.2 < _DRAIN_LIMIT:  # stars are brightest first: no later one bleeds
+            break
+        half = math.ceil(3 * fwhm)
+        r0, r1 = _box(row, half, nrow)
+        c0, c1 = _box(col, half, ncol)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        for c in range(c0, c1):
+            values = frame[r0:r1, c]
+            over = np.flatnonzero(values > _DRAIN_LIMIT)
+            if over.size == 0:
+                continue
+            excess = float(np.sum(values[over] - np.float32(_DRAIN_LIMIT), dtype=np.float64))
+            values[over] = np.float32(_DRAIN_LIMIT)
+            first, last = r0 + int(over[0]), r0 + int(over[-1])
+            _spill(frame[first - 1 :: -1, c] if first > 0 else frame[0:0, c], excess / 2)
+            _spill(frame[last + 1 :, c], excess / 2)
+
+
 def default_folder(example: int) -> Path:
     """Return the default folder of an example: ``notebooks/exampleN-reduced`` here.
 
     Parameters
     ----------
-    example : {1, 2}
+    example : {1, 2, 3}
         Example number.
 
     Returns
@@ -830,13 +1432,14 @@ def example_files(example: int) -> tuple[str, ...]:
 
     Parameters
     ----------
-    example : {1, 2}
+    example : {1, 2, 3}
         Example number.
 
     Returns
     -------
     tuple of str
-        :data:`EXAMPLE1_FILES` or :data:`EXAMPLE2_FILES`.
+        :data:`EXAMPLE1_FILES`, :data:`EXAMPLE2_FILES` or :data:`EXAMPLE3_FILES` (the
+        tracked variant of example 3 is :data:`EXAMPLE3_TRACKED_FILES`).
     """
     return _FILES[_check_example(example)]
 
@@ -846,26 +1449,31 @@ def example_medians(example: int) -> tuple[float, ...]:
 
     Parameters
     ----------
-    example : {1, 2}
+    example : {1, 2, 3}
         Example number.
 
     Returns
     -------
     tuple of float
-        :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`; the simulated frames' medians
-        agree with these to better than 0.2 %.
+        :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
+        frames' medians agree to better than 0.2 %; for example 3 the sky levels,
+        :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.1 % (the
+        sources' light raises them a little; the pixels free of it, divided by the sky's
+        gradient and :func:`true_flat`, have the sky level as their median to 0.05 %).
     """
     return _MEDIANS[_check_example(example)]
 
 
-def _check_example(example: object) -> int:
-    """Validate an example number (1 or 2) and return it as an int."""
+def _check_example(example: object, allowed: Sequence[int] = _EXAMPLES) -> int:
+    """Validate an example number (one of ``allowed``) and return it as an int."""
     if (
         isinstance(example, bool)
         or not isinstance(example, (int, np.integer))
-        or int(example) not in (1, 2)
+        or int(example) not in allowed
     ):
-        raise ValueError(f"example must be 1 or 2, not {example!r}")
+        names = [str(e) for e in allowed]
+        listed = ", ".join(names[:-1]) + " or " + names[-1]
+        raise ValueError(f"example must be {listed}, not {example!r}")
     return int(example)
 
 
@@ -1076,6 +1684,31 @@ def _example2_map() -> np.ndarray:
     return sens
 
 
+def _example3_map() -> np.ndarray:
+    """Build the example 3 response map: example 2's, binned 2 x 2, normalised to median 1.
+
+    A binned pixel collects the charge of 2 x 2 pixels, so its response is their mean
+    response (float32).
+    """
+    fine = _example2_map()
+    nrow, ncol = EXAMPLE3_SHAPE
+    binned = fine.reshape(nrow, 2, ncol, 2).sum(axis=(1, 3), dtype=np.float64)
+    del fine
+    binned /= 4.0
+    binned /= np.median(binned)
+    return binned.astype(np.float32)
+
+
+def _ramps(shape: tuple[int, int], amplitude: float, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the row and column ramps (float32) of a planar sky gradient on ``shape``."""
+    theta = math.radians(angle)
+    y = np.linspace(-0.5, 0.5, shape[0])
+    x = np.linspace(-0.5, 0.5, shape[1])
+    ramp_r = 1.0 + amplitude * math.sin(theta) * y
+    ramp_c = 1.0 + amplitude * math.cos(theta) * x
+    return ramp_r.astype(np.float32), ramp_c.astype(np.float32)
+
+
 def _sky_ramps(index: int) -> tuple[np.ndarray, np.ndarray]:
     """Return the row and column ramps (float32) of the example 2 sky gradient of a frame."""
     amplitude, angle = example2_sky_gradient(index)
@@ -1206,6 +1839,29 @@ def _example2_frame(index: int, sens: np.ndarray, sens_median: float) -> np.ndar
     return frame
 
 
+def _example3_frame(index: int, response: np.ndarray, tracked: bool) -> np.ndarray:
+    """Simulate the pixels of example 3 frame ``index`` from the binned response (median 1)."""
+    sky = example3_sky(index)
+    ramp_r, ramp_c = _ramps(EXAMPLE3_SHAPE, sky.amplitude, sky.angle)
+    ramp_r *= np.float32(sky.level)
+    frame = _source_image(index, tracked)
+    for start in range(0, EXAMPLE3_SHAPE[0], _ROW_BLOCK):
+        stop = start + _ROW_BLOCK
+        block = frame[start:stop]
+        block += ramp_r[start:stop, None] * ramp_c[None, :]
+        block *= response[start:stop]
+    _bleed(frame, example3_sources(index, tracked=tracked).stars)
+    _add_noise(
+        frame,
+        _rng(3, index, _STREAM_NOISE),
+        EXAMPLE3_GAIN,
+        EXAMPLE3_READ_NOISE,
+        EXAMPLE3_SATURATE,
+    )
+    _add_cosmic_rays(frame, example_cosmic_rays(3, index), EXAMPLE3_SATURATE)
+    return frame
+
+
 def _common_header(header: fits.Header, index: int) -> None:
     """Add the keywords that mark a frame as simulated by this module."""
     header["BUNIT"] = ("adu", "Physical unit of the pixel values")
@@ -1269,16 +1925,43 @@ def _example2_header(index: int) -> fits.Header:
     return header
 
 
+def _example3_header(index: int, tracked: bool) -> fits.Header:
+    """Return the header of example 3 frame ``index`` (dithered or tracked)."""
+    header = fits.Header()
+    header["IMAGETYP"] = ("LIGHT", "Type of image")
+    header["OBJECT"] = ("galaxy field", "Target")
+    header["FILTER"] = ("r", "Filter name")
+    header["EXPTIME"] = (EXAMPLE3_EXPTIMES[index], "[s] Exposure time")
+    header["EXPOSURE"] = (EXAMPLE3_EXPTIMES[index], "[s] Exposure time")
+    header["DATE-OBS"] = (EXAMPLE3_DATE_OBS[index], "UTC date and time of exposure start")
+    header["MJD-OBS"] = (_mjd(EXAMPLE3_DATE_OBS[index]), "[d] Modified Julian Date of DATE-OBS")
+    header["INSTRUME"] = ("Andor Aspen CG16M", "Camera")
+    header["TELESCOP"] = ("0.6 m f/8 reflector", "Telescope")
+    header["DETECTOR"] = ("KAF-16803", "Front-illuminated CCD sensor")
+    header["XBINNING"] = (2, "Binning factor in width")
+    header["YBINNING"] = (2, "Binning factor in height")
+    header["XPIXSZ"] = (18.0, "[um] Binned pixel width")
+    header["YPIXSZ"] = (18.0, "[um] Binned pixel height")
+    header["CCD-TEMP"] = (-25.0, "[C] Sensor temperature (TE cooled)")
+    header["GAIN"] = (EXAMPLE3_GAIN, "[e-/adu] Gain")
+    header["RDNOISE"] = (EXAMPLE3_READ_NOISE, "[e-] Read noise")
+    header["SATURATE"] = (EXAMPLE3_SATURATE, "[adu] Saturation level of calibrated data")
+    header["SIMDITH"] = (not tracked, "Simulation: pointing dithered between frames")
+    _common_header(header, index)
+    return header
+
+
 class _Camera:
     """Lazily built response maps of one example, shared (read-only) by its frames."""
 
-    def __init__(self, example: int, indices: Sequence[int]) -> None:
+    def __init__(self, example: int, indices: Sequence[int], *, tracked: bool = False) -> None:
         self.example = example
+        self.tracked = tracked
         self.maps: dict[str, np.ndarray] = {}
         if example == 1:
             self.maps = _example1_maps(sorted({EXAMPLE1_FILTERS[i] for i in indices}))
         elif indices:
-            self.maps = {"r": _example2_map()}
+            self.maps = {"r": _example2_map() if example == 2 else _example3_map()}
         self.medians = {name: _subsample_median(m) for name, m in self.maps.items()}
 
     def frame(self, index: int) -> tuple[np.ndarray, fits.Header]:
@@ -1287,15 +1970,20 @@ class _Camera:
             name = EXAMPLE1_FILTERS[index]
             data = _example1_frame(index, self.maps[name], self.medians[name])
             return data, _example1_header(index)
+        if self.example == 3:
+            data = _example3_frame(index, self.maps["r"], self.tracked)
+            return data, _example3_header(index, self.tracked)
         data = _example2_frame(index, self.maps["r"], self.medians["r"])
         return data, _example2_header(index)
 
 
-def _simulate_frame(example: int, index: int) -> tuple[np.ndarray, fits.Header]:
+def _simulate_frame(
+    example: int, index: int, *, tracked: bool = False
+) -> tuple[np.ndarray, fits.Header]:
     """Return (data, header) of one frame, building the camera's maps just for it."""
     example = _check_example(example)
     index = _check_index(example, index)
-    return _Camera(example, [index]).frame(index)
+    return _Camera(example, [index], tracked=tracked).frame(index)
 
 
 def true_flat(example: int, filter: str) -> np.ndarray:
@@ -1311,20 +1999,25 @@ def true_flat(example: int, filter: str) -> np.ndarray:
     residue, and the defects (dead pixels are 0). Example 2 (r): the vignetting, the
     pixel-to-pixel response, the dust donuts and the defects. A frame is ``level`` times
     this (Example 2: times :func:`example2_sky_gradient`, too), plus stars (Example 2),
-    noise and cosmic rays, capped at :data:`EXAMPLE2_SATURATE`.
+    noise and cosmic rays, capped at :data:`EXAMPLE2_SATURATE`. Example 3 (r): Example 2's
+    response (before the twilight gradient) binned 2 x 2, the mean of each block of four
+    pixels, renormalised to a median of 1; its frames are
+    ``(sky + example3_source_image) * true_flat(3, "r")``, then bleeding, noise and cosmic
+    rays.
 
     Not included: anything additive or anything that changes from frame to frame, which a
     combination must remove or average: noise, cosmic rays, stars (they add light) and the
     twilight sky's gradient (light of the sky, not a property of the telescope, and
     different in every frame; a combination of twilight flats records its average, about
-    1.25 % across the chip, which is the combined flat's error).
+    1.25 % across the chip, which is the combined flat's error), and Example 3's moonlit
+    sky gradient (:func:`example3_sky`).
 
     Parameters
     ----------
-    example : {1, 2}
+    example : {1, 2, 3}
         Example number.
     filter : str
-        ``"g'"`` or ``"i'"`` for Example 1, ``"r"`` for Example 2.
+        ``"g'"`` or ``"i'"`` for Example 1, ``"r"`` for Examples 2 and 3.
 
     Returns
     -------
@@ -1341,14 +2034,16 @@ def true_flat(example: int, filter: str) -> np.ndarray:
         example = _check_example(example)
     except ValueError:
         raise ValueError(
-            f"example must be 1 or 2, not {example!r} (example 1 has filters g' and i', "
-            "example 2 has r)"
+            f"example must be 1, 2 or 3, not {example!r} (example 1 has filters g' and i', "
+            "examples 2 and 3 have r)"
         ) from None
     filters = _FILTERS[example]
     if filter not in filters:
         raise ValueError(
             f"example {example} has no filter {filter!r}; choose one of {', '.join(filters)}"
         )
+    if example == 3:
+        return _example3_map()
     truth = _example1_maps([filter])[filter] if example == 1 else _example2_map()
     truth /= np.float32(np.median(truth))
     return truth
@@ -1448,11 +2143,20 @@ def _ensure(
     *,
     overwrite_ours: bool,
     progress: Callable[[str], None] | None = None,
+    tracked: bool = False,
 ) -> _EnsureResult:
     """Write an example's missing frames (or all of ours if ``overwrite_ours``)."""
     example = _check_example(example)
+    tracked = _check_tracked(tracked)
+    if tracked and example != 3:
+        raise ValueError(f"tracked=True is for example 3 only, not example {example}")
+    if tracked and folder is None:
+        raise ValueError(
+            "tracked=True needs an explicit folder: the tracked frames must not share the "
+            "default folder of the dithered ones"
+        )
     path = _prepare_folder(folder, example)
-    names = _FILES[example]
+    names = EXAMPLE3_TRACKED_FILES if tracked else _FILES[example]
     foreign: list[str] = []
     present: list[int] = []
     for i, name in enumerate(names):
@@ -1480,7 +2184,7 @@ def _ensure(
     if not todo:
         return _EnsureResult(path, (), kept)
 
-    camera = _Camera(example, todo)
+    camera = _Camera(example, todo, tracked=tracked)
 
     def work(index: int) -> str:
         data, header = camera.frame(index)
@@ -1505,8 +2209,10 @@ def _ensure(
     return _EnsureResult(path, tuple(written), kept)
 
 
-def ensure_example_data(example: int, folder: str | os.PathLike[str] | None = None) -> Path:
-    """Write the frames of example 1 or 2 that are missing or damaged in ``folder``.
+def ensure_example_data(
+    example: int, folder: str | os.PathLike[str] | None = None, *, tracked: bool = False
+) -> Path:
+    """Write the frames of example 1, 2 or 3 that are missing or damaged in ``folder``.
 
     Intact frames written earlier by this module are kept as they are; a frame of ours that
     was truncated or altered (its FITS checksum no longer matches) or that an older version
@@ -1515,11 +2221,16 @@ def ensure_example_data(example: int, folder: str | os.PathLike[str] | None = No
 
     Parameters
     ----------
-    example : {1, 2}
+    example : {1, 2, 3}
         Example number.
     folder : str or os.PathLike, optional
-        Destination folder, created if needed.  Default: ``notebooks/example1-reduced`` or
-        ``notebooks/example2-reduced`` beside this module.
+        Destination folder, created if needed.  Default: ``notebooks/exampleN-reduced``
+        beside this module (N the example number).
+    tracked : bool, optional
+        Example 3 only: write the tracked (undithered) variant instead, files
+        :data:`EXAMPLE3_TRACKED_FILES`, in which the sources stay on the same pixels (but
+        for a drift of under a pixel).  It needs an explicit ``folder``: the default folder
+        is for the dithered frames.
 
     Returns
     -------
@@ -1529,14 +2240,16 @@ def ensure_example_data(example: int, folder: str | os.PathLike[str] | None = No
     Raises
     ------
     ValueError
-        If ``example`` is not 1 or 2, ``folder`` is an empty name or exists but is not a
+        If ``example`` is not 1, 2 or 3, ``tracked`` is not a bool, is True for example 1
+        or 2 or without a ``folder``, ``folder`` is an empty name or exists but is not a
         folder, or a file with one of the expected names exists that this module did not
         write (it is left untouched).
     OSError
         If a file could not be written, for example because the disk is full or permission
         is denied; the message names the file.  No partial file is left behind.
     """
-    return _ensure(_check_example(example), folder, overwrite_ours=False).folder
+    example = _check_example(example)
+    return _ensure(example, folder, overwrite_ours=False, tracked=tracked).folder
 
 
 def ensure_example1(folder: str | os.PathLike[str] | None = None) -> Path:
@@ -1549,15 +2262,46 @@ def ensure_example2(folder: str | os.PathLike[str] | None = None) -> Path:
     return ensure_example_data(2, folder)
 
 
-def make_example(example: int, folder: str | os.PathLike[str]) -> Path:
+def ensure_example3(folder: str | os.PathLike[str] | None = None, *, tracked: bool = False) -> Path:
+    """Write the missing example 3 frames into ``folder``.
+
+    ``ensure_example_data(3, folder, tracked=tracked)``: the twelve dithered night frames
+    (:data:`EXAMPLE3_FILES`) or, with ``tracked=True`` and an explicit ``folder``, the tracked
+    variant (:data:`EXAMPLE3_TRACKED_FILES`).
+
+    Parameters
+    ----------
+    folder : str or os.PathLike, optional
+        Destination folder, created if needed (default: ``notebooks/example3-reduced``;
+        required when ``tracked`` is True).
+    tracked : bool, optional
+        Write the tracked (undithered) frames.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    ValueError, OSError
+        As for :func:`ensure_example_data`.
+    """
+    return ensure_example_data(3, folder, tracked=tracked)
+
+
+def make_example(example: int, folder: str | os.PathLike[str], *, tracked: bool = False) -> Path:
     """Write all frames of an example into ``folder``, replacing earlier copies of ours.
 
     Parameters
     ----------
-    example : {1, 2}
+    example : {1, 2, 3}
         Example number.
     folder : str or os.PathLike
         Destination folder, created if needed.
+    tracked : bool, optional
+        Example 3 only: write the tracked (undithered) variant, as for
+        :func:`ensure_example_data`.
 
     Returns
     -------
@@ -1570,7 +2314,8 @@ def make_example(example: int, folder: str | os.PathLike[str]) -> Path:
         As for :func:`ensure_example_data` (nothing is written when a foreign file is in
         the way).
     """
-    return _ensure(_check_example(example), folder, overwrite_ours=True).folder
+    example = _check_example(example)
+    return _ensure(example, folder, overwrite_ours=True, tracked=tracked).folder
 
 
 def make_example1(folder: str | os.PathLike[str]) -> Path:
@@ -1581,6 +2326,30 @@ def make_example1(folder: str | os.PathLike[str]) -> Path:
 def make_example2(folder: str | os.PathLike[str]) -> Path:
     """Write all example 2 frames into ``folder``: ``make_example(2, folder)``."""
     return make_example(2, folder)
+
+
+def make_example3(folder: str | os.PathLike[str], *, tracked: bool = False) -> Path:
+    """Write all example 3 frames into ``folder``: ``make_example(3, folder, tracked=...)``.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Destination folder, created if needed.
+    tracked : bool, optional
+        Write the tracked (undithered) variant, files :data:`EXAMPLE3_TRACKED_FILES`, rather
+        than the dithered frames, :data:`EXAMPLE3_FILES`.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    ValueError, OSError
+        As for :func:`ensure_example_data`.
+    """
+    return make_example(3, folder, tracked=tracked)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1611,20 +2380,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--example",
         type=int,
-        choices=(1, 2),
-        help="which example to write (default: both)",
+        choices=_EXAMPLES,
+        help="which example to write (default: all three)",
     )
     parser.add_argument(
         "--folder",
         help=(
-            "destination folder (needs --example; default: notebooks/example1-reduced or "
-            "notebooks/example2-reduced beside this module)"
+            "destination folder (needs --example; default: notebooks/exampleN-reduced "
+            "beside this module)"
+        ),
+    )
+    parser.add_argument(
+        "--tracked",
+        action="store_true",
+        help=(
+            "with --example 3 and --folder: write the tracked (undithered) variant, "
+            "tracked-r-bin2-NNN.fit"
         ),
     )
     args = parser.parse_args(argv)
     if args.folder is not None and args.example is None:
-        parser.error("--folder needs --example 1 or --example 2")
-    examples = (args.example,) if args.example is not None else (1, 2)
+        parser.error("--folder needs --example 1, 2 or 3")
+    if args.tracked and (args.example != 3 or args.folder is None):
+        parser.error("--tracked needs --example 3 and --folder")
+    examples = (args.example,) if args.example is not None else _EXAMPLES
     for example in examples:
         try:
             result = _ensure(
@@ -1632,6 +2411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.folder,
                 overwrite_ours=False,
                 progress=lambda name: print(f"  wrote {name}", flush=True),
+                tracked=args.tracked,
             )
         except (OSError, ValueError) as exc:
             print(f"error: example {example}: {exc}", file=sys.stderr)
