@@ -1189,15 +1189,17 @@ class Detection(NamedTuple):
     nsigma: float
     n_pixels: int
     grow: float
+    grow_factor: float
     box_size: int
     smooth: float
     saturation: float | None
 
 
-def parse_detection(nsigma, n_pixels, grow, box_size, smooth, saturation):
+def parse_detection(nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation):
     """Check the source-detection options and return a `Detection`."""
     nsigma = _number(nsigma, "nsigma", minimum=0, strict=True)
     grow = _number(grow, "grow", minimum=0)
+    grow_factor = _number(grow_factor, "grow_factor", minimum=0)
     smooth = _number(smooth, "smooth", minimum=0)
     saturation = _number(saturation, "saturation", allow_none=True)
     for value, name in ((n_pixels, "n_pixels"), (box_size, "box_size")):
@@ -1205,7 +1207,7 @@ def parse_detection(nsigma, n_pixels, grow, box_size, smooth, saturation):
             raise TypeError(f"{name} must be an integer, got {value!r}")
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
-    return Detection(nsigma, int(n_pixels), grow, int(box_size), smooth, saturation)
+    return Detection(nsigma, int(n_pixels), grow, grow_factor, int(box_size), smooth, saturation)
 
 
 def saturation_of(frame, detection):
@@ -1228,14 +1230,13 @@ def find_sources(image, detection, saturated=None):
     sources as wide as a star over single noisy pixels, and every group of at least
     ``detection.n_pixels`` connected pixels above ``detection.nsigma`` times the noise
     *of the smoothed image* is a source (`photutils.segmentation.detect_sources`).  The
-    sources, and the ``saturated`` pixels, are grown by a disc of radius
-    ``detection.grow`` pixels, to cover the faint wings the threshold misses.
+    sources, and the ``saturated`` pixels, are grown (`_grow`) to cover the faint
+    outskirts the threshold misses.
     NaN pixels count as masked.  Returns all False when nothing is found.
     """
     from astropy.stats import SigmaClip
     from photutils.background import Background2D, MedianBackground
     from photutils.segmentation import detect_sources
-    from photutils.utils import circular_footprint
     from scipy import ndimage
 
     invalid = ~np.isfinite(image)
@@ -1261,15 +1262,31 @@ def find_sources(image, detection, saturated=None):
     mask = np.zeros(image.shape, bool) if segments is None else segments.data > 0
     if saturated is not None:
         mask |= saturated
-    if detection.grow > 0 and mask.any():
-        footprint = circular_footprint(max(1, math.ceil(detection.grow)))
-        mask = ndimage.binary_dilation(mask, structure=footprint)
+    if mask.any() and (detection.grow > 0 or detection.grow_factor > 0):
+        mask = _grow(mask, detection.grow, detection.grow_factor)
     return mask | invalid
 
 
 def _mad_std(values):
     """Return the MAD of ``values`` scaled to a Gaussian's standard deviation."""
     return MAD_TO_STD * float(np.median(np.abs(values - np.median(values))))
+
+
+def _grow(mask, grow, factor):
+    """Grow each source of ``mask`` by ``grow`` pixels plus ``factor`` times its radius.
+
+    A source's radius is that of a disc of its area.  Every pixel takes the source
+    nearest to it (a Euclidean distance transform), and is masked when it lies within
+    that source's reach: a bright star or a large galaxy, whose faint outskirts extend
+    far beyond what the threshold finds, gets a mask in proportion.
+    """
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    radius = np.sqrt(np.bincount(labels.ravel()) / math.pi)
+    distance, (rows, cols) = ndimage.distance_transform_edt(~mask, return_indices=True)
+    reach = grow + factor * radius[labels[rows, cols]]
+    return distance <= reach
 
 
 class Sky(NamedTuple):

@@ -980,6 +980,7 @@ def source_mask(
     nsigma=3.0,
     n_pixels=5,
     grow=3.0,
+    grow_factor=1.0,
     box_size=64,
     smooth=1.0,
     saturation=None,
@@ -993,8 +994,9 @@ def source_mask(
     smoothed by a Gaussian of ``smooth`` pixels; every group of at least ``n_pixels``
     connected pixels more than ``nsigma`` times the smoothed noise above the sky is a
     source (`photutils.segmentation.detect_sources`); pixels at or above ``saturation``
-    are added; and the mask is grown by a disc of radius ``grow`` pixels to cover the
-    faint wings of the sources.
+    are added; and each source is grown by ``grow`` pixels plus ``grow_factor`` times
+    its own radius (that of a disc of its area), to cover the faint outskirts the
+    threshold misses: the wings of a bright star, the disc of a large galaxy.
 
     Parameters
     ----------
@@ -1008,7 +1010,9 @@ def source_mask(
     n_pixels : int, optional
         Smallest number of connected pixels that makes a source.
     grow : float, optional
-        Radius (pixels) of the disc by which the mask is grown; 0 to not grow it.
+        Pixels added around every source.
+    grow_factor : float, optional
+        Added around each source in units of its radius; 0 and ``grow=0`` to not grow.
     box_size : int, optional
         Size (pixels) of the boxes in which the sky is measured.
     smooth : float, optional
@@ -1047,7 +1051,9 @@ def source_mask(
     >>> bool(mask[60, 70]), bool(mask[10, 10])
     (True, False)
     """
-    detection = _engine.parse_detection(nsigma, n_pixels, grow, box_size, smooth, saturation)
+    detection = _engine.parse_detection(
+        nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
+    )
     ccd = read_frame(image) if isinstance(image, (str, Path)) else image
     header = getattr(ccd, "header", None) or {}
     values = np.array(_engine.as_float_array(ccd), dtype=np.float32)  # a copy; masked: NaN
@@ -1073,6 +1079,7 @@ def combine_sky_flats(
     nsigma=3.0,
     n_pixels=5,
     grow=3.0,
+    grow_factor=1.0,
     box_size=64,
     smooth=1.0,
     saturation=None,
@@ -1111,7 +1118,7 @@ def combine_sky_flats(
         The night-sky (science) frames, calibrated (bias and dark removed), of one
         filter and one shape, at least three, preferably ten or more.  Files as for
         `combine_flats`; files are never modified.
-    nsigma, n_pixels, grow, box_size, smooth, saturation : optional
+    nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation : optional
         The source detection of `source_mask` (``saturation`` defaults to each frame's
         SATURATE keyword).
     sigma_lower, sigma_upper, stdfunc, gain, read_noise : optional
@@ -1186,7 +1193,9 @@ def combine_sky_flats(
     >>> int(n_used[20, 20]), int(n_used[10, 100])  # the star's first place lost a frame
     (8, 9)
     """
-    detection = _engine.parse_detection(nsigma, n_pixels, grow, box_size, smooth, saturation)
+    detection = _engine.parse_detection(
+        nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
+    )
     clip = _engine.parse_clip(sigma_lower, sigma_upper, "median", stdfunc, 0.0)
     dtype = _engine.parse_dtype(dtype)
     mem_limit = _engine.parse_mem_limit(mem_limit)
