@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import itertools
 import math
 import os
 import re
@@ -1231,8 +1230,9 @@ def find_sources(image, detection, saturated=None):
     ``detection.n_pixels`` connected pixels above ``detection.nsigma`` times the noise
     *of the smoothed image* is a source (`photutils.segmentation.detect_sources`).  The
     sources, and the ``saturated`` pixels, are grown (`_grow`) to cover the faint
-    outskirts the threshold misses.
-    NaN pixels count as masked.  Returns all False when nothing is found.
+    outskirts the threshold misses.  NaN pixels count as masked.
+
+    Returns the mask and the fraction of the pixels found as sources before growing.
     """
     from astropy.stats import SigmaClip
     from photutils.background import Background2D, MedianBackground
@@ -1258,13 +1258,15 @@ def find_sources(image, detection, saturated=None):
         noise_factor = _mad_std(smoothed[sample]) / _mad_std(residual[sample])
         residual = smoothed
     threshold = detection.nsigma * noise_factor * background.background_rms
+    # n_pixels by position: photutils 3 calls it n_pixels, earlier versions npixels
     segments = detect_sources(residual, threshold, detection.n_pixels, mask=invalid)
     mask = np.zeros(image.shape, bool) if segments is None else segments.data > 0
     if saturated is not None:
         mask |= saturated
-    if mask.any() and (detection.grow > 0 or detection.grow_factor > 0):
+    found = float(mask.mean())
+    if found and (detection.grow > 0 or detection.grow_factor > 0):
         mask = _grow(mask, detection.grow, detection.grow_factor)
-    return mask | invalid
+    return mask | invalid, found
 
 
 def _mad_std(values):
@@ -1295,6 +1297,7 @@ class Sky(NamedTuple):
     level: float  # ADU: sigma-clipped median of the unmasked pixels of frame / first flat
     mask: np.ndarray  # the source mask, packed 8 pixels to a byte along rows
     masked: float  # the fraction of the pixels masked
+    found: float  # the fraction of the pixels found as sources, before growing
 
 
 def sky_of_frame(data, first_flat, detection, saturation):
@@ -1305,14 +1308,14 @@ def sky_of_frame(data, first_flat, detection, saturation):
     with np.errstate(divide="ignore", invalid="ignore"):
         np.divide(data, first_flat, out=data, where=first_flat > 0)
     data[~(first_flat > 0)] = np.nan
-    mask = find_sources(data, detection, saturated)
+    mask, found = find_sources(data, detection, saturated)
     sky = data[~mask]
     if sky.size < 100:
         raise ValueError(f"only {sky.size} pixels are free of sources: no sky to measure")
     _, level, _ = sigma_clipped_stats(sky, sigma=3.0, maxiters=5)
     if not (math.isfinite(level) and level > 0):
         raise ValueError(f"the sky level is {level}: a night-sky frame needs a positive sky")
-    return Sky(float(level), np.packbits(mask, axis=1), float(mask.mean()))
+    return Sky(float(level), np.packbits(mask, axis=1), float(mask.mean()), found)
 
 
 class MaskedFrame:
@@ -1330,27 +1333,28 @@ class MaskedFrame:
         out[rows.view(bool)] = np.nan
 
 
-def check_sky_masks(frames, skies):
+def check_sky_masks(frames, skies, fixed):
     """Warn if the sources did not move between frames; refuse too few usable frames.
 
-    Returns the number of frames free of sources at each pixel (uint16).
+    ``fixed`` is the fraction of the first flat's pixels found as sources: sources that
+    sat on the same pixels in most frames, which the first flat keeps (and dividing by
+    it then hides).  Dithered frames leave almost none; tracked frames leave about as
+    many as one frame has.  Returns the number of frames free of sources at each pixel
+    (uint16) and the ratio of ``fixed`` to the median sources of a frame.
     """
     counts = np.full(frames[0].shape, len(frames), dtype=np.uint16)
     for sky in skies:
         counts -= np.unpackbits(sky.mask, axis=1, count=counts.shape[1])
-    overlaps = []
-    for one, two in itertools.pairwise(skies):
-        union = int(np.bitwise_count(one.mask | two.mask).sum())
-        if union:
-            overlaps.append(int(np.bitwise_count(one.mask & two.mask).sum()) / union)
-    shared = float(np.median(overlaps)) if overlaps else 0.0
-    if shared > 0.5:
+    per_frame = float(np.median([sky.found for sky in skies]))
+    ratio = fixed / per_frame if per_frame > 0 else (math.inf if fixed > 0 else 0.0)
+    if ratio > 0.5:
         warnings.warn(
-            f"combine_sky_flats: the sources did not move between the frames: consecutive "
-            f"frames share {100 * shared:.0f} % of their masked pixels (median).  Frames "
-            "taken without dithering cannot make a sky flat, because the same pixels are "
-            "under stars in every frame; dither the telescope by tens of arcseconds "
-            "between exposures.",
+            f"combine_sky_flats: the sources did not move between the frames: "
+            f"{100 * fixed:.2f} % of the pixels hold a source in most frames, against "
+            f"{100 * per_frame:.2f} % found in one frame.  Frames taken without dithering "
+            "cannot make a sky flat, because the same pixels are under stars in every "
+            "frame (the result contains them); dither the telescope by tens of "
+            "arcseconds between exposures.",
             UserWarning,
             stacklevel=3,
         )
@@ -1361,7 +1365,7 @@ def check_sky_masks(frames, skies):
             f"{len(frames)} frames are free of sources (median {usable:g}); a sky flat "
             "needs more frames, dithered so that sources fall on different pixels"
         )
-    return counts, shared
+    return counts, ratio
 
 
 # --------------------------------------------------------------------------------------

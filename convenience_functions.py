@@ -1070,7 +1070,7 @@ def source_mask(
             )
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.where(flat > 0, values / flat, np.nan).astype(np.float32)
-    return _engine.find_sources(values, detection, saturated)
+    return _engine.find_sources(values, detection, saturated)[0]
 
 
 def combine_sky_flats(
@@ -1140,8 +1140,9 @@ def combine_sky_flats(
         `combine_flats`.  The header has IMAGETYP = 'FLAT', FILTER, NCOMBINE,
         IMCMB001..., COMBINED = True, the rejection (as in `combine_flats`), SKYLV001...
         (the sky level of each frame, ADU), MASKFRAC (the median fraction of a frame
-        masked), MASKOVL (the median fraction of masked pixels shared by consecutive
-        frames) and HISTORY.
+        masked), FIXEDSRC (the area of the sources that sat on the same pixels in most
+        frames over that of one frame's sources: near 0 for dithered frames, about 1 or
+        more for tracked ones) and HISTORY.
     n_used : numpy.ndarray of uint16
         Only with ``return_counts=True``.
 
@@ -1158,9 +1159,8 @@ def combine_sky_flats(
     Warns
     -----
     UserWarning
-        When the sources do not move between frames (consecutive frames share more
-        than half of their masked pixels): such frames cannot make a sky flat.  Also
-        the warnings of `combine_flats`.
+        When the sources do not move between frames (FIXEDSRC above 0.5): such frames
+        cannot make a sky flat.  Also the warnings of `combine_flats`.
 
     See Also
     --------
@@ -1211,6 +1211,8 @@ def combine_sky_flats(
         )
         first = _engine.combine_rows(frames, scales, clip, model, plan, dtype).data
         first /= dtype.type(_engine.block_median(first, plan.norm_rows))
+        # Sources the first flat kept sat on the same pixels in most frames: not dithered.
+        fixed = _engine.find_sources(first, detection._replace(saturation=None))[1]
 
         # 2-3. The sources of each frame divided by the first flat; its sky level.
         def measure(data, frame, first=first):
@@ -1219,7 +1221,7 @@ def combine_sky_flats(
 
         skies = _engine.map_frames(measure, frames, plan, dtype, with_frame=True)
         del first, measure
-        _, shared = _engine.check_sky_masks(frames, skies)
+        _, fixed_ratio = _engine.check_sky_masks(frames, skies, fixed)
         # 4. The masked frames, scaled by their sky levels, clipped and averaged.
         masked = [_engine.MaskedFrame(f, sky.mask) for f, sky in zip(frames, skies, strict=True)]
         levels = [sky.level for sky in skies]
@@ -1235,6 +1237,9 @@ def combine_sky_flats(
         round(float(np.median([sky.masked for sky in skies])), 5),
         "median fraction of a frame masked as sources",
     )
-    header["MASKOVL"] = (round(shared, 4), "masked pixels shared by consecutive frames")
+    header["FIXEDSRC"] = (
+        round(fixed_ratio, 4),
+        "sources fixed on the chip / in one frame (>0.5: undithered)",
+    )
     combined = _engine.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined

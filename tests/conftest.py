@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.nddata import CCDData
 from astropy.stats import sigma_clip
 
 matplotlib.use("Agg")
@@ -96,3 +97,35 @@ def astropy_reference(
 def rng():
     """A seeded random generator."""
     return np.random.default_rng(12345)
+
+
+def make_sky_frames(n=9, *, shape=(256, 256), dither=25.0, seed=0, gain=1.5, read_noise=10.0):
+    """Seeded night-sky frames: a response times a sky with a slow gradient, plus stars.
+
+    Forty stars (Moffat images, beta 2.5, FWHM 2.5 pixels, fluxes from 300 to 300,000
+    electrons, the brightest saturated at 64,000 ADU), shifted by up to ``dither``
+    pixels between frames (0: a tracked, undithered set), Poisson and read noise.
+    Returns the CCDData frames (GAIN, RDNOISE, SATURATE, FILTER in their meta), the true
+    response (median 1) and the sky levels (ADU).
+    """
+    rng = np.random.default_rng(seed)
+    response = vignetting(shape) * (1 + 0.005 * rng.standard_normal(shape))
+    response /= np.median(response)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    stars_y = rng.uniform(10, shape[0] - 10, 40)
+    stars_x = rng.uniform(10, shape[1] - 10, 40)
+    fluxes = 10 ** rng.uniform(2.5, 5.5, 40) / gain  # ADU
+    alpha = 2.5 / (2 * np.sqrt(2 ** (1 / 2.5) - 1))  # Moffat width for FWHM 2.5 pixels
+    skies = np.linspace(3000.0, 2000.0, n)
+    frames = []
+    for i, sky in enumerate(skies):
+        dy, dx = rng.uniform(-dither, dither, 2)
+        light = sky * (1 + 0.01 * (xx / shape[1] - 0.5) * (1 if i % 2 else -1))
+        for y, x, flux in zip(stars_y + dy, stars_x + dx, fluxes, strict=True):
+            r2 = ((yy - y) ** 2 + (xx - x) ** 2) / alpha**2
+            light += flux * (2.5 - 1) / (np.pi * alpha**2) * (1 + r2) ** -2.5
+        electrons = rng.poisson(light * response * gain) + rng.normal(0, read_noise, shape)
+        data = np.minimum(electrons / gain, 64000.0).astype(np.float32)
+        meta = {"GAIN": gain, "RDNOISE": read_noise, "SATURATE": 64000.0, "FILTER": "r"}
+        frames.append(CCDData(data, unit="adu", meta=meta))
+    return frames, response, skies

@@ -1,0 +1,139 @@
+"""Tests of combine_sky_flats and source_mask: night-sky flats from dithered frames."""
+
+import numpy as np
+import pytest
+from astropy.nddata import CCDData
+from conftest import digest, make_sky_frames, write_frames
+
+import _flat_engine as engine
+import convenience_functions as cf
+
+
+@pytest.fixture(scope="module")
+def dithered():
+    return make_sky_frames(9, seed=1)
+
+
+def residual_in_sigmas(flat, truth):
+    """(flat - truth) over the flat's own uncertainty, after dividing out a plane."""
+    data = flat.data / engine.fit_plane(flat.data / truth)  # the sky's mean gradient
+    return (data - truth) / flat.uncertainty.array
+
+
+def test_sky_flat_recovers_the_response_where_a_plain_clip_leaves_stars(dithered):
+    frames, truth, skies = dithered
+    flat, n_used = cf.combine_sky_flats(frames, return_counts=True)
+    z = residual_in_sigmas(flat, truth)
+    finite = np.isfinite(z)
+    assert finite.mean() > 0.99
+    assert np.max(np.abs(z[finite])) < 6  # no star left
+    assert abs(np.std(z[finite]) - 1) < 0.05  # the model's uncertainty is right
+    assert abs(np.nanmedian(flat.data) - 1) < 1e-6
+    assert n_used.min() < 9 <= n_used.max()  # stars were masked
+    # The levels are those of the sky, not raised by the stars.
+    levels = [flat.header[f"SKYLV{i:03d}"] for i in range(1, 10)]
+    np.testing.assert_allclose(levels, skies, rtol=2e-3)
+    # The same frames combined as flats keep the wings of the brightest stars.
+    plain = cf.combine_flats(frames)
+    assert np.nanmax(residual_in_sigmas(plain, truth)) > np.max(np.abs(z[finite])) + 1
+
+
+def test_header_inputs_unchanged_and_files(tmp_path, dithered):
+    frames, _, _ = dithered
+    paths = write_frames(
+        tmp_path, [f.data for f in frames], imagetyp="LIGHT", extra={"SATURATE": 64000.0}
+    )
+    before = digest(paths)
+    flat = cf.combine_sky_flats(paths)
+    assert digest(paths) == before
+    header = flat.header
+    assert header["IMAGETYP"] == "FLAT"
+    assert header["FILTER"] == "r"
+    assert header["NCOMBINE"] == 9
+    assert header["COMBINED"] is True
+    assert 0 < header["MASKFRAC"] < 0.5
+    assert header["FIXEDSRC"] < 0.5
+    assert "sources masked" in "".join(str(h) for h in header["HISTORY"])
+    in_memory = cf.combine_sky_flats(frames)
+    np.testing.assert_allclose(flat.data, in_memory.data, rtol=1e-6)
+
+
+def test_tracked_frames_draw_the_warning():
+    frames, _, _ = make_sky_frames(9, seed=1, dither=0)
+    with pytest.warns(UserWarning, match="did not move"):
+        flat = cf.combine_sky_flats(frames)
+    assert flat.header["FIXEDSRC"] > 1
+
+
+def test_too_few_frames_free_of_sources_is_an_error():
+    frames, _, _ = make_sky_frames(3, seed=2)
+    yy, xx = np.mgrid[0:256, 0:256]
+    for frame, col in zip(frames[:2], (40, 216), strict=True):  # a large galaxy each
+        frame.data += 3000 * np.exp(-np.hypot(yy - 128, xx - col) / 15)
+    with pytest.raises(ValueError, match="fewer than 3 of the 3 frames"):
+        cf.combine_sky_flats(frames)
+
+
+def test_source_mask_finds_stars_and_saturation():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:128, :128]
+    sky = rng.normal(3000.0, 45.0, (128, 128))
+    star = 5000.0 * np.exp(-((yy - 60) ** 2 + (xx - 70) ** 2) / 8.0)
+    image = CCDData(sky + star, unit="adu", meta={"SATURATE": 5000.0})
+    mask = cf.source_mask(image)
+    assert mask[60, 70]
+    assert not mask[10, 10]
+    assert mask.mean() < 0.1
+    # Without growing, the star's mask is much smaller.
+    tight = cf.source_mask(image, grow=0, grow_factor=0)
+    assert tight[60, 70]
+    assert tight.sum() < mask.sum() / 4
+    # Pixels at or above the saturation level are masked, however faint.
+    low = cf.source_mask(sky, grow=0, grow_factor=0, saturation=3100.0)
+    assert low[sky >= 3100].all()
+    assert low.mean() < 0.05
+    flat = np.ones((128, 128))
+    np.testing.assert_array_equal(cf.source_mask(image, flat=flat), mask)
+    # Noise alone is (almost) never a source.
+    assert cf.source_mask(sky, grow=0, grow_factor=0).mean() < 1e-3
+
+
+def test_masked_frame_reads_nan_where_masked(tmp_path):
+    data = np.arange(30, dtype=np.float32).reshape(3, 10)
+    mask = np.zeros((3, 10), bool)
+    mask[1, 2] = mask[2, 9] = True
+    with engine.frames_stack() as stack:
+        (frame,) = engine.open_frames([CCDData(data, unit="adu")], stack)
+        masked = engine.MaskedFrame(frame, np.packbits(mask, axis=1))
+        out = np.empty((2, 10), np.float32)
+        masked.read_rows(1, 3, out)
+    np.testing.assert_array_equal(np.isnan(out), mask[1:])
+    assert masked.shape == (3, 10)
+    assert masked.label == frame.label
+
+
+def test_errors_of_sky_flats(dithered):
+    frames, _, _ = dithered
+    with pytest.raises(ValueError, match="at least 3 frames"):
+        cf.combine_sky_flats(frames[:2])
+    for bad, error, message in (
+        ({"nsigma": 0}, ValueError, "nsigma"),
+        ({"n_pixels": 0}, ValueError, "n_pixels"),
+        ({"n_pixels": 2.5}, TypeError, "n_pixels"),
+        ({"box_size": True}, TypeError, "box_size"),
+        ({"grow": -1}, ValueError, "grow"),
+        ({"grow_factor": np.nan}, ValueError, "grow_factor"),
+        ({"smooth": -0.5}, ValueError, "smooth"),
+        ({"saturation": "high"}, TypeError, "saturation"),
+        ({"sigma_upper": 0}, ValueError, "sigma_upper"),
+    ):
+        with pytest.raises(error, match=message):
+            cf.combine_sky_flats(frames, **bad)
+    with pytest.raises(ValueError, match="shape"):
+        cf.combine_sky_flats([*frames[:3], CCDData(np.ones((10, 10)), unit="adu")])
+    with pytest.raises(ValueError, match=r"ccddata\[0\].*median is -1"):
+        cf.combine_sky_flats([CCDData(-np.ones((64, 64)), unit="adu")] * 3)
+    with pytest.raises(ValueError, match="flat has shape"):
+        cf.source_mask(frames[0], flat=np.ones((5, 5)))
+    with pytest.raises(ValueError, match="2-D"):
+        cf.source_mask(np.ones(10))
