@@ -31,7 +31,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -1236,7 +1236,6 @@ def find_sources(image, detection, saturated=None):
     """
     from astropy.stats import SigmaClip
     from photutils.background import Background2D, MedianBackground
-    from photutils.segmentation import detect_sources
     from scipy import ndimage
 
     invalid = ~np.isfinite(image)
@@ -1245,6 +1244,7 @@ def find_sources(image, detection, saturated=None):
         image,
         box,
         mask=invalid if invalid.any() else None,
+        exclude_percentile=50,  # boxes half NaN (a frame's edge, a dead region) still count
         filter_size=3,
         sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
         bkg_estimator=MedianBackground(),
@@ -1255,18 +1255,102 @@ def find_sources(image, detection, saturated=None):
         smoothed = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
         # smoothing lowers the noise: by how much, measured (robustly) on the image itself
         sample = np.s_[::2, ::2]
-        noise_factor = _mad_std(smoothed[sample]) / _mad_std(residual[sample])
+        noise_factor = _noise_ratio(smoothed[sample], residual[sample])
         residual = smoothed
-    threshold = detection.nsigma * noise_factor * background.background_rms
-    # n_pixels by position: photutils 3 calls it n_pixels, earlier versions npixels
-    segments = detect_sources(residual, threshold, detection.n_pixels, mask=invalid)
+    # One noise for the whole frame (the median of the boxes'): the sky's level varies by
+    # a few per cent across it, its noise by half that, and the map would cost a second
+    # interpolation.
+    threshold = detection.nsigma * noise_factor * background.background_rms_median
+    segments = _detect(residual, threshold, detection.n_pixels, invalid)
     mask = np.zeros(image.shape, bool) if segments is None else segments.data > 0
     if saturated is not None:
         mask |= saturated
     found = float(mask.mean())
     if found and (detection.grow > 0 or detection.grow_factor > 0):
         mask = _grow(mask, detection.grow, detection.grow_factor)
+    if OUTSKIRT_BLOCK > 1:
+        mask |= _outskirts(image, mask | invalid, OUTSKIRT_BLOCK, detection.nsigma)
     return mask | invalid, found
+
+
+OUTSKIRT_BLOCK = 16
+
+
+def _outskirts(image, mask, block, nsigma):
+    """Return the mask of faint extended light left around the masked sources.
+
+    The outskirts of a large galaxy or the halo of a bright star lie below the noise of
+    single pixels, yet they add up over the frames.  Averaged over blocks of ``block``
+    x ``block`` pixels (the masked ones left out) the noise falls ``block`` times, and
+    light a few hundredths of a per cent of the sky stands out.  The sky of the block
+    image is measured in boxes of about 512 pixels; every group of 4 blocks more than
+    ``nsigma`` times the (smoothed) noise above it is masked whole.
+    """
+    from astropy.stats import SigmaClip
+    from photutils.background import Background2D, MedianBackground
+    from scipy import ndimage
+
+    ny, nx = image.shape
+    work = np.where(mask, np.nan, image)
+    work = np.pad(work, ((0, -ny % block), (0, -nx % block)), constant_values=np.nan)
+    work = work.reshape(work.shape[0] // block, block, work.shape[1] // block, block)
+    valid = np.isfinite(work).sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        binned = np.nansum(work, axis=(1, 3)) / valid
+    empty = valid < block * block // 4  # mostly masked: no measure of the sky there
+    if np.count_nonzero(~empty) < 16:
+        return np.zeros(image.shape, bool)
+    binned[empty] = np.nan
+    box = max(2, min(512 // block, *binned.shape))
+    background = Background2D(
+        binned,
+        box,
+        mask=empty,
+        exclude_percentile=90,  # boxes with a tenth of their blocks measured still count
+        filter_size=3,
+        sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
+        bkg_estimator=MedianBackground(),
+    )
+    residual = np.where(empty, 0, binned - background.background)
+    smoothed = ndimage.gaussian_filter(residual, 1.0, truncate=3.0)
+    factor = _noise_ratio(smoothed[~empty], residual[~empty])
+    threshold = nsigma * factor * background.background_rms_median
+    segments = _detect(smoothed, threshold, 4, empty)
+    if segments is None:
+        return np.zeros(image.shape, bool)
+    found = np.repeat(np.repeat(segments.data > 0, block, axis=0), block, axis=1)
+    return found[:ny, :nx]
+
+
+@contextmanager
+def quiet_detection():
+    """Silence the expected warnings of source detection, for this block of code.
+
+    photutils warns when it finds no source (a valid answer: None), and astropy's sigma
+    clipping when the boxes of `Background2D` hold masked (NaN) pixels, which is what
+    masks are for.  `warnings.catch_warnings` is not thread-safe, so the filters are set
+    here, in the calling thread, around the work of all the threads, never inside them.
+    """
+    from photutils.utils.exceptions import NoDetectionsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        warnings.filterwarnings("ignore", "Input data contains invalid values", UserWarning)
+        yield
+
+
+def _detect(image, threshold, n_pixels, mask):
+    """Return `photutils.segmentation.detect_sources`' segments (None: nothing found)."""
+    from photutils.segmentation import detect_sources
+
+    # n_pixels by position: photutils 3 calls it n_pixels, earlier versions npixels
+    return detect_sources(image, threshold, n_pixels, mask=mask)
+
+
+def _noise_ratio(smoothed, original):
+    """Return how much smoothing lowered the noise (1 for an image without noise)."""
+    before = _mad_std(original)
+    return _mad_std(smoothed) / before if before > 0 else 1.0
 
 
 def _mad_std(values):
@@ -1300,14 +1384,21 @@ class Sky(NamedTuple):
     found: float  # the fraction of the pixels found as sources, before growing
 
 
-def sky_of_frame(data, first_flat, detection, saturation):
-    """Divide ``data`` (modified) by the first flat, find its sources, measure its sky."""
+def sky_of_frame(data, flat, detection, saturation):
+    """Find the sources of a frame and measure its sky; ``data`` is modified.
+
+    With a ``flat`` the frame is divided by it first (its pixels and dust shadows gone,
+    the sky is smooth and the sources stand out); without one, the sky's boxes of
+    `find_sources` follow the vignetting.  The level is the 3-sigma clipped median of
+    the unmasked pixels, in ADU.
+    """
     from astropy.stats import sigma_clipped_stats
 
     saturated = data >= saturation if saturation is not None else None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(data, first_flat, out=data, where=first_flat > 0)
-    data[~(first_flat > 0)] = np.nan
+    if flat is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(data, flat, out=data, where=flat > 0)
+        data[~(flat > 0)] = np.nan
     mask, found = find_sources(data, detection, saturated)
     sky = data[~mask]
     if sky.size < 100:
@@ -1333,31 +1424,33 @@ class MaskedFrame:
         out[rows.view(bool)] = np.nan
 
 
-def check_sky_masks(frames, skies, fixed):
+def check_sky_masks(frames, skies):
     """Warn if the sources did not move between frames; refuse too few usable frames.
 
-    ``fixed`` is the fraction of the first flat's pixels found as sources: sources that
-    sat on the same pixels in most frames, which the first flat keeps (and dividing by
-    it then hides).  Dithered frames leave almost none; tracked frames leave about as
-    many as one frame has.  Returns the number of frames free of sources at each pixel
-    (uint16) and the ratio of ``fixed`` to the median sources of a frame.
+    A pixel masked in at least half of the frames is under a source that did not move
+    off it.  With dithered frames few pixels are (the centres of sources larger than
+    the dithers); with tracked frames every source's pixels are, as many as one frame
+    masks.  Returns the ratio of the two: the share of pixels masked in most frames over
+    the median share masked in one.
     """
-    counts = np.full(frames[0].shape, len(frames), dtype=np.uint16)
+    counts = np.zeros(frames[0].shape, dtype=np.uint16)
     for sky in skies:
-        counts -= np.unpackbits(sky.mask, axis=1, count=counts.shape[1])
-    per_frame = float(np.median([sky.found for sky in skies]))
-    ratio = fixed / per_frame if per_frame > 0 else (math.inf if fixed > 0 else 0.0)
+        counts += np.unpackbits(sky.mask, axis=1, count=counts.shape[1])
+    n_frames = len(frames)
+    persistent = float(np.mean(counts >= math.ceil(n_frames / 2)))
+    per_frame = float(np.median([sky.masked for sky in skies]))
+    ratio = persistent / per_frame if per_frame > 0 else 0.0
     if ratio > 0.5:
         warnings.warn(
             f"combine_sky_flats: the sources did not move between the frames: "
-            f"{100 * fixed:.2f} % of the pixels hold a source in most frames, against "
-            f"{100 * per_frame:.2f} % found in one frame.  Frames taken without dithering "
-            "cannot make a sky flat, because the same pixels are under stars in every "
-            "frame (the result contains them); dither the telescope by tens of "
-            "arcseconds between exposures.",
+            f"{100 * persistent:.1f} % of the pixels are masked in at least half of the "
+            f"frames, against {100 * per_frame:.1f} % in one frame.  Frames taken without "
+            "dithering cannot make a sky flat, because the same pixels are under stars in "
+            "every frame; dither the telescope by tens of arcseconds between exposures.",
             UserWarning,
             stacklevel=3,
         )
+    counts = n_frames - counts  # frames free of sources
     usable = float(np.median(counts))
     if usable < 3:
         raise ValueError(
@@ -1365,7 +1458,7 @@ def check_sky_masks(frames, skies, fixed):
             f"{len(frames)} frames are free of sources (median {usable:g}); a sky flat "
             "needs more frames, dithered so that sources fall on different pixels"
         )
-    return counts, ratio
+    return ratio
 
 
 # --------------------------------------------------------------------------------------

@@ -427,6 +427,7 @@ def compare_with_truth(
     frames=None,
     n_used=None,
     remove_plane=False,
+    ideal_from_counts=False,
 ):
     """Compare a combined flat with the response it should have recovered.
 
@@ -454,6 +455,10 @@ def compare_with_truth(
     remove_plane : bool, optional
         First divide the flat by the plane that best fits ``flat / truth``: a twilight
         sky's gradient, an error of the illumination, is then left out.
+    ideal_from_counts : bool, optional
+        The ideal noise of each pixel is that of the ``n_used`` frames it averages (times
+        sqrt(N / n_used)): for a sky flat, where a pixel misses the frames in which a
+        source covered it.  Pixels no frame reached are left out.
 
     Returns
     -------
@@ -466,7 +471,8 @@ def compare_with_truth(
     Raises
     ------
     ValueError
-        If the shapes differ, no level is given, or gain or a level is not positive.
+        If the shapes differ, no level is given, gain or a level is not positive, or
+        ``ideal_from_counts`` is asked for without ``n_used``.
 
     See Also
     --------
@@ -493,8 +499,14 @@ def compare_with_truth(
     levels = np.asarray(levels, dtype=np.float64)
     if levels.size == 0 or not (levels > 0).all() or not gain > 0:
         raise ValueError(f"compare_with_truth: levels {levels} and gain {gain} must be > 0")
+    ideal = _engine.ideal_noise(truth, levels, gain, read_noise)
+    if ideal_from_counts:
+        if n_used is None:
+            raise ValueError("compare_with_truth: ideal_from_counts needs n_used")
+        with np.errstate(divide="ignore"):
+            ideal = ideal * np.sqrt(levels.size / np.asarray(n_used, dtype=np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):
-        residual = (flat - truth) / _engine.ideal_noise(truth, levels, gain, read_noise)
+        residual = (flat - truth) / ideal
         excess = flat / truth - 1
     good = np.isfinite(residual) & (truth > 0)  # dead pixels (truth 0) have no ratio
     inside = good & (np.abs(residual) <= threshold)
@@ -987,16 +999,25 @@ def source_mask(
 ):
     """Return the mask of the sources of one frame: stars, galaxies, cosmic rays.
 
-    This is the mask `combine_sky_flats` makes for each frame, for a look at one.  The
-    frame is first divided by ``flat`` (its vignetting and dust shadows would otherwise
-    look like structure in the sky); the sky and its noise are measured in boxes of
-    ``box_size`` pixels (`photutils.background.Background2D`); the frame minus the sky is
-    smoothed by a Gaussian of ``smooth`` pixels; every group of at least ``n_pixels``
-    connected pixels more than ``nsigma`` times the smoothed noise above the sky is a
-    source (`photutils.segmentation.detect_sources`); pixels at or above ``saturation``
-    are added; and each source is grown by ``grow`` pixels plus ``grow_factor`` times
-    its own radius (that of a disc of its area), to cover the faint outskirts the
-    threshold misses: the wings of a bright star, the disc of a large galaxy.
+    This is the mask `combine_sky_flats` makes for each frame, for a look at one.
+
+    1. The frame is divided by ``flat``, if given (its dust shadows would otherwise look
+       like structure in the sky).
+    2. The sky and its noise are measured in boxes of ``box_size`` pixels
+       (`photutils.background.Background2D`), which follow a slow gradient or the
+       vignetting.
+    3. The frame minus the sky is smoothed by a Gaussian of ``smooth`` pixels, and every
+       group of at least ``n_pixels`` connected pixels more than ``nsigma`` times the
+       smoothed noise above the sky is a source
+       (`photutils.segmentation.detect_sources`); pixels at or above ``saturation`` are
+       added.
+    4. Each source is grown by ``grow`` pixels plus ``grow_factor`` times its own radius
+       (that of a disc of its area): the wings of a bright star and the disc of a large
+       galaxy extend far beyond what the threshold finds.
+    5. The frame is averaged in blocks of 16 x 16 pixels, the masked ones left out, and
+       groups of blocks more than ``nsigma`` times the (smoothed) block noise above the
+       sky are masked whole: light a few hundredths of a per cent of the sky, too faint
+       for single pixels, which would add up over many frames.
 
     Parameters
     ----------
@@ -1070,7 +1091,8 @@ def source_mask(
             )
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.where(flat > 0, values / flat, np.nan).astype(np.float32)
-    return _engine.find_sources(values, detection, saturated)[0]
+    with _engine.quiet_detection():
+        return _engine.find_sources(values, detection, saturated)[0]
 
 
 def combine_sky_flats(
@@ -1083,6 +1105,7 @@ def combine_sky_flats(
     box_size=64,
     smooth=1.0,
     saturation=None,
+    passes=2,
     sigma_lower=8.0,
     sigma_upper=5.0,
     stdfunc="avsigclip",
@@ -1098,19 +1121,20 @@ def combine_sky_flats(
     sky of many dithered frames, with the stars and galaxies masked, makes a flat (a
     "sky flat" or "superflat").  The method, step by step:
 
-    1. A first flat: the frames, each scaled by its inverse median, combined as
-       `combine_flats` does.  Stars move between dithered frames, so rejection removes
-       most of them; their faint wings remain.
-    2. Each frame divided by the first flat (which removes its vignetting and dust
-       shadows) is searched for sources, as `source_mask` describes: stars, galaxies,
-       saturated stars and their bleed trails, cosmic rays.  The mask is grown.
-    3. Each frame's sky level is the 3-sigma clipped median of its unmasked pixels.
-    4. The frames, their masked pixels left out, each scaled by the inverse of its sky
-       level, are combined by `combine_flats`' rejection and average, and the result
-       normalised to median 1.
+    1. Each frame is searched for sources, as `source_mask` describes: stars, galaxies,
+       saturated stars and their bleed trails, cosmic rays; the masks are grown.
+    2. Each frame's sky level is the 3-sigma clipped median of its unmasked pixels.
+    3. The frames, their masked pixels left out, each scaled by the inverse of its sky
+       level, are combined with the rejection of `combine_flats` (a cosmic ray the mask
+       missed) and averaged; the result is normalised to median 1.
+    4. With ``passes=2`` (the default) it all happens again on each frame divided by
+       this flat: without the vignetting and the dust shadows the sky is smooth, and
+       the faint outskirts of the sources stand out better.
 
     The frames must be dithered: if the sources sit on the same pixels in every frame
-    (tracked, undithered frames), those pixels never see the sky.
+    (tracked, undithered frames), those pixels never see the sky.  Where a source is
+    larger than the dithers, the pixels under its centre see the sky in few frames or
+    none: their flat is noisy, or masked (NaN) where no frame is left.
 
     Parameters
     ----------
@@ -1121,13 +1145,16 @@ def combine_sky_flats(
     nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation : optional
         The source detection of `source_mask` (``saturation`` defaults to each frame's
         SATURATE keyword).
+    passes : int, optional
+        The number of searches for sources: the first on the frames as they are, each
+        further one on the frames divided by the flat of the search before.
     sigma_lower, sigma_upper, stdfunc, gain, read_noise : optional
         The rejection of `combine_flats` (for ``stdfunc='ccdclip'`` the gain and read
         noise come from the arguments or the GAIN and RDNOISE keywords).
     mem_limit : float, optional
-        Memory budget in bytes for the combining passes, as in `combine_flats`.  The
-        search for sources works on whole frames, two at a time, with about ten
-        frame-sized arrays each.
+        Memory budget in bytes for the combinations, as in `combine_flats`.  The search
+        for sources works on whole frames, two at a time, with about ten frame-sized
+        arrays each, beside the flat of the search before.
     dtype : numpy dtype, optional
         float32 or float64.
     return_counts : bool, optional
@@ -1140,17 +1167,18 @@ def combine_sky_flats(
         `combine_flats`.  The header has IMAGETYP = 'FLAT', FILTER, NCOMBINE,
         IMCMB001..., COMBINED = True, the rejection (as in `combine_flats`), SKYLV001...
         (the sky level of each frame, ADU), MASKFRAC (the median fraction of a frame
-        masked), FIXEDSRC (the area of the sources that sat on the same pixels in most
-        frames over that of one frame's sources: near 0 for dithered frames, about 1 or
-        more for tracked ones) and HISTORY.
+        masked, in the last search), FIXEDSRC (the share of pixels masked in at least
+        half of the frames, over the median share masked in one, in the first search:
+        near 0 for dithered frames, near 1 for tracked ones) and HISTORY.
     n_used : numpy.ndarray of uint16
         Only with ``return_counts=True``.
 
     Raises
     ------
     ValueError
-        As `combine_flats`; also when at most pixels fewer than three frames are free
-        of sources, or a frame has no positive sky.
+        As `combine_flats`; also when at half of the pixels or more fewer than three
+        frames are free of sources, when a frame has no positive sky, or ``passes`` is
+        below 1.
     TypeError
         As `combine_flats`.
     OSError
@@ -1176,26 +1204,30 @@ def combine_sky_flats(
 
     Examples
     --------
-    Nine frames of a sky of about 3000 ADU, with one star that moves between frames:
+    Six frames of a sky of about 3000 ADU, with one star that moves between frames:
 
     >>> import numpy as np
     >>> from astropy.nddata import CCDData
     >>> rng = np.random.default_rng(1)
     >>> yy, xx = np.mgrid[:128, :128]
     >>> frames = []
-    >>> for i in range(9):
-    ...     star = 20000.0 * np.exp(-((yy - 20 - 12 * i) ** 2 + (xx - 20 - 10 * i) ** 2) / 8.0)
+    >>> for i in range(6):
+    ...     star = 20000.0 * np.exp(-((yy - 16 - 20 * i) ** 2 + (xx - 16 - 18 * i) ** 2) / 8.0)
     ...     sky = rng.normal(3000.0 + 100 * i, 45.0, (128, 128))
     ...     frames.append(CCDData(sky + star, unit="adu"))
     >>> flat, n_used = combine_sky_flats(frames, return_counts=True)
     >>> round(float(np.median(flat.data)), 6)
     1.0
-    >>> int(n_used[20, 20]), int(n_used[10, 100])  # the star's first place lost a frame
-    (8, 9)
+    >>> int(n_used[16, 16]), int(n_used[10, 100])  # the star's first place lost a frame
+    (5, 6)
     """
     detection = _engine.parse_detection(
         nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
     )
+    if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)):
+        raise TypeError(f"passes must be an integer, got {passes!r}")
+    if passes < 1:
+        raise ValueError(f"passes must be at least 1, got {passes}")
     clip = _engine.parse_clip(sigma_lower, sigma_upper, "median", stdfunc, 0.0)
     dtype = _engine.parse_dtype(dtype)
     mem_limit = _engine.parse_mem_limit(mem_limit)
@@ -1204,30 +1236,27 @@ def combine_sky_flats(
         frames = _engine.open_frames(images, stack)
         _engine.check_frames(frames, clip)
         plan = _engine.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
-        # 1. A first flat, from the frames scaled by their medians.
-        scales = _engine.map_frames(inv_median, frames, plan, dtype)
-        model = _engine.noise_model(
-            frames, [1 / s for s in scales], clip, gain=gain, read_noise=read_noise
-        )
-        first = _engine.combine_rows(frames, scales, clip, model, plan, dtype).data
-        first /= dtype.type(_engine.block_median(first, plan.norm_rows))
-        # Sources the first flat kept sat on the same pixels in most frames: not dithered.
-        fixed = _engine.find_sources(first, detection._replace(saturation=None))[1]
+        flat = None  # the first search is on the frames themselves
+        for search in range(passes):
+            # 1. The sources of each frame (divided by the latest flat); its sky level.
+            def measure(data, frame, flat=flat):
+                saturation = _engine.saturation_of(frame, detection)
+                return _engine.sky_of_frame(data, flat, detection, saturation)
 
-        # 2-3. The sources of each frame divided by the first flat; its sky level.
-        def measure(data, frame, first=first):
-            saturation = _engine.saturation_of(frame, detection)
-            return _engine.sky_of_frame(data, first, detection, saturation)
-
-        skies = _engine.map_frames(measure, frames, plan, dtype, with_frame=True)
-        del first, measure
-        _, fixed_ratio = _engine.check_sky_masks(frames, skies, fixed)
-        # 4. The masked frames, scaled by their sky levels, clipped and averaged.
-        masked = [_engine.MaskedFrame(f, sky.mask) for f, sky in zip(frames, skies, strict=True)]
-        levels = [sky.level for sky in skies]
-        model = _engine.noise_model(masked, levels, clip, gain=gain, read_noise=read_noise)
-        scales = [1 / level for level in levels]
-        result = _engine.combine_rows(masked, scales, clip, model, plan, dtype)
+            with _engine.quiet_detection():
+                skies = _engine.map_frames(measure, frames, plan, dtype, with_frame=True)
+            del flat, measure
+            if search == 0:  # did the sources move?  Are there frames enough?
+                persistent = _engine.check_sky_masks(frames, skies)
+            # 2. The masked frames, scaled by their sky levels, clipped and averaged.
+            masked = [_engine.MaskedFrame(f, s.mask) for f, s in zip(frames, skies, strict=True)]
+            levels = [sky.level for sky in skies]
+            model = _engine.noise_model(masked, levels, clip, gain=gain, read_noise=read_noise)
+            scales = [1 / level for level in levels]
+            result = _engine.combine_rows(masked, scales, clip, model, plan, dtype)
+            # 3. The next search divides each frame by this flat, to see its sky flat.
+            flat = result.data / dtype.type(_engine.block_median(result.data, plan.norm_rows))
+        del flat
     scaling = "sources masked, each scaled by the inverse of its sky level"
     header = _engine.flat_header(frames, clip, model, result, method=method, scaling=scaling)
     header["IMAGETYP"] = ("FLAT", "a night-sky flat")
@@ -1238,8 +1267,8 @@ def combine_sky_flats(
         "median fraction of a frame masked as sources",
     )
     header["FIXEDSRC"] = (
-        round(fixed_ratio, 4),
-        "sources fixed on the chip / in one frame (>0.5: undithered)",
+        round(persistent, 4),
+        "masked in most frames / in one (>0.5: undithered)",
     )
     combined = _engine.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined

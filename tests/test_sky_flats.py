@@ -33,6 +33,15 @@ def test_sky_flat_recovers_the_response_where_a_plain_clip_leaves_stars(dithered
     # The levels are those of the sky, not raised by the stars.
     levels = [flat.header[f"SKYLV{i:03d}"] for i in range(1, 10)]
     np.testing.assert_allclose(levels, skies, rtol=2e-3)
+    # Against the ideal noise of the frames each pixel averages: no star, the ideal noise.
+    noise = {"levels": skies, "gain": 1.5, "read_noise": 10.0, "remove_plane": True}
+    judged = cf.compare_with_truth(flat, truth, n_used=n_used, ideal_from_counts=True, **noise)
+    assert abs(judged.noise_ratio - 1) < 0.05
+    assert judged.n_high == 0
+    # ... whereas the ideal of all nine frames underestimates the noise of masked pixels
+    assert cf.compare_with_truth(flat, truth, **noise).noise_ratio > judged.noise_ratio
+    with pytest.raises(ValueError, match="needs n_used"):
+        cf.compare_with_truth(flat, truth, ideal_from_counts=True, **noise)
     # The same frames combined as flats keep the wings of the brightest stars.
     plain = cf.combine_flats(frames)
     assert np.nanmax(residual_in_sigmas(plain, truth)) > np.max(np.abs(z[finite])) + 1
@@ -68,9 +77,12 @@ def test_tracked_frames_draw_the_warning():
 def test_too_few_frames_free_of_sources_is_an_error():
     frames, _, _ = make_sky_frames(3, seed=2)
     yy, xx = np.mgrid[0:256, 0:256]
-    for frame, col in zip(frames[:2], (40, 216), strict=True):  # a large galaxy each
+    for frame, col in zip(frames, (40, 128, 216), strict=True):  # a large galaxy each
         frame.data += 3000 * np.exp(-np.hypot(yy - 128, xx - col) / 15)
-    with pytest.raises(ValueError, match="fewer than 3 of the 3 frames"):
+    with (
+        pytest.warns(UserWarning, match="did not move"),  # galaxies larger than the dithers
+        pytest.raises(ValueError, match="fewer than 3 of the 3 frames"),
+    ):
         cf.combine_sky_flats(frames)
 
 
@@ -126,12 +138,14 @@ def test_errors_of_sky_flats(dithered):
         ({"smooth": -0.5}, ValueError, "smooth"),
         ({"saturation": "high"}, TypeError, "saturation"),
         ({"sigma_upper": 0}, ValueError, "sigma_upper"),
+        ({"passes": 0}, ValueError, "passes"),
+        ({"passes": 1.5}, TypeError, "passes"),
     ):
         with pytest.raises(error, match=message):
             cf.combine_sky_flats(frames, **bad)
     with pytest.raises(ValueError, match="shape"):
         cf.combine_sky_flats([*frames[:3], CCDData(np.ones((10, 10)), unit="adu")])
-    with pytest.raises(ValueError, match=r"ccddata\[0\].*median is -1"):
+    with pytest.raises(ValueError, match=r"ccddata\[0\].*sky level is -1"):
         cf.combine_sky_flats([CCDData(-np.ones((64, 64)), unit="adu")] * 3)
     with pytest.raises(ValueError, match="flat has shape"):
         cf.source_mask(frames[0], flat=np.ones((5, 5)))
