@@ -1240,15 +1240,22 @@ def find_sources(image, detection, saturated=None):
 
     invalid = ~np.isfinite(image)
     box = min(detection.box_size, *image.shape)
-    background = Background2D(
-        image,
-        box,
-        mask=invalid if invalid.any() else None,
-        exclude_percentile=50,  # boxes half NaN (a frame's edge, a dead region) still count
-        filter_size=3,
-        sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
-        bkg_estimator=MedianBackground(),
-    )
+    try:
+        background = Background2D(
+            image,
+            box,
+            mask=invalid if invalid.any() else None,
+            exclude_percentile=50,  # boxes half NaN (a frame's edge, a dead region) count
+            filter_size=3,
+            sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
+            bkg_estimator=MedianBackground(),
+        )
+    except ValueError as error:  # photutils: no box has enough valid pixels
+        raise ValueError(
+            f"no box of {box} x {box} pixels is at least half finite "
+            f"({np.count_nonzero(invalid)} of {invalid.size} pixels are NaN or masked): "
+            "the sky cannot be measured"
+        ) from error
     residual = np.where(invalid, 0, image - background.background).astype(np.float32)
     noise_factor = 1.0
     if detection.smooth > 0:
@@ -1326,9 +1333,10 @@ def _outskirts(image, mask, block, nsigma):
 def quiet_detection():
     """Silence the expected warnings of source detection, for this block of code.
 
-    photutils warns when it finds no source (a valid answer: None), and astropy's sigma
+    photutils warns when it finds no source (a valid answer: None), astropy's sigma
     clipping when the boxes of `Background2D` hold masked (NaN) pixels, which is what
-    masks are for.  `warnings.catch_warnings` is not thread-safe, so the filters are set
+    masks are for, and numpy when the clipping leaves a box without pixels to measure.
+    `warnings.catch_warnings` is not thread-safe, so the filters are set
     here, in the calling thread, around the work of all the threads, never inside them.
     """
     from photutils.utils.exceptions import NoDetectionsWarning
@@ -1336,6 +1344,8 @@ def quiet_detection():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoDetectionsWarning)
         warnings.filterwarnings("ignore", "Input data contains invalid values", UserWarning)
+        # numpy, when a box's pixels are all masked (under a flat's NaN holes)
+        warnings.filterwarnings("ignore", "Degrees of freedom <= 0", RuntimeWarning)
         yield
 
 
@@ -1479,7 +1489,7 @@ def flat_header(frames, clip, model, result, *, method="combine_flats", scaling=
     header["NCOMBINE"] = (len(frames), "number of frames combined")
     for number, frame in enumerate(frames[:999], start=1):  # IMCMBnnn has room for 999
         header[f"IMCMB{number:03d}"] = fits_text(frame.name)
-    header["COMBINED"] = (True, f"combined by convenience_functions.{method}")
+    header["COMBINED"] = (True, f"by {method} (convenience_functions)")
     header["NREJECT"] = (result.n_rejected, "number of samples rejected")
     header["REJECT"] = (clip.stdfunc if clip.rejects else "none", "rejection method")
     if clip.rejects:

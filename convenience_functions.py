@@ -1050,8 +1050,8 @@ def source_mask(
     Raises
     ------
     ValueError
-        For a frame that is not 2-D, a ``flat`` of another shape, or options out of
-        range.
+        For a frame that is not 2-D, a ``flat`` of another shape, options out of range,
+        or a frame so full of NaN that no box of ``box_size`` pixels is half finite.
     TypeError
         For options of the wrong type.
 
@@ -1268,7 +1268,7 @@ def combine_sky_flats(
     )
     header["FIXEDSRC"] = (
         round(persistent, 4),
-        "masked in most frames / in one (>0.5: undithered)",
+        "masked in most frames / one (>0.5: undithered)",
     )
     combined = _engine.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.nddata import CCDData
 from conftest import digest, make_sky_frames, write_frames
 
@@ -65,6 +66,9 @@ def test_header_inputs_unchanged_and_files(tmp_path, dithered):
     assert "sources masked" in "".join(str(h) for h in header["HISTORY"])
     in_memory = cf.combine_sky_flats(frames)
     np.testing.assert_allclose(flat.data, in_memory.data, rtol=1e-6)
+    # every card fits a FITS header as written (astropy would warn and cut a comment)
+    flat.write(tmp_path / "sky_flat.fits")
+    assert fits.getheader(tmp_path / "sky_flat.fits")["FIXEDSRC"] == header["FIXEDSRC"]
 
 
 def test_tracked_frames_draw_the_warning():
@@ -151,3 +155,7 @@ def test_errors_of_sky_flats(dithered):
         cf.source_mask(frames[0], flat=np.ones((5, 5)))
     with pytest.raises(ValueError, match="2-D"):
         cf.source_mask(np.ones(10))
+    mostly_nan = frames[0].data.copy()
+    mostly_nan[10:250, 10:250] = np.nan
+    with pytest.raises(ValueError, match="no box of 64 x 64 pixels is at least half finite"):
+        cf.source_mask(mostly_nan)
