@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -1516,10 +1517,12 @@ def flat_header(frames, clip, model, result, *, method="combine_flats", scaling=
             f"scaled values, spread from {clip.stdfunc}"
         )
     scaling = scaling or "each scaled by its inverse median"
-    header["HISTORY"] = (
+    history = (
         f"{method}: {len(frames)} frames, {scaling}; {clip_text}; mean of the survivors; "
         "result divided by its median"
     )
+    for line in textwrap.wrap(history, 72):  # whole words on each card, not cut at 72
+        header.add_history(line)
     return header
 
 

@@ -345,7 +345,7 @@ def test_mask_uncertainty_nan_and_header(tmp_path):
     assert header["REJLSIG"] == 5.0
     assert header["REJHSIG"] == 5.0
     assert header["REJCEN"] == "median"
-    history = "".join(str(h) for h in header["HISTORY"])
+    history = " ".join(str(h) for h in header["HISTORY"])
     assert "inverse median" in history
     assert "mad_std" in history
     assert "mean" in history
@@ -528,7 +528,7 @@ def test_combine_flats_by_filter(tmp_path):
     again = cf.combine_flats_by_filter(folder, imagetyp="FLAT", sigma_upper=3.0)
     assert again == result
     assert fits.getheader(result["r"])["NCOMBINE"] == 4
-    assert "8-sigma low, 3-sigma high" in "".join(
+    assert "8-sigma low, 3-sigma high" in " ".join(
         str(h) for h in fits.getheader(result["r"])["HISTORY"]
     )
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]

@@ -63,7 +63,7 @@ def test_header_inputs_unchanged_and_files(tmp_path, dithered):
     assert header["COMBINED"] is True
     assert 0 < header["MASKFRAC"] < 0.5
     assert header["FIXEDSRC"] < 0.5
-    assert "sources masked" in "".join(str(h) for h in header["HISTORY"])
+    assert "sources masked" in " ".join(str(h) for h in header["HISTORY"])
     in_memory = cf.combine_sky_flats(frames)
     np.testing.assert_allclose(flat.data, in_memory.data, rtol=1e-6)
     # every card fits a FITS header as written (astropy would warn and cut a comment)
