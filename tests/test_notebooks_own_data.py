@@ -1,4 +1,4 @@
-"""The example notebooks run on an observer's own folder of flats, not only on ours.
+"""The example notebooks run on an observer's own folder of frames, not only on ours.
 
 The test builds a folder the way a real camera and observer leave it: an odd frame size,
 one filter with a space in its name, 16-bit integer frames with BZERO and no BUNIT, an
@@ -17,7 +17,10 @@ import nbformat
 import numpy as np
 import pytest
 from astropy.io import fits
+from conftest import make_sky_frames
 from nbclient import NotebookClient
+
+import _flat_engine as engine
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 SHAPE = (517, 771)
@@ -94,3 +97,60 @@ def test_notebook_runs_on_an_observers_folder(tmp_path, notebook):
     residual = (flat - truth) / ideal
     assert np.std(residual) < 1.1
     assert np.max(np.abs(residual)) < 6
+
+
+def observer_night(folder):
+    """Write an observer's folder of dithered night frames; return the truth and file names.
+
+    16-bit integers without BUNIT, IMAGETYP 'Light Frame', a primed filter name, every
+    other frame gzipped, a bias frame and a log beside them.
+    """
+    frames, truth, skies = make_sky_frames(9, shape=(256, 320), seed=4)
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        header = fits.Header()
+        header["IMAGETYP"] = "Light Frame"
+        header["FILTER"] = "r'"
+        header["EXPTIME"] = 300.0
+        header["DATE-OBS"] = f"2026-03-04T0{i}:10:00"
+        header["GAIN"] = frame.meta["GAIN"]
+        header["SATURATE"] = 64000
+        data = np.clip(np.round(frame.data), 0, 65535).astype(np.uint16)
+        name = folder / f"ngc1234_r_{i + 1:03d}.fits"
+        fits.PrimaryHDU(data, header).writeto(name)
+        if i % 2:
+            with open(name, "rb") as source, gzip.open(f"{name}.gz", "wb") as target:
+                shutil.copyfileobj(source, target)
+            name.unlink()
+    bias = fits.Header({"IMAGETYP": "Bias Frame", "FILTER": "r'"})
+    fits.PrimaryHDU(np.full((256, 320), 500, np.uint16), bias).writeto(folder / "bias_001.fits")
+    (folder / "observing-log.txt").write_text("dithered by 20 arcsec\n")
+    return truth, skies, {p.name for p in folder.iterdir()}
+
+
+def test_sky_flat_notebook_runs_on_an_observers_night(tmp_path):
+    folder = tmp_path / "my night"
+    truth, skies, before = observer_night(folder)
+    notebook = run_notebook(
+        "03-sky-flats-from-science-frames.ipynb",
+        {"data_folder": str(folder), "light_imagetyp": "light frame"},
+    )
+    written = {p.name for p in folder.iterdir()} - before
+    assert written == {"combined_sky_flat_filter_rp.fit"}
+    assert before <= {p.name for p in folder.iterdir()}
+    text = "".join(
+        output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
+    )
+    assert "your frames in my night" in text
+    assert "9 frames in r'" in text
+    with fits.open(folder / "combined_sky_flat_filter_rp.fit") as hdul:
+        flat = hdul[0].data.astype(np.float64)
+        n_used = hdul["NUSED"].data
+    ratio = flat / truth
+    residual = ratio / engine.fit_plane(ratio) - 1  # the night sky's mean gradient divided out
+    ideal = np.sqrt(np.mean(1 / (1.5 * skies)) / n_used)
+    z = residual / ideal
+    finite = np.isfinite(z)
+    assert finite.mean() > 0.99
+    assert np.std(z[finite]) < 1.1
+    assert np.max(np.abs(z[finite])) < 6  # no star left
