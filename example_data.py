@@ -2373,8 +2373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m example_data",
         description=(
-            "Write the simulated, calibrated flat frames of the course's worked examples. "
-            "Only missing frames are written; existing frames and other files are kept."
+            "Write the simulated, calibrated frames (flats, night frames) of the course's "
+            "worked examples. Only missing frames are written; existing frames and other files "
+            "are kept."
         ),
     )
     parser.add_argument(
