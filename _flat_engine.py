@@ -356,6 +356,11 @@ _BLOCK_PIXELS = 1 << 18  # pixels per read when a conversion buffer is needed
 
 def as_image_list(images):
     """Turn the ``images`` argument into a list (a lone path or CCDData is one image)."""
+    if isinstance(images, (str, os.PathLike)) and os.path.isdir(images):
+        raise ValueError(
+            f"{os.fspath(images)} is a folder: pass the frames' file names, for example "
+            "ImageFileCollection(folder).files_filtered(..., include_path=True)"
+        )
     if isinstance(images, (str, os.PathLike, CCDData, np.ndarray)):
         return [images]
     if not isinstance(images, Iterable):
@@ -1201,7 +1206,7 @@ def parse_detection(nsigma, n_pixels, grow, grow_factor, box_size, smooth, satur
     grow = _number(grow, "grow", minimum=0)
     grow_factor = _number(grow_factor, "grow_factor", minimum=0)
     smooth = _number(smooth, "smooth", minimum=0)
-    saturation = _number(saturation, "saturation", allow_none=True)
+    saturation = _number(saturation, "saturation", allow_none=True, minimum=0, strict=True)
     for value, name in ((n_pixels, "n_pixels"), (box_size, "box_size")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -1337,8 +1342,10 @@ def quiet_detection():
     photutils warns when it finds no source (a valid answer: None), astropy's sigma
     clipping when the boxes of `Background2D` hold masked (NaN) pixels, which is what
     masks are for, and numpy when the clipping leaves a box without pixels to measure.
-    `warnings.catch_warnings` is not thread-safe, so the filters are set
-    here, in the calling thread, around the work of all the threads, never inside them.
+    The warning filters are the whole process's, and `warnings.catch_warnings` is not
+    thread-safe: so they are set once, by the calling thread, around the work of all
+    the worker threads, never inside a worker.  While the block runs, other threads of
+    the process do not see these three warnings either.
     """
     from photutils.utils.exceptions import NoDetectionsWarning
 
@@ -1438,26 +1445,39 @@ class MaskedFrame:
 def check_sky_masks(frames, skies):
     """Warn if the sources did not move between frames; refuse too few usable frames.
 
-    A pixel masked in at least half of the frames is under a source that did not move
-    off it.  With dithered frames few pixels are (the centres of sources larger than
-    the dithers); with tracked frames every source's pixels are, as many as one frame
-    masks.  Returns the ratio of the two: the share of pixels masked in most frames over
-    the median share masked in one.
+    Let p be the median share of a frame that is masked, and k half the frames (rounded
+    up).  If each frame's sources fell on pixels of their own (dithered frames), a pixel
+    would be masked in at least k of the N frames by chance, with the binomial
+    probability e = P(X >= k) for X ~ B(N, p); if they fall on the same pixels in every
+    frame (tracked frames), the share masked in k frames or more is p itself.  Returns
+    the measured share s placed on that scale, (s - e) / (p - e): about 0 for dithered
+    frames (more where sources larger than the dithers cover the same pixels in most
+    frames), about 1 for tracked ones; above 0.5 it warns.
     """
     counts = np.zeros(frames[0].shape, dtype=np.uint16)
     for sky in skies:
         counts += np.unpackbits(sky.mask, axis=1, count=counts.shape[1])
     n_frames = len(frames)
-    persistent = float(np.mean(counts >= math.ceil(n_frames / 2)))
+    half = math.ceil(n_frames / 2)
+    persistent = float(np.mean(counts >= half))
     per_frame = float(np.median([sky.masked for sky in skies]))
-    ratio = persistent / per_frame if per_frame > 0 else 0.0
-    if ratio > 0.5:
+    by_chance = sum(
+        math.comb(n_frames, j) * per_frame**j * (1 - per_frame) ** (n_frames - j)
+        for j in range(half, n_frames + 1)
+    )
+    if per_frame - by_chance > 1e-9:
+        fixed = max(0.0, (persistent - by_chance) / (per_frame - by_chance))
+    else:  # masks so large (or frames so few) that chance alone covers them
+        fixed = 0.0
+    if fixed > 0.5:
         warnings.warn(
-            f"combine_sky_flats: the sources did not move between the frames: "
+            f"combine_sky_flats: the sources did not move far enough between the frames: "
             f"{100 * persistent:.1f} % of the pixels are masked in at least half of the "
-            f"frames, against {100 * per_frame:.1f} % in one frame.  Frames taken without "
-            "dithering cannot make a sky flat, because the same pixels are under stars in "
-            "every frame; dither the telescope by tens of arcseconds between exposures.",
+            f"frames, where {100 * by_chance:.1f} % would be if they had moved "
+            f"({100 * per_frame:.1f} % is masked in one frame).  Frames taken without "
+            "dithering, or dithered by less than the size of their largest sources, cannot "
+            "make a sky flat there, because the same pixels are under a source in most "
+            "frames; dither the telescope by more than the largest source between exposures.",
             UserWarning,
             stacklevel=3,
         )
@@ -1466,10 +1486,10 @@ def check_sky_masks(frames, skies):
     if usable < 3:
         raise ValueError(
             f"combine_sky_flats: at half of the pixels or more, fewer than 3 of the "
-            f"{len(frames)} frames are free of sources (median {usable:g}); a sky flat "
+            f"{len(frames)} frames are free of sources (median {usable:g} frames); a sky flat "
             "needs more frames, dithered so that sources fall on different pixels"
         )
-    return ratio
+    return fixed
 
 
 # --------------------------------------------------------------------------------------

@@ -1167,18 +1167,20 @@ def combine_sky_flats(
         `combine_flats`.  The header has IMAGETYP = 'FLAT', FILTER, NCOMBINE,
         IMCMB001..., COMBINED = True, the rejection (as in `combine_flats`), SKYLV001...
         (the sky level of each frame, ADU), MASKFRAC (the median fraction of a frame
-        masked, in the last search), FIXEDSRC (the share of pixels masked in at least
-        half of the frames, over the median share masked in one, in the first search:
-        near 0 for dithered frames, near 1 for tracked ones) and HISTORY.
+        masked, in the last search), FIXEDSRC (in the first search, the share of pixels
+        masked in at least half of the frames, on a scale where 0 is what masks at
+        independent places give by chance and 1 what masks on the same pixels in every
+        frame give: near 0 for dithered frames, near 1 for tracked ones) and HISTORY.
     n_used : numpy.ndarray of uint16
-        Only with ``return_counts=True``.
+        Only with ``return_counts=True``: at each pixel, the number of frames averaged
+        there (not masked as a source and not rejected); 0 where the flat is NaN.
 
     Raises
     ------
     ValueError
-        As `combine_flats`; also when at half of the pixels or more fewer than three
-        frames are free of sources, when a frame has no positive sky, or ``passes`` is
-        below 1.
+        As `combine_flats`; also for fewer than three frames, when half of the pixels or
+        more are free of sources in fewer than three frames, when a frame has no
+        positive sky, for ``passes`` below 1, and for a folder given as ``images``.
     TypeError
         As `combine_flats`.
     OSError
@@ -1187,8 +1189,10 @@ def combine_sky_flats(
     Warns
     -----
     UserWarning
-        When the sources do not move between frames (FIXEDSRC above 0.5): such frames
-        cannot make a sky flat.  Also the warnings of `combine_flats`.
+        When the sources do not move far enough between frames (FIXEDSRC above 0.5):
+        tracked frames cannot make a sky flat.  Sources larger than the dithers raise
+        FIXEDSRC too: in a small cut-out around a large galaxy the warning is right
+        about those pixels.  Also the warnings of `combine_flats`.
 
     See Also
     --------
@@ -1234,6 +1238,11 @@ def combine_sky_flats(
     method = "combine_sky_flats"
     with _engine.frames_stack() as stack:
         frames = _engine.open_frames(images, stack)
+        if len(frames) < 3:
+            raise ValueError(
+                f"{method}: a sky flat needs at least 3 frames (ten or more is better), "
+                f"got {len(frames)}"
+            )
         _engine.check_frames(frames, clip)
         plan = _engine.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
         flat = None  # the first search is on the frames themselves
@@ -1268,7 +1277,7 @@ def combine_sky_flats(
     )
     header["FIXEDSRC"] = (
         round(persistent, 4),
-        "masked in most frames / one (>0.5: undithered)",
+        "0: sources moved, 1: did not (>0.5 warns)",
     )
     combined = _engine.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined
