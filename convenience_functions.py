@@ -8,7 +8,8 @@ Reading and measurement
     `read_frame` reads a frame as `~astropy.nddata.CCDData` (ADU when BUNIT is missing);
     `inv_median` is the usual flat scaling; `pixel_scatter` and `noise_budget` measure
     the pixel-to-pixel noise of flats; `compare_with_truth` judges a combined flat
-    against the response it should have recovered.
+    against the response it should have recovered; `fit_plane` fits the large-scale
+    gradient (a sky's) that a flat made of sky records.
 Combination
     `combine_flats` scales each flat by its inverse median, rejects outliers pixel by
     pixel, averages the survivors and normalises, in bounded memory;
@@ -43,6 +44,7 @@ __all__ = [
     "combine_flats_by_filter",
     "combine_sky_flats",
     "compare_with_truth",
+    "fit_plane",
     "inv_median",
     "noise_budget",
     "pixel_scatter",
@@ -521,6 +523,60 @@ def compare_with_truth(
         float(np.nanmax(np.where(good, excess, np.nan))),
         good_rejected,
     )
+
+
+def fit_plane(image, *, step=8):
+    """Return the plane ``a + b x + c y`` that best fits an image's finite pixels.
+
+    A flat made of sky light (twilight or night) records the sky's gradient as if it
+    were the telescope's; dividing ``flat / truth`` (or one flat by another) by its
+    plane leaves the errors on smaller scales.  The fit is by least squares, on every
+    ``step``-th row and column: with three numbers to fit over so many pixels, a few
+    outliers barely move it.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        A 2-D image; NaN pixels are left out of the fit.
+    step : int, optional
+        Fit every ``step``-th row and column (1 for all).
+
+    Returns
+    -------
+    numpy.ndarray of float32
+        The plane, at the image's full size.
+
+    Raises
+    ------
+    ValueError
+        If the image is not 2-D, has fewer than three finite sampled pixels, or
+        ``step`` is not a positive integer.
+
+    See Also
+    --------
+    compare_with_truth : divides by this plane with ``remove_plane=True``.
+
+    Examples
+    --------
+    A gradient of 1 % along x, with one dead column (NaN) and noise:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> yy, xx = np.mgrid[0:64, 0:128]
+    >>> image = 1 + 0.01 * xx / 127 + rng.normal(0, 0.001, xx.shape)
+    >>> image[:, 40] = np.nan
+    >>> plane = fit_plane(image, step=1)  # every pixel: a small image
+    >>> print(f"{plane[0, 0]:.3f} {plane[0, 127]:.3f}")
+    1.000 1.010
+    """
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"fit_plane: the image must be 2-D, got shape {image.shape}")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise ValueError(f"fit_plane: step must be a positive integer, got {step!r}")
+    if np.count_nonzero(np.isfinite(image[::step, ::step])) < 3:
+        raise ValueError("fit_plane: fewer than 3 finite pixels to fit")
+    return _engine.fit_plane(image, int(step))
 
 
 def pixel_scatter(image, *, region=None):

@@ -839,3 +839,21 @@ def test_infinite_pixels_count_like_nan(tmp_path):
     a = cf.combine_flats(write_frames(tmp_path / "nan", with_nan))
     b = cf.combine_flats(write_frames(tmp_path / "inf", with_inf))
     np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_fit_plane_recovers_a_gradient_and_refuses_bad_input():
+    rng = np.random.default_rng(21)
+    yy, xx = np.mgrid[0:300, 0:200]
+    truth = 1 + 0.02 * xx / 199 - 0.01 * yy / 299
+    image = truth * (1 + rng.normal(0, 0.01, truth.shape))
+    image[50:60, :] = np.nan  # dead rows are left out of the fit
+    plane = cf.fit_plane(image)
+    assert plane.shape == image.shape
+    assert plane.dtype == np.float32
+    assert np.max(np.abs(plane - truth)) < 1e-3
+    with pytest.raises(ValueError, match="2-D"):
+        cf.fit_plane(np.ones(5))
+    with pytest.raises(ValueError, match="step"):
+        cf.fit_plane(image, step=0)
+    with pytest.raises(ValueError, match="fewer than 3 finite"):
+        cf.fit_plane(np.full((10, 10), np.nan))
