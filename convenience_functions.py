@@ -35,7 +35,15 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import CCDData
 
-import _flat_engine as _engine
+from _flat_engine import display as _display
+from _flat_engine import files as _files
+from _flat_engine import frames as _frames
+from _flat_engine import options as _options
+from _flat_engine import pixels as _pixels
+from _flat_engine import rejection as _rejection
+from _flat_engine import sky as _sky
+from _flat_engine import stack as _stack
+from _flat_engine import truth as _truth
 
 __all__ = [
     "NoiseBudget",
@@ -135,15 +143,15 @@ def show_image(
     import matplotlib.pyplot as plt
     from astropy import visualization as vis
 
-    stretch_class = _engine.parse_stretch(stretch)
-    low, high = _engine.parse_percentiles(percentiles)
-    values = _engine.as_float_array(image)
+    stretch_class = _display.parse_stretch(stretch)
+    low, high = _display.parse_percentiles(percentiles)
+    values = _pixels.as_float_array(image)
     if values.ndim != 2:
         raise ValueError(f"show_image needs a 2-D image, got shape {values.shape}")
 
     ny, nx = values.shape
     factor = max(1, math.ceil(max(ny, nx) / max_pixels))
-    shown = _engine.reduce_for_display(values, factor)
+    shown = _pixels.block_mean(values, factor)
     finite = shown[np.isfinite(shown)]
     if finite.size == 0:
         raise ValueError("show_image: the image has no finite pixel")
@@ -174,7 +182,7 @@ def show_image(
         # A clipping norm draws ticks beyond [vmin, vmax] at the ends: keep those inside.
         bar.set_ticks([tick for tick in bar.get_ticks() if vmin <= tick <= vmax])
         if label is None:
-            unit = _engine.unit_of(image)
+            unit = _pixels.unit_of(image)
             dimensionless = unit is not None and unit == u.dimensionless_unscaled
             label = "relative response" if dimensionless else unit or "pixel value"
         bar.set_label(str(label))
@@ -273,7 +281,7 @@ def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):
     """
     import matplotlib.pyplot as plt
 
-    images = _engine.as_image_list(images)
+    images = _frames.as_image_list(images)
     if not images:
         raise ValueError("plot_frame_levels: no frame given")
     if labels is not None:
@@ -283,7 +291,7 @@ def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):
 
     means, medians, names, unit = [], [], [], None
     for index, image in enumerate(images):
-        values, name, frame_unit = _engine.values_name_unit(image, index)
+        values, name, frame_unit = _pixels.values_name_unit(image, index)
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             raise ValueError(f"frame {name} has no finite pixel")
@@ -357,9 +365,9 @@ def read_frame(path, *, unit=None):
     Unit("adu")
     >>> import shutil; shutil.rmtree(path.parent)
     """
-    data, header = _engine.read_image(path)
+    data, header = _files.read_image(path)
     if unit is None:
-        unit = _engine.unit_from_header(header, str(path))
+        unit = _files.unit_from_header(header, str(path))
     frame = CCDData(data, unit=unit, meta=header)
     frame.meta["FILENAME"] = Path(path).name
     return frame
@@ -397,15 +405,7 @@ def inv_median(data):
     >>> inv_median(np.array([[2.0, 4.0], [np.nan, 5.0]]))
     0.25
     """
-    values = _engine.as_float_array(data)
-    # The exact median, found without sorting or copying the whole image (`block_median`).
-    rows = values.reshape(-1, values.shape[-1]) if values.ndim else values.reshape(1, 1)
-    median = _engine.block_median(rows, max(1, (1 << 20) // rows.shape[1]))
-    if math.isnan(median):
-        raise ValueError("cannot compute the inverse median: no pixel is finite")
-    if median <= 0:
-        raise ValueError(f"cannot compute the inverse median: the median is {median:g} (<= 0)")
-    return 1.0 / median
+    return _pixels.inverse_median(data)
 
 
 class TruthComparison(NamedTuple):
@@ -492,16 +492,16 @@ def compare_with_truth(
     >>> round(result.noise_ratio, 2), result.n_high
     (1.0, 1)
     """
-    flat, truth = _engine.as_float_array(flat), _engine.as_float_array(truth)
+    flat, truth = _pixels.as_float_array(flat), _pixels.as_float_array(truth)
     if flat.shape != truth.shape:
         raise ValueError(f"compare_with_truth: shapes differ: {flat.shape} and {truth.shape}")
     if remove_plane:
         with np.errstate(invalid="ignore", divide="ignore"):
-            flat = flat / _engine.fit_plane(flat / truth)
+            flat = flat / _pixels.fit_plane(flat / truth)
     levels = np.asarray(levels, dtype=np.float64)
     if levels.size == 0 or not (levels > 0).all() or not gain > 0:
         raise ValueError(f"compare_with_truth: levels {levels} and gain {gain} must be > 0")
-    ideal = _engine.ideal_noise(truth, levels, gain, read_noise)
+    ideal = _truth.ideal_noise(truth, levels, gain, read_noise)
     if ideal_from_counts:
         if n_used is None:
             raise ValueError("compare_with_truth: ideal_from_counts needs n_used")
@@ -514,7 +514,7 @@ def compare_with_truth(
     inside = good & (np.abs(residual) <= threshold)
     good_rejected = math.nan
     if frames is not None and n_used is not None:
-        clean = _engine.no_outlier(frames, truth, levels, gain, read_noise, threshold)
+        clean = _truth.no_outlier(frames, truth, levels, gain, read_noise, threshold)
         good_rejected = float(np.sum(len(levels) - n_used[clean]) / (clean.sum() * len(levels)))
     return TruthComparison(
         float(np.std(residual[inside])),
@@ -576,7 +576,7 @@ def fit_plane(image, *, step=8):
         raise ValueError(f"fit_plane: step must be a positive integer, got {step!r}")
     if np.count_nonzero(np.isfinite(image[::step, ::step])) < 3:
         raise ValueError("fit_plane: fewer than 3 finite pixels to fit")
-    return _engine.fit_plane(image, int(step))
+    return _pixels.fit_plane(image, int(step))
 
 
 def pixel_scatter(image, *, region=None):
@@ -621,7 +621,7 @@ def pixel_scatter(image, *, region=None):
     """
     from astropy.stats import mad_std
 
-    values = _engine.as_float_array(image)
+    values = _pixels.as_float_array(image)
     if region is not None:
         shape, values = values.shape, values[region]
         if values.size == 0:
@@ -696,10 +696,10 @@ def noise_budget(first, second, *, combined=None, region=None):
     (0.003, 0.004)
     """
     region = region if region is not None else (slice(None), slice(None))
-    shape = np.shape(_engine.as_float_array(first))
+    shape = np.shape(_pixels.as_float_array(first))
 
     def scaled(image, name):
-        values = _engine.as_float_array(image)
+        values = _pixels.as_float_array(image)
         if values.shape != shape:
             raise ValueError(f"noise_budget: the {name} flat has shape {values.shape}, not {shape}")
         return values[region].astype(np.float64) * inv_median(values)
@@ -871,23 +871,27 @@ def combine_flats(
     >>> int(n_used[2, 1]), int(n_used.sum())
     (2, 47)
     """
-    clip = _engine.parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise)
-    dtype = _engine.parse_dtype(dtype)
-    mem_limit = _engine.parse_mem_limit(mem_limit)
-    with _engine.frames_stack() as stack:
-        # 1. Open the frames and check that they can be combined.
-        frames = _engine.open_frames(images, stack)
-        _engine.check_frames(frames, clip)
-        plan = _engine.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
+    method = "combine_flats"
+    with _options.named(method):  # every option checked before a frame is opened
+        clip = _rejection.parse_clip(
+            sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise
+        )
+        dtype = _options.parse_dtype(dtype)
+        mem_limit = _options.parse_mem_limit(mem_limit)
+    with _frames.frames_stack() as stack:
+        # 1. Open the frames (their headers) and check that they can be combined.
+        frames = _frames.open_frames(images, stack)
+        _stack.check_frames(frames, clip, method)
+        noise = _rejection.frame_noise(frames, clip)
+        plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
         # 2. The inverse median of each frame (the first read of each).
-        scales = _engine.map_frames(inv_median, frames, plan, dtype)
-        levels = [1.0 / scale for scale in scales]
-        model = _engine.noise_model(frames, levels, clip, gain=gain, read_noise=read_noise)
+        scales = _stack.frame_scales(frames, plan, dtype)
+        model = _rejection.noise_model([1.0 / scale for scale in scales], clip, noise)
         # 3. Scale, reject and average, block of rows by block of rows (the second read).
-        result = _engine.combine_rows(frames, scales, clip, model, plan, dtype)
+        result = _stack.combine_rows(frames, scales, clip, model, plan, dtype)
     # 4. Normalise to median 1; 5. describe the combination in the header.
-    header = _engine.flat_header(frames, clip, model, result)
-    combined = _engine.finish_flat(result, header, plan, dtype, "combine_flats")
+    header = _stack.flat_header(frames, clip, model, result)
+    combined = _stack.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined
 
 
@@ -961,7 +965,7 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     inspect.signature(combine_flats).bind([], **options)  # unknown keywords: TypeError now
     if not isinstance(imagetyp, str) or not imagetyp.strip():
         raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")
-    folder, groups = _engine.flats_by_filter(folder_or_collection, imagetyp)
+    folder, groups = _frames.flats_by_filter(folder_or_collection, imagetyp)
     out_folder = Path(output_dir) if output_dir is not None else folder
     out_folder.mkdir(parents=True, exist_ok=True)
 
@@ -972,7 +976,7 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         clash = [f for f, t in targets.items() if str(t).casefold() == str(target).casefold()]
         if clash:
             raise ValueError(f"filters {clash[0]!r} and {filt!r} would both be written to {target}")
-        if target.exists() and not _engine.is_combined_output(target):
+        if target.exists() and not _files.is_combined_output(target):
             raise ValueError(
                 f"{target} exists and is not a combined flat (no COMBINED = True); "
                 "refusing to overwrite it"
@@ -987,8 +991,8 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         hdus[0].header["BUNIT"] = ("1", "dimensionless: a normalised flat")
         hdus.append(fits.ImageHDU(n_used, name="NUSED"))
         hdus[-1].header["COMMENT"] = "Number of frames that survived rejection at each pixel"
-        _engine.remove_stale_temporaries(target)
-        _engine.write_atomically(target, hdus)
+        _files.remove_stale_temporaries(target)
+        _files.write_atomically(target, hdus)
     return targets
 
 
@@ -1128,27 +1132,27 @@ def source_mask(
     >>> bool(mask[60, 70]), bool(mask[10, 10])
     (True, False)
     """
-    detection = _engine.parse_detection(
+    detection = _sky.parse_detection(
         nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
     )
     ccd = read_frame(image) if isinstance(image, (str, Path)) else image
     header = getattr(ccd, "header", None) or {}
-    values = np.array(_engine.as_float_array(ccd), dtype=np.float32)  # a copy; masked: NaN
+    values = np.array(_pixels.as_float_array(ccd), dtype=np.float32)  # a copy; masked: NaN
     if values.ndim != 2:
         raise ValueError(f"source_mask: expected a 2-D image, got shape {values.shape}")
     if detection.saturation is None and isinstance(header.get("SATURATE"), (int, float)):
         detection = detection._replace(saturation=float(header["SATURATE"]))
     saturated = values >= detection.saturation if detection.saturation is not None else None
     if flat is not None:
-        flat = _engine.as_float_array(flat)
+        flat = _pixels.as_float_array(flat)
         if flat.shape != values.shape:
             raise ValueError(
                 f"source_mask: the flat has shape {flat.shape}, the image {values.shape}"
             )
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.where(flat > 0, values / flat, np.nan).astype(np.float32)
-    with _engine.quiet_detection():
-        return _engine.find_sources(values, detection, saturated)[0]
+    with _sky.quiet_detection():
+        return _sky.find_sources(values, detection, saturated)[0]
 
 
 def combine_sky_flats(
@@ -1281,49 +1285,53 @@ def combine_sky_flats(
     >>> int(n_used[16, 16]), int(n_used[10, 100])  # the star's first place lost a frame
     (5, 6)
     """
-    detection = _engine.parse_detection(
-        nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
-    )
-    if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)):
-        raise TypeError(f"passes must be an integer, got {passes!r}")
-    if passes < 1:
-        raise ValueError(f"passes must be at least 1, got {passes}")
-    clip = _engine.parse_clip(sigma_lower, sigma_upper, "median", stdfunc, 0.0)
-    dtype = _engine.parse_dtype(dtype)
-    mem_limit = _engine.parse_mem_limit(mem_limit)
     method = "combine_sky_flats"
-    with _engine.frames_stack() as stack:
-        frames = _engine.open_frames(images, stack)
+    with _options.named(method):  # every option checked before a frame is opened
+        detection = _sky.parse_detection(
+            nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
+        )
+        if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)):
+            raise TypeError(f"passes must be an integer, got {passes!r}")
+        if passes < 1:
+            raise ValueError(f"passes must be at least 1, got {passes}")
+        clip = _rejection.parse_clip(
+            sigma_lower, sigma_upper, "median", stdfunc, 0.0, gain, read_noise
+        )
+        dtype = _options.parse_dtype(dtype)
+        mem_limit = _options.parse_mem_limit(mem_limit)
+    with _frames.frames_stack() as stack:
+        frames = _frames.open_frames(images, stack)
         if len(frames) < 3:
             raise ValueError(
                 f"{method}: a sky flat needs at least 3 frames (ten or more is better), "
                 f"got {len(frames)}"
             )
-        _engine.check_frames(frames, clip)
-        plan = _engine.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
+        _stack.check_frames(frames, clip, method)
+        noise = _rejection.frame_noise(frames, clip)
+        plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
         flat = None  # the first search is on the frames themselves
         for search in range(passes):
             # 1. The sources of each frame (divided by the latest flat); its sky level.
             def measure(data, frame, flat=flat):
-                saturation = _engine.saturation_of(frame, detection)
-                return _engine.sky_of_frame(data, flat, detection, saturation)
+                saturation = _sky.saturation_of(frame, detection)
+                return _sky.sky_of_frame(data, flat, detection, saturation)
 
-            with _engine.quiet_detection():
-                skies = _engine.map_frames(measure, frames, plan, dtype, with_frame=True)
+            with _sky.quiet_detection():
+                skies = _frames.map_frames(measure, frames, plan, dtype, with_frame=True)
             del flat, measure
             if search == 0:  # did the sources move?  Are there frames enough?
-                persistent = _engine.check_sky_masks(frames, skies)
+                persistent = _sky.check_sky_masks(frames, skies)
             # 2. The masked frames, scaled by their sky levels, clipped and averaged.
-            masked = [_engine.MaskedFrame(f, s.mask) for f, s in zip(frames, skies, strict=True)]
+            masked = [_sky.MaskedFrame(f, s.mask) for f, s in zip(frames, skies, strict=True)]
             levels = [sky.level for sky in skies]
-            model = _engine.noise_model(masked, levels, clip, gain=gain, read_noise=read_noise)
+            model = _rejection.noise_model(levels, clip, noise)
             scales = [1 / level for level in levels]
-            result = _engine.combine_rows(masked, scales, clip, model, plan, dtype)
+            result = _stack.combine_rows(masked, scales, clip, model, plan, dtype)
             # 3. The next search divides each frame by this flat, to see its sky flat.
-            flat = result.data / dtype.type(_engine.block_median(result.data, plan.norm_rows))
+            flat = result.data / dtype.type(_pixels.block_median(result.data, plan.norm_rows))
         del flat
     scaling = "sources masked, each scaled by the inverse of its sky level"
-    header = _engine.flat_header(frames, clip, model, result, method=method, scaling=scaling)
+    header = _stack.flat_header(frames, clip, model, result, method=method, scaling=scaling)
     header["IMAGETYP"] = ("FLAT", "a night-sky flat")
     for number, sky in enumerate(skies[:999], start=1):
         header[f"SKYLV{number:03d}"] = (round(sky.level, 3), "[adu] sky level of the frame")
@@ -1335,5 +1343,5 @@ def combine_sky_flats(
         round(persistent, 4),
         "0: sources moved, 1: did not (>0.5 warns)",
     )
-    combined = _engine.finish_flat(result, header, plan, dtype, method)
+    combined = _stack.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined

@@ -158,7 +158,7 @@ from astropy.io import fits
 from astropy.time import Time
 from astropy.utils.exceptions import AstropyUserWarning
 
-import _flat_engine as _engine
+from _flat_engine import files as _engine
 
 __all__ = [
     "EXAMPLE1_DATE_OBS",

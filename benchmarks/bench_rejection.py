@@ -425,7 +425,7 @@ def run_examples(folder, methods):
     """
     import convenience_functions as cf
     import example_data as ed
-    from _flat_engine import fit_plane
+    from convenience_functions import fit_plane
 
     if not hasattr(ed, "true_flat"):
         print("\nexample_data.true_flat does not exist yet: the examples are skipped.")

@@ -55,7 +55,7 @@ def judge(flat, n_used, truth, levels, gain, read_noise):
     sqrt(median frames used / frames used there): a pixel averaged from fewer frames
     (under a galaxy that covered it in most frames) is noisier, not wrong.
     """
-    from _flat_engine import fit_plane
+    from convenience_functions import fit_plane
 
     with np.errstate(divide="ignore", invalid="ignore"):
         flat = flat / fit_plane(flat / truth)

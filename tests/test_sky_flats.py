@@ -6,8 +6,9 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 from conftest import digest, make_sky_frames, write_frames
 
-import _flat_engine as engine
 import convenience_functions as cf
+from _flat_engine import frames as engine_frames
+from _flat_engine import sky as engine_sky
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def dithered():
 
 def residual_in_sigmas(flat, truth):
     """(flat - truth) over the flat's own uncertainty, after dividing out a plane."""
-    data = flat.data / engine.fit_plane(flat.data / truth)  # the sky's mean gradient
+    data = flat.data / cf.fit_plane(flat.data / truth)  # the sky's mean gradient
     return (data - truth) / flat.uncertainty.array
 
 
@@ -88,13 +89,13 @@ def test_fixed_sources_are_judged_against_masks_placed_by_chance():
     frames = [np.empty(shape)] * 5
 
     def skies(masks):
-        return [engine.Sky(1000.0, np.packbits(m, axis=1), float(m.mean()), 0.1) for m in masks]
+        return [engine_sky.Sky(1000.0, np.packbits(m, axis=1), float(m.mean()), 0.1) for m in masks]
 
     independent = [rng.random(shape) < 1 / 3 for _ in frames]
-    assert abs(engine.check_sky_masks(frames, skies(independent))) < 0.05
+    assert abs(engine_sky.check_sky_masks(frames, skies(independent))) < 0.05
     same = [independent[0]] * 5
     with pytest.warns(UserWarning, match="did not move far enough"):
-        assert engine.check_sky_masks(frames, skies(same)) > 0.95
+        assert engine_sky.check_sky_masks(frames, skies(same)) > 0.95
 
 
 def test_faint_extended_light_is_masked_on_blocks(monkeypatch):
@@ -109,7 +110,7 @@ def test_faint_extended_light_is_masked_on_blocks(monkeypatch):
     mask = cf.source_mask(image)
     assert mask[near].mean() > 0.9
     assert mask[~near].mean() < 0.1  # chance groups of blocks elsewhere, a few per cent
-    monkeypatch.setattr(engine, "OUTSKIRT_BLOCK", 1)  # the search on blocks switched off
+    monkeypatch.setattr(engine_sky, "OUTSKIRT_BLOCK", 1)  # the search on blocks switched off
     assert cf.source_mask(image)[near].mean() < 0.2
 
 
@@ -153,9 +154,9 @@ def test_masked_frame_reads_nan_where_masked(tmp_path):
     data = np.arange(30, dtype=np.float32).reshape(3, 10)
     mask = np.zeros((3, 10), bool)
     mask[1, 2] = mask[2, 9] = True
-    with engine.frames_stack() as stack:
-        (frame,) = engine.open_frames([CCDData(data, unit="adu")], stack)
-        masked = engine.MaskedFrame(frame, np.packbits(mask, axis=1))
+    with engine_frames.frames_stack() as stack:
+        (frame,) = engine_frames.open_frames([CCDData(data, unit="adu")], stack)
+        masked = engine_sky.MaskedFrame(frame, np.packbits(mask, axis=1))
         out = np.empty((2, 10), np.float32)
         masked.read_rows(1, 3, out)
     np.testing.assert_array_equal(np.isnan(out), mask[1:])

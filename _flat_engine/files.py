@@ -1,0 +1,230 @@
+"""FITS access and atomic writing: the one way the course's modules read and write a file.
+
+- `write_atomically` (with `remove_stale_temporaries`): a temporary file, an fsync and a
+  rename, so a reader never sees half a file; `hdu_list`, `fits_text` build what it writes;
+- `read_image`, `first_image_hdu`: the first image of a FITS file of any compression;
+- `unit_from_header`, `raw_header_value`, `is_combined_output`: what a header says (BUNIT
+  as cameras spell it, a keyword's raw bytes, whether a file is a combined flat of ours).
+
+The simulator (`example_data`) imports this module and nothing else of the engine.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.io import fits
+
+# A temporary file is hidden, names its target and carries 12 random hex digits:
+# ".combined_flat_filter_gp.fit.0123456789ab.tmp".  Only names of exactly this form are
+# ever deleted by `remove_stale_temporaries`.
+_TEMPORARY_FORM = r"\.{name}\.[0-9a-f]{{12}}\.tmp"
+
+
+def _temporary_name(path):
+    """Return a new hidden temporary path beside ``path``."""
+    return path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
+
+
+def remove_stale_temporaries(path):
+    """Delete temporary files that an interrupted write of ``path`` left behind.
+
+    Only hidden files named like the temporaries of `write_atomically` for this very
+    ``path`` are removed; no other file is touched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file that is about to be written.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    path = Path(path)
+    form = re.compile(_TEMPORARY_FORM.format(name=re.escape(path.name)))
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        if form.fullmatch(candidate.name) and candidate.is_file():
+            try:
+                candidate.unlink()
+            except OSError:
+                continue
+            removed.append(candidate)
+    return removed
+
+
+def write_atomically(path, hdus, *, checksum=False):
+    """Write an HDU list to ``path`` through a temporary file, an fsync and a rename.
+
+    A reader never sees a half-written file: the data go to a hidden temporary file
+    beside ``path`` (removed on any error), are flushed to disk, and the temporary file
+    is then renamed onto ``path``, replacing any file of that name.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    hdus : astropy.io.fits.HDUList
+        What to write.
+    checksum : bool, optional
+        Add the FITS CHECKSUM and DATASUM keywords, so that damage can be detected later.
+
+    Raises
+    ------
+    OSError
+        Of the same class as the error of the file system (``PermissionError``, a full
+        disk's ``OSError`` with errno ENOSPC, ...), with a message that names ``path``.
+    """
+    path = Path(path)
+    temporary = _temporary_name(path)
+    try:
+        # Written by name (not through a file descriptor) so that astropy can name the
+        # file in its own messages and check the free space of its folder.
+        hdus.writeto(temporary, checksum=checksum)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException as err:
+        try:
+            temporary.unlink()
+        except OSError:
+            pass
+        if isinstance(err, OSError):
+            message = f"cannot write {path}: {err.strerror or err}"
+            code = err.errno
+            cause = err.__cause__ or err.__context__
+            while code is None and isinstance(cause, BaseException):  # astropy re-raises
+                code = getattr(cause, "errno", None)  # a full disk without the errno
+                cause = cause.__cause__ or cause.__context__
+            try:
+                named = type(err)(code, message, str(path))
+            except Exception:  # a subclass with another signature
+                named = OSError(code, message, str(path))
+            raise named from err
+        raise
+
+
+def fits_text(value):
+    """Return ``value`` as printable ASCII for a FITS header (other characters escaped)."""
+    text = str(value).encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
+def hdu_list(data, header):
+    """Return a one-HDU list holding ``data`` with ``header`` (for `write_atomically`)."""
+    return fits.HDUList([fits.PrimaryHDU(data=data, header=header)])
+
+
+# Whole-file compressions that astropy reads transparently: the first bytes tell them.
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open))
+
+
+def compression_opener(path):
+    """Return gzip.open or bz2.open if the file is compressed that way, else None."""
+    with open(path, "rb") as handle:
+        start = handle.read(3)
+    for magic, opener in _COMPRESSED:
+        if start.startswith(magic):
+            return opener
+    return None
+
+
+def first_image_hdu(hdul):
+    """Return ``(index, hdu)`` of the first HDU of ``hdul`` holding an image of 2 or more axes."""
+    for index, hdu in enumerate(hdul):
+        if hdu.is_image and len(hdu.shape) >= 2:
+            return index, hdu
+    raise ValueError("it contains no image")
+
+
+def read_image(path):
+    """Return ``(data, header)`` of the first image HDU of a FITS file (any compression).
+
+    Raises
+    ------
+    ValueError
+        If the file is not FITS, has no 2-D image or is truncated; the message names it.
+    OSError
+        If the file cannot be opened (missing, not readable).
+    """
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            _, hdu = first_image_hdu(hdul)
+            if len(hdu.shape) != 2:
+                raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
+            return np.asarray(hdu.data), hdu.header.copy()
+    except (OSError, ValueError, TypeError) as err:
+        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"cannot read {path} as a FITS image: {err}") from err
+
+
+# Spellings of BUNIT that cameras write but astropy does not parse (compared without case).
+_UNIT_ALIASES = {
+    **dict.fromkeys(("adu", "adus", "dn", "count", "counts"), u.adu),
+    **dict.fromkeys(("e", "e-", "electron", "electrons"), u.electron),
+}
+
+
+def unit_from_header(header, label):
+    """Return the unit of BUNIT in ``header`` (adu when missing), naming ``label`` if bad."""
+    text = str(header.get("BUNIT", "")).strip()
+    if not text:
+        return u.adu
+    if text.casefold() in _UNIT_ALIASES:
+        return _UNIT_ALIASES[text.casefold()]
+    try:
+        return u.Unit(text)
+    except ValueError as err:
+        raise ValueError(f"{label}: BUNIT {text!r} is not a unit astropy knows") from err
+
+
+def raw_header_value(path, keyword):
+    """Return the raw bytes of ``keyword``'s value in the primary header of a FITS file.
+
+    astropy replaces characters that FITS does not allow (such as the alpha of
+    ``H\u03b1``) by ``?`` when it reads a header; the raw bytes still tell them apart.
+    The value is what stands between the quotes of a string card (else up to a ``/``),
+    without the comment.  Returns None when the card is not in the primary header or the
+    file cannot be read.
+    """
+    path = Path(path)
+    key = keyword.upper().encode("ascii").ljust(8)
+    try:
+        opener = compression_opener(path) or open
+        with opener(path, "rb") as handle:
+            while True:
+                block = handle.read(2880)
+                if len(block) < 2880:
+                    return None
+                for start in range(0, 2880, 80):
+                    card = block[start : start + 80]
+                    if card[:8] == key and card[8:10] == b"= ":
+                        text = card[10:].strip()
+                        if text.startswith(b"'"):
+                            return text[1:].split(b"'")[0].rstrip()
+                        return text.split(b"/")[0].strip()
+                    if card[:8] == b"END     ":
+                        return None
+    except (OSError, EOFError):
+        return None
+
+
+def is_combined_output(path):
+    """Return True if ``path`` is a FITS file whose primary header has COMBINED = True."""
+    try:
+        return fits.getheader(path, 0).get("COMBINED") is True
+    except (OSError, ValueError):
+        return False

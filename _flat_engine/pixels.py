@@ -1,0 +1,172 @@
+"""Pixel values of in-memory images, and statistics of whole images.
+
+- `as_float_array`, `unit_of`, `values_name_unit`: an ndarray, Quantity, CCDData or file
+  as float pixel values (masked pixels NaN), its unit and a name;
+- `block_mean`: an image averaged in blocks, ignoring NaN (display, residual maps);
+- `block_median`, `inverse_median`: the exact median of an image in bounded memory, and the
+  scale factor of a flat;
+- `fit_plane`: the plane that best fits an image (a sky's gradient).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.nddata import CCDData
+
+from .files import read_image
+
+
+def as_float_array(data):
+    """Return the pixel values of an ndarray, Quantity or CCDData as a float ndarray.
+
+    Masked pixels (of a CCDData or a masked array) become NaN.  The result may share
+    memory with the input when no conversion is needed; callers must not modify it.
+    """
+    mask = None
+    if isinstance(data, CCDData):
+        mask = data.mask
+        values = np.asarray(data.data)
+    elif isinstance(data, u.Quantity):
+        values = data.value
+    elif isinstance(data, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(data)
+        values = np.asarray(data.data)
+    else:
+        values = np.asarray(data)
+    if values.dtype.kind not in "fiub":
+        raise TypeError(f"expected numeric pixel values, got an array of dtype {values.dtype}")
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    if mask is not None and np.any(mask):
+        values = values.astype(np.result_type(values.dtype, np.float32), copy=True)
+        values[np.broadcast_to(mask, values.shape)] = np.nan
+    return values
+
+
+def unit_of(data):
+    """Return the unit of a CCDData or Quantity, or None."""
+    if isinstance(data, (CCDData, u.Quantity)):
+        return data.unit
+    return None
+
+
+def block_mean(values, factor):
+    """Block-average ``values`` by ``factor`` ignoring NaN; pad the edges with NaN."""
+    if factor == 1:
+        return np.asarray(values, dtype=np.float32)
+    ny, nx = values.shape
+    py, px = -ny % factor, -nx % factor
+    has_nan = bool(np.isnan(values).any())
+    if py or px:
+        padded = np.full((ny + py, nx + px), np.nan, dtype=np.float32)
+        padded[:ny, :nx] = values
+        values, has_nan = padded, True
+    blocks = values.reshape(values.shape[0] // factor, factor, values.shape[1] // factor, factor)
+    if not has_nan:
+        return blocks.mean(axis=(1, 3), dtype=np.float32)
+    finite = np.isfinite(blocks)
+    total = np.where(finite, blocks, 0).sum(axis=(1, 3), dtype=np.float32)
+    count = finite.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan).astype(np.float32)
+
+
+def fit_plane(image, step=8):
+    """Return the plane ``a + b x + c y`` that best fits the finite pixels of ``image``.
+
+    Fitted by least squares to every ``step``-th row and column (outliers barely matter to
+    a fit of three numbers over so many pixels); returned at full size, float32.
+    """
+    ny, nx = image.shape
+    y, x = np.mgrid[0:ny:step, 0:nx:step]
+    sample = image[::step, ::step]
+    good = np.isfinite(sample)
+    design = np.column_stack([np.ones(good.sum()), x[good], y[good]])
+    (a, b, c), *_ = np.linalg.lstsq(design, sample[good].astype(np.float64), rcond=None)
+    rows = (a + c * np.arange(ny, dtype=np.float64))[:, np.newaxis]
+    return (rows + b * np.arange(nx, dtype=np.float64)[np.newaxis, :]).astype(np.float32)
+
+
+def block_median(image, block_rows, step=16):
+    """Exact median of the finite values of an image, visited in blocks of rows.
+
+    Memory stays at a few blocks plus ``1/step`` of the image: a first pass counts the
+    finite values and keeps every ``step``-th one; a bracket around the median of that
+    sample is then refined by a second pass that counts the values below the bracket and
+    keeps those inside it.  If the median falls outside the bracket (possible only for
+    unusual images), the bracket is widened to that side and the second pass repeated.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        A 2-D float image.
+    block_rows : int
+        Rows per block (at least 1).
+    step : int, optional
+        Sampling step of the first pass.
+
+    Returns
+    -------
+    float
+        The median, or NaN when no value is finite.
+    """
+    ny = image.shape[0]
+    blocks = [image[start : start + block_rows] for start in range(0, ny, block_rows)]
+    n_finite, samples = 0, []
+    for block in blocks:
+        finite = block[np.isfinite(block)]
+        n_finite += finite.size
+        samples.append(finite[::step].copy())
+        del finite
+    if n_finite == 0:
+        return math.nan
+    sample = np.concatenate(samples)
+    del samples
+    k_lo, k_hi = (n_finite - 1) // 2, n_finite // 2
+    margin = max(64, sample.size // 50)
+    ranks = (max(0, sample.size // 2 - margin), min(sample.size - 1, sample.size // 2 + margin))
+    sample.partition(ranks)
+    low, high = float(sample[ranks[0]]), float(sample[ranks[1]])
+    del sample
+    while True:
+        below, inside = 0, []
+        for block in blocks:
+            finite = np.isfinite(block)  # +-inf must not count (NaN compares False anyway)
+            below += int(np.count_nonzero((block < low) & finite))
+            inside.append(block[(block >= low) & (block <= high) & finite])
+        inside = np.concatenate(inside)
+        if below > k_lo:  # the median is below the bracket: widen downwards
+            low, high = -math.inf, low
+        elif below + inside.size <= k_hi:  # above the bracket: widen upwards
+            low, high = high, math.inf
+        else:
+            lo_rank, hi_rank = k_lo - below, k_hi - below
+            inside.partition((lo_rank, hi_rank) if lo_rank != hi_rank else lo_rank)
+            return 0.5 * (float(inside[lo_rank]) + float(inside[hi_rank]))
+
+
+def inverse_median(data):
+    """Return 1 / the median of the finite pixels of an image (its `block_median`)."""
+    values = as_float_array(data)
+    # The exact median, found without sorting or copying the whole image.
+    rows = values.reshape(-1, values.shape[-1]) if values.ndim else values.reshape(1, 1)
+    median = block_median(rows, max(1, (1 << 20) // rows.shape[1]))
+    if math.isnan(median):
+        raise ValueError("cannot compute the inverse median: no pixel is finite")
+    if median <= 0:
+        raise ValueError(f"cannot compute the inverse median: the median is {median:g} (<= 0)")
+    return 1.0 / median
+
+
+def values_name_unit(image, index):
+    """Return the pixel values, a name and the unit (or None) of a file, CCDData or array."""
+    if isinstance(image, (str, os.PathLike)):
+        data, header = read_image(image)
+        return as_float_array(data), Path(image).name, header.get("BUNIT")
+    meta = getattr(image, "meta", None) or {}
+    return as_float_array(image), str(meta.get("FILENAME") or f"frame {index}"), unit_of(image)

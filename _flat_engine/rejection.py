@@ -1,0 +1,380 @@
+"""The rejection of outliers pixel by pixel: options, the CCD's noise model, the kernel.
+
+- `parse_clip`: ``cenfunc``, ``stdfunc`` and the thresholds turned into a `Clip` once (as
+  astropy's ``sigma_clipping`` does with ``_parse_cenfunc``); the gain and read noise
+  options are checked there too, against ``stdfunc``;
+- `frame_noise`, `noise_model`: each frame's gain and read noise (``ccdclip``) and level;
+- `Block`, `combine_block`: the centre, expected spread, rejection and average of each
+  pixel's scaled values in one block of rows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from astropy import units as u
+from scipy.special import gammaincinv
+
+from .options import as_number, quantity_value
+
+# astropy's mad_std factor: 1 / Phi^-1(3/4), so that mad_std estimates sigma for a Gaussian.
+MAD_TO_STD = 1.482602218505602
+
+
+CENFUNCS = ("median", "mean")
+
+
+STDFUNCS = ("avsigclip", "ccdclip", "mad_std", "std")
+
+
+NOISE_MODELS = ("avsigclip", "ccdclip")
+
+
+class Clip(NamedTuple):
+    """The rejection of `combine_flats`, with its string options turned into functions."""
+
+    sigma_lower: float | None  # None: no rejection below the centre
+    sigma_upper: float | None  # None: no rejection above the centre
+    cenfunc: str
+    stdfunc: str
+    sensitivity_noise: float
+    center: object  # center(block) -> centre of each pixel's scaled values
+    spread: object  # spread(block, center, model) -> (expected std of each value, scale)
+    gain: float | None = None  # e-/ADU, for ccdclip; None: each frame's GAIN
+    read_noise: float | None = None  # e-, for ccdclip; None: each frame's RDNOISE
+
+    @property
+    def rejects(self):
+        """True when values are rejected on at least one side of the centre."""
+        return self.sigma_lower is not None or self.sigma_upper is not None
+
+    def describe(self):
+        """Return the thresholds in words, for the header: '8-sigma low, 5-sigma high'."""
+        sides = [
+            f"{sigma:g}-sigma {side}"
+            for sigma, side in ((self.sigma_lower, "low"), (self.sigma_upper, "high"))
+            if sigma is not None
+        ]
+        return ", ".join(sides)
+
+
+class NoiseModel(NamedTuple):
+    """What the noise-model spreads need: each frame's level (ADU), gain and read noise."""
+
+    levels: np.ndarray
+    gain: np.ndarray | None = None
+    read_noise: np.ndarray | None = None
+    sensitivity_noise: float = 0.0
+
+
+def parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise):
+    """Check the rejection options, the noise model's among them, and return a `Clip`.
+
+    Everything is checked here, before any frame is opened: a ``gain``, ``read_noise`` or
+    ``sensitivity_noise`` given with a ``stdfunc`` that ignores them is refused.
+    """
+    sigma_lower = as_number(sigma_lower, "sigma_lower", allow_none=True, minimum=0, strict=True)
+    sigma_upper = as_number(sigma_upper, "sigma_upper", allow_none=True, minimum=0, strict=True)
+    if cenfunc not in CENFUNCS:
+        raise ValueError(f"cenfunc must be one of {CENFUNCS}, got {cenfunc!r}")
+    if stdfunc not in STDFUNCS:
+        raise ValueError(f"stdfunc must be one of {STDFUNCS}, got {stdfunc!r}")
+    sensitivity_noise = as_number(sensitivity_noise, "sensitivity_noise", minimum=0)
+    if gain is not None:  # the arguments, checked under their own names
+        gain = quantity_value(gain, u.electron / u.adu, "gain")
+        gain = as_number(gain, "gain", minimum=0, strict=True)
+    if read_noise is not None:
+        read_noise = quantity_value(read_noise, u.electron, "read_noise")
+        read_noise = as_number(read_noise, "read_noise", minimum=0)
+    if stdfunc != "ccdclip" and (gain is not None or read_noise is not None or sensitivity_noise):
+        raise ValueError(
+            "gain, read_noise and sensitivity_noise are used by stdfunc='ccdclip' only, "
+            f"not by stdfunc={stdfunc!r}"
+        )
+    center = _center_median if cenfunc == "median" else _center_mean
+    spread = {
+        "mad_std": _spread_mad_std,
+        "std": _spread_std,
+        "ccdclip": _spread_ccdclip,
+        "avsigclip": _spread_avsigclip,
+    }[stdfunc]
+    return Clip(
+        sigma_lower,
+        sigma_upper,
+        cenfunc,
+        stdfunc,
+        sensitivity_noise,
+        center,
+        spread,
+        gain,
+        read_noise,
+    )
+
+
+def frame_noise(frames, clip):
+    """Return each frame's gain (e-/ADU) and read noise (e-) for ``ccdclip``, else None.
+
+    They come from the options of the `Clip` when given, else from each frame's GAIN
+    and RDNOISE keywords (its header only: no pixel is read); frames in electrons have a
+    gain of 1.
+    """
+    if clip.stdfunc != "ccdclip":
+        return None
+    gains, noises = [], []
+    for frame in frames:
+        electrons = frame.unit == u.electron
+        if electrons and clip.gain is not None:
+            raise ValueError(f"{frame.label} is in electrons: a gain does not apply to it")
+        given = {"GAIN": 1.0 if electrons else clip.gain, "RDNOISE": clip.read_noise}
+        for key, value in given.items():
+            if value is None:
+                value = frame.header.get(key)
+                if value is None:
+                    raise ValueError(
+                        f"{frame.label} has no {key} keyword, which stdfunc='ccdclip' needs; "
+                        f"pass {'gain' if key == 'GAIN' else 'read_noise'}= or use "
+                        "stdfunc='avsigclip'"
+                    )
+            try:
+                value = as_number(value, f"{key} of {frame.label}", minimum=0, strict=key == "GAIN")
+            except TypeError as err:
+                raise ValueError(str(err)) from err
+            (gains if key == "GAIN" else noises).append(value)
+    return np.array(gains), np.array(noises)
+
+
+def noise_model(levels, clip, noise):
+    """Return the `NoiseModel` for ``clip`` (None for MAD and std).
+
+    ``levels`` are the frames' levels (ADU), ``noise`` what `frame_noise` returned.
+    """
+    if clip.stdfunc not in NOISE_MODELS:
+        return None
+    levels = np.asarray(levels, dtype=np.float64)
+    if noise is None:
+        return NoiseModel(levels)
+    return NoiseModel(levels, noise[0], noise[1], clip.sensitivity_noise)
+
+
+class Block:
+    """One block of rows of every frame, scaled, with its scratch buffers.
+
+    ``values`` holds the scaled values (shape ``(n_frames, rows, nx)``, NaN where not
+    finite); ``scratch`` is a buffer of the same shape and ``keep`` a boolean one.
+    """
+
+    def __init__(self, values, scratch, keep):
+        self.values, self.scratch, self.keep = values, scratch, keep
+        self.sorted = False  # True while scratch holds the values sorted along axis 0
+        # A NaN or inf anywhere makes the sum non-finite (so does overflow, harmlessly).
+        self.any_bad = not np.isfinite(values.sum(axis=0)).all()
+        if self.any_bad:
+            finite = np.isfinite(values, out=keep)
+            self.n_finite = finite.sum(axis=0, dtype=np.uint16)
+            np.copyto(values, np.nan, where=np.logical_not(finite, out=finite))  # inf -> NaN
+        else:
+            self.n_finite = values.shape[0]
+
+    def sort(self):
+        """Put the values, sorted along the frames (NaN last), into ``scratch``."""
+        if not self.sorted:
+            self.scratch[...] = self.values
+            self.scratch.sort(axis=0)
+            self.sorted = True
+        return self.scratch
+
+    def mean_and_std(self, want_std):
+        """Mean (and population std) over the frames, ignoring NaN."""
+        if not self.any_bad:
+            return self.values.mean(axis=0), (self.values.std(axis=0) if want_std else None)
+        filled = np.nan_to_num(self.values, nan=0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = filled.sum(axis=0) / self.n_finite
+            if not want_std:
+                return mean, None
+            filled -= mean
+            np.copyto(filled, 0, where=np.isnan(self.values))
+            return mean, np.sqrt(np.einsum("ijk,ijk->jk", filled, filled) / self.n_finite)
+
+
+def _sorted_median(ordered, n_finite):
+    """Median along axis 0 of values sorted along axis 0 with NaN last (NaN if none)."""
+    if np.isscalar(n_finite):
+        return 0.5 * (ordered[(n_finite - 1) // 2] + ordered[n_finite // 2])
+    count = n_finite.astype(np.intp)
+    lo = np.maximum((count - 1) // 2, 0)[np.newaxis]
+    hi = (count // 2)[np.newaxis]
+    return 0.5 * (
+        np.take_along_axis(ordered, lo, axis=0)[0] + np.take_along_axis(ordered, hi, axis=0)[0]
+    )
+
+
+def _center_median(block):
+    return _sorted_median(block.sort(), block.n_finite)
+
+
+def _center_mean(block):
+    return block.mean_and_std(False)[0]
+
+
+def _spread_mad_std(block, center, model):
+    """Return astropy's ``mad_std`` of each pixel's values (about their median)."""
+    ordered = block.sort()
+    ordered -= _sorted_median(ordered, block.n_finite)
+    np.abs(ordered, out=ordered)
+    ordered.sort(axis=0)
+    block.sorted = False
+    return _sorted_median(ordered, block.n_finite) * MAD_TO_STD, math.nan
+
+
+def _spread_std(block, center, model):
+    """Return the population standard deviation of each pixel's values."""
+    return block.mean_and_std(True)[1], math.nan
+
+
+def _poisson_variance(block, center, model, gain, read_noise):
+    """Per-sample variance of the scaled values from the CCD noise model, in ``scratch``.
+
+    In ADU, frame i's value at a pixel of true scaled level c is c L_i, with variance
+    c L_i / g + (r / g)**2 + (s c L_i)**2; divided by L_i**2 for the scaled value.
+    """
+    level = np.maximum(center, 0)
+    variance = block.scratch
+    block.sorted = False
+    for i, frame_level in enumerate(model.levels):
+        np.multiply(level, 1.0 / (gain[i] * frame_level), out=variance[i])
+        variance[i] += (read_noise[i] / (gain[i] * frame_level)) ** 2
+        if model.sensitivity_noise:
+            variance[i] += (model.sensitivity_noise * level) ** 2
+    return variance
+
+
+def _spread_ccdclip(block, center, model):
+    variance = _poisson_variance(block, center, model, model.gain, model.read_noise)
+    return np.sqrt(variance, out=variance), math.nan
+
+
+def _chi2_median(dof):
+    """Return the median of the chi-square distribution with ``dof`` degrees of freedom."""
+    return 2.0 * gammaincinv(dof / 2.0, 0.5)
+
+
+def _spread_avsigclip(block, center, model):
+    """Return the noise model's spread with its scale measured from the block.
+
+    This is IRAF's avsigclip idea.  For Poisson noise the scaled values of a pixel have
+    variance k c / L_i, with k the inverse gain (ADU per electron).  Weighting each value
+    by L_i, the sum of weighted squared deviations from the weighted mean, divided by c,
+    is k times a chi-square variable with n - 1 degrees of freedom.  Divided by the
+    median of that variable's distribution it is a per-pixel estimate of k whose median
+    over the block's pixels is k itself; the median is barely moved by the few pixels
+    that hold an outlier.
+    """
+    values, levels = block.values, model.levels
+    weights = levels.astype(values.dtype)
+    deviation = block.scratch  # free once the centre is known
+    block.sorted = False
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if block.any_bad:  # NaN values carry no weight
+            filled = np.nan_to_num(values, nan=0.0)
+            weight = np.einsum("i,ijk->jk", weights, np.isfinite(values).astype(values.dtype))
+            weighted_mean = np.einsum("i,ijk->jk", weights, filled) / weight
+            del filled
+        else:
+            weighted_mean = np.einsum("i,ijk->jk", weights, values) / weights.sum()
+        np.subtract(values, weighted_mean, out=deviation)
+        np.square(deviation, out=deviation)
+        if block.any_bad:
+            np.copyto(deviation, 0, where=np.isnan(deviation))
+        spread = np.einsum("i,ijk->jk", weights, deviation, dtype=np.float64)
+        dof = np.maximum(np.asarray(block.n_finite, dtype=np.float64) - 1, 0)
+        per_pixel = spread / (center * _chi2_median(np.maximum(dof, 1)))
+    usable = (dof >= 1) & (center > 0) & np.isfinite(per_pixel)
+    sample = per_pixel[usable]
+    # A regular subsample of at most 2**16 pixels gives the median to a fraction of a per cent.
+    sample = sample[:: max(1, sample.size >> 16)]
+    scale = float(np.median(sample)) if sample.size else math.nan
+    if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
+        block.scratch[...] = np.inf
+        block.sorted = False
+        return block.scratch, math.nan
+    count = len(levels)
+    variance = _poisson_variance(block, center, model, np.full(count, 1.0 / scale), np.zeros(count))
+    return np.sqrt(variance, out=variance), scale
+
+
+class BlockResult(NamedTuple):
+    """What `combine_block` returns for one block of rows."""
+
+    mean: np.ndarray
+    uncertainty: np.ndarray
+    n_used: np.ndarray
+    n_rejected: int
+    noise_scale: float  # avsigclip's measured k (inverse gain, ADU/e-); NaN otherwise
+
+
+def _within(deviation, spread, clip, out):
+    """Set ``out`` True where ``deviation`` lies within the thresholds (NaN: False)."""
+    lower, upper = clip.sigma_lower, clip.sigma_upper
+    if lower == upper:
+        np.less_equal(np.abs(deviation), upper * spread, out=out)
+    elif lower is None:
+        np.less_equal(deviation, upper * spread, out=out)
+    else:
+        np.greater_equal(deviation, -lower * spread, out=out)
+        if upper is not None:
+            out &= deviation <= upper * spread
+
+
+def combine_block(block, clip, model):
+    """Clip and average one `Block`: the heart of `combine_flats`.
+
+    The centre of each pixel's scaled values is found, each value's expected spread
+    estimated (from the values themselves for MAD and std, from the noise model
+    otherwise), values more than ``sigma_lower`` spreads below or ``sigma_upper`` spreads
+    above the centre rejected, and the survivors averaged.  With a noise model, a pixel
+    whose values would all be rejected (possible where the centre is near zero) keeps
+    them all.
+    """
+    values, keep = block.values, block.keep
+    center = clip.center(block)
+    spread, scale = None, math.nan
+    if clip.rejects or clip.stdfunc in NOISE_MODELS:
+        spread, scale = clip.spread(block, center, model)
+    values -= center
+    if not clip.rejects:
+        np.isfinite(values, out=keep)
+    else:  # frame by frame, so that the temporary arrays are one frame's block
+        for i, deviation in enumerate(values):
+            frame_spread = spread if spread.ndim == 2 else spread[i]
+            _within(deviation, frame_spread, clip, keep[i])
+        none_left = ~keep.any(axis=0) if clip.stdfunc in NOISE_MODELS else None
+        if none_left is not None and none_left.any():  # IRAF's nkeep: keep some value
+            for i, deviation in enumerate(values):
+                keep[i] |= none_left & np.isfinite(deviation)
+    n_used = keep.sum(axis=0, dtype=np.uint16)
+    for i, kept in enumerate(keep):
+        np.copyto(values[i], 0, where=~kept)  # rejected and NaN values count as 0
+    n_rejected = int(np.sum(block.n_finite - n_used.astype(np.int64)))
+
+    # Sums in float64 (cheap next to the sorts), about the centre, for a precise variance.
+    sum1 = values.sum(axis=0, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        count = n_used.astype(np.float64)
+        mean = (center + sum1 / count).astype(values.dtype)
+        if clip.stdfunc in NOISE_MODELS:  # the model's variance of the mean of the survivors
+            total = np.zeros(count.shape)
+            for kept, frame_spread in zip(keep, spread, strict=True):
+                total += np.where(kept, frame_spread.astype(np.float64) ** 2, 0)
+            uncertainty = np.sqrt(total) / count
+        else:  # the survivors' sample standard deviation over sqrt(n)
+            sum2 = np.einsum("ijk,ijk->jk", values, values, dtype=np.float64)
+            spread = np.maximum((sum2 - sum1 * sum1 / count) / (count - 1), 0)
+            uncertainty = np.sqrt(spread / count)
+            uncertainty[n_used <= 1] = np.nan
+    mean[n_used == 0] = np.nan
+    uncertainty = uncertainty.astype(values.dtype)
+    uncertainty[n_used == 0] = np.nan
+    return BlockResult(mean, uncertainty, n_used, n_rejected, scale)
