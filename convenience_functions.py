@@ -32,7 +32,6 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy import units as u
-from astropy.io import fits
 from astropy.nddata import CCDData
 
 from _flat_engine import display as _display
@@ -48,11 +47,13 @@ from _flat_engine import truth as _truth
 __all__ = [
     "NoiseBudget",
     "TruthComparison",
+    "block_mean",
     "combine_flats",
     "combine_flats_by_filter",
     "combine_sky_flats",
     "compare_with_truth",
     "fit_plane",
+    "ideal_flat_noise",
     "inv_median",
     "noise_budget",
     "pixel_scatter",
@@ -62,6 +63,7 @@ __all__ = [
     "show_figure",
     "show_image",
     "source_mask",
+    "write_flat",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -501,12 +503,10 @@ def compare_with_truth(
     levels = np.asarray(levels, dtype=np.float64)
     if levels.size == 0 or not (levels > 0).all() or not gain > 0:
         raise ValueError(f"compare_with_truth: levels {levels} and gain {gain} must be > 0")
-    ideal = _truth.ideal_noise(truth, levels, gain, read_noise)
-    if ideal_from_counts:
-        if n_used is None:
-            raise ValueError("compare_with_truth: ideal_from_counts needs n_used")
-        with np.errstate(divide="ignore"):
-            ideal = ideal * np.sqrt(levels.size / np.asarray(n_used, dtype=np.float64))
+    if ideal_from_counts and n_used is None:
+        raise ValueError("compare_with_truth: ideal_from_counts needs n_used")
+    counts = n_used if ideal_from_counts else None
+    ideal = _truth.ideal_noise(truth, levels, gain, read_noise, counts)
     with np.errstate(invalid="ignore", divide="ignore"):
         residual = (flat - truth) / ideal
         excess = flat / truth - 1
@@ -577,6 +577,125 @@ def fit_plane(image, *, step=8):
     if np.count_nonzero(np.isfinite(image[::step, ::step])) < 3:
         raise ValueError("fit_plane: fewer than 3 finite pixels to fit")
     return _pixels.fit_plane(image, int(step))
+
+
+def ideal_flat_noise(levels, *, gain, read_noise=0.0, response=1.0, n_used=None):
+    """Return the noise of a perfect combined flat, relative to a level of 1.
+
+    A perfect combination averages every frame's scaled value with nothing rejected.
+    Frame *i*, at level ``L_i`` (ADU), records at a pixel of relative response ``t``
+    about ``t L_i g`` electrons, with Poisson and read noise; scaled by ``1 / L_i`` its
+    value has variance ``(t L_i / g + (r / g)**2) / L_i**2``, and the mean of *N* frames
+    the sum of those over ``N**2``.  This is the yardstick of `compare_with_truth`, and
+    the noise a combined flat's pixel-to-pixel scatter should approach.
+
+    Parameters
+    ----------
+    levels : sequence of float
+        The level (median, ADU) of each frame combined.
+    gain : float
+        Gain in electrons per ADU.
+    read_noise : float, optional
+        Read noise in electrons.
+    response : float or numpy.ndarray, optional
+        The relative response ``t`` (e.g. a true flat, median 1); negative values count
+        as 0.
+    n_used : numpy.ndarray, optional
+        The number of frames averaged at each pixel (``return_counts`` of `combine_flats`
+        or `combine_sky_flats`): the noise grows as ``sqrt(N / n_used)``, infinite where no
+        frame was averaged.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The standard deviation of the combined flat, relative (0.001 is 0.1 %): a float
+        for a scalar ``response`` without ``n_used``, else an array.
+
+    Raises
+    ------
+    ValueError
+        If no level is given, or a level, the gain or the read noise is not a finite
+        positive number (the read noise may be 0).
+
+    See Also
+    --------
+    compare_with_truth : residuals of a flat in units of this noise.
+    noise_budget : the noise of a flat measured without knowing the truth.
+
+    Examples
+    --------
+    Three frames of about 20,000 ADU at a gain of 2 e-/ADU: each holds some 40,000
+    electrons, 0.5 % of noise, and their mean 0.5 % / sqrt(3):
+
+    >>> round(100 * ideal_flat_noise([20000, 20000, 20000], gain=2.0), 3)
+    0.289
+    """
+    levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
+    if levels.ndim != 1 or levels.size == 0 or not np.all(np.isfinite(levels) & (levels > 0)):
+        raise ValueError(f"ideal_flat_noise: levels must be positive numbers, got {levels}")
+    with _options.named("ideal_flat_noise"):
+        gain = _options.as_number(gain, "gain", minimum=0, strict=True)
+        read_noise = _options.as_number(read_noise, "read_noise", minimum=0)
+    ideal = _truth.ideal_noise(
+        np.asarray(response, dtype=np.float64), levels, gain, read_noise, n_used
+    )
+    return float(ideal) if np.ndim(ideal) == 0 else ideal
+
+
+def block_mean(image, size, *, return_counts=False):
+    """Average an image in blocks of ``size`` x ``size`` pixels, ignoring NaN.
+
+    Averaging *n* pixels lowers their noise sqrt(n) times, so structure far below the
+    noise of single pixels (a faint halo, a residual of a few hundredths of a per cent)
+    stands out in the block means.  Blocks at the top and right edges that the image does
+    not fill are averaged over the pixels it has.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, astropy.units.Quantity or astropy.nddata.CCDData
+        A 2-D image; NaN, infinite and masked pixels are left out.
+    size : int
+        The side of a block, in pixels.
+    return_counts : bool, optional
+        Also return the number of pixels averaged in each block.
+
+    Returns
+    -------
+    means : numpy.ndarray of float64
+        Shape ``(ceil(ny / size), ceil(nx / size))``; NaN where a block has no finite pixel.
+    counts : numpy.ndarray of int
+        Only with ``return_counts=True``: the pixels averaged in each block.
+
+    Raises
+    ------
+    ValueError
+        If the image is not 2-D or ``size`` is not a positive integer.
+
+    See Also
+    --------
+    show_image : averages large images in blocks for display.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.arange(16.0).reshape(4, 4)
+    >>> image[0, 1] = np.nan
+    >>> means, counts = block_mean(image, 2, return_counts=True)
+    >>> means
+    array([[ 3. ,  4.5],
+           [10.5, 12.5]])
+    >>> counts
+    array([[3, 4],
+           [4, 4]])
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"block_mean: size must be a positive integer, got {size!r}")
+    values = _pixels.as_float_array(image)
+    if values.ndim != 2:
+        raise ValueError(f"block_mean: the image must be 2-D, got shape {values.shape}")
+    values = np.where(np.isfinite(values), values, np.nan)  # infinities count as missing
+    means, counts = _pixels.block_mean(values, int(size), np.float64, counts=True)
+    return (means, counts) if return_counts else means
 
 
 def pixel_scatter(image, *, region=None):
@@ -976,24 +1095,74 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         clash = [f for f, t in targets.items() if str(t).casefold() == str(target).casefold()]
         if clash:
             raise ValueError(f"filters {clash[0]!r} and {filt!r} would both be written to {target}")
-        if target.exists() and not _files.is_combined_output(target):
-            raise ValueError(
-                f"{target} exists and is not a combined flat (no COMBINED = True); "
-                "refusing to overwrite it"
-            )
+        _files.check_replaceable(target, "combine_flats_by_filter")
         targets[filt] = target
 
     for filt, target in targets.items():
         combined, n_used = combine_flats(groups[filt], return_counts=True, **options)
-        hdus = combined.to_hdu()
-        # astropy writes a dimensionless unit as BUNIT = '', which CCDData.read cannot
-        # turn back into a unit; '1' is the FITS standard's spelling and reads back.
-        hdus[0].header["BUNIT"] = ("1", "dimensionless: a normalised flat")
-        hdus.append(fits.ImageHDU(n_used, name="NUSED"))
-        hdus[-1].header["COMMENT"] = "Number of frames that survived rejection at each pixel"
-        _files.remove_stale_temporaries(target)
-        _files.write_atomically(target, hdus)
+        write_flat(combined, target, n_used=n_used)
     return targets
+
+
+def write_flat(flat, path, *, n_used=None):
+    """Write a combined flat to a FITS file, safely.
+
+    The file holds the flat as `astropy.nddata.CCDData` writes it (the data, with
+    extensions ``UNCERT`` and ``MASK``), its dimensionless unit spelt ``BUNIT = '1'`` so
+    that ``CCDData.read(path)`` reads it back, and, with ``n_used``, an image extension
+    ``NUSED`` with the number of frames averaged at each pixel.  It is written through a
+    hidden temporary file and a rename, so an interrupted run never leaves half a file.
+    Only a missing file or an earlier combined flat (COMBINED = True in its header) is
+    replaced: a file of that name that is something else is never overwritten.
+
+    Parameters
+    ----------
+    flat : astropy.nddata.CCDData
+        The combined flat, e.g. from `combine_flats` or `combine_sky_flats`; its header
+        should say COMBINED = True, as theirs do, so that a later run may replace it.
+    path : str or os.PathLike
+        The file to write.
+    n_used : numpy.ndarray, optional
+        The frames averaged at each pixel (``return_counts=True`` of the combiners).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` exists and is not a combined flat, or ``flat`` is not a CCDData, or
+        ``n_used`` has another shape.
+    OSError
+        If the file cannot be written (the message names it).
+
+    See Also
+    --------
+    combine_flats_by_filter : combines and writes one flat per filter.
+    astropy.nddata.CCDData.write : the plain writer, which overwrites when told to.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from astropy.nddata import CCDData
+    >>> flat = CCDData(np.ones((4, 4)), unit="", meta={"COMBINED": True})
+    >>> path = write_flat(flat, Path(tempfile.mkdtemp()) / "flat.fit")
+    >>> CCDData.read(path).unit
+    Unit(dimensionless)
+    >>> write_flat(flat, path).name  # an earlier combined flat is replaced
+    'flat.fit'
+    >>> import shutil; shutil.rmtree(path.parent)
+    """
+    if not isinstance(flat, CCDData):
+        raise ValueError(f"write_flat: flat must be a CCDData, got {type(flat).__name__}")
+    if n_used is not None and np.shape(n_used) != flat.shape:
+        raise ValueError(f"write_flat: n_used has shape {np.shape(n_used)}, the flat {flat.shape}")
+    path = Path(path)
+    _files.write_combined(path, _files.combined_flat_hdus(flat, n_used), "write_flat")
+    return path
 
 
 def safe_filter_name(name):

@@ -228,3 +228,39 @@ def is_combined_output(path):
         return fits.getheader(path, 0).get("COMBINED") is True
     except (OSError, ValueError):
         return False
+
+
+def combined_flat_hdus(flat, n_used=None):
+    """Return the HDU list of a combined flat (a CCDData) as the course writes it.
+
+    ``CCDData.to_hdu`` gives the data with UNCERT and MASK extensions; its dimensionless
+    BUNIT ('') is written '1', the FITS standard's spelling, which ``CCDData.read`` turns
+    back into a unit; ``n_used`` (frames averaged per pixel) becomes an extension NUSED.
+    """
+    hdus = flat.to_hdu()
+    if flat.unit is not None and flat.unit.is_equivalent(u.dimensionless_unscaled):
+        hdus[0].header["BUNIT"] = ("1", "dimensionless: a normalised flat")
+    if n_used is not None:
+        hdus.append(fits.ImageHDU(np.asarray(n_used), name="NUSED"))
+        hdus[-1].header["COMMENT"] = "Number of frames averaged at each pixel"
+    return hdus
+
+
+def check_replaceable(path, label):
+    """Raise ValueError unless ``path`` is missing or a combined flat (COMBINED = True)."""
+    if Path(path).exists() and not is_combined_output(path):
+        raise ValueError(
+            f"{label}: {path} exists and is not a combined flat (no COMBINED = True); "
+            "refusing to overwrite it"
+        )
+
+
+def write_combined(path, hdus, label):
+    """Write a combined flat's ``hdus`` to ``path`` atomically, never over a foreign file.
+
+    Only a missing file or an earlier combined flat (COMBINED = True) is replaced; the
+    temporaries of an interrupted earlier write are removed first.
+    """
+    check_replaceable(path, label)
+    remove_stale_temporaries(path)
+    write_atomically(path, hdus)

@@ -55,25 +55,32 @@ def unit_of(data):
     return None
 
 
-def block_mean(values, factor):
-    """Block-average ``values`` by ``factor`` ignoring NaN; pad the edges with NaN."""
-    if factor == 1:
-        return np.asarray(values, dtype=np.float32)
+def block_mean(values, factor, dtype=np.float32, counts=False):
+    """Average ``values`` in blocks of ``factor`` x ``factor`` pixels, ignoring NaN.
+
+    Edge blocks that the image does not fill are averaged over the pixels it has; a
+    block without a finite pixel is NaN.  Sums are in ``dtype`` (float32 suffices for a
+    display).  With ``counts=True`` returns ``(means, number of finite pixels)``.
+    """
+    values = np.asarray(values)
+    if factor == 1 and not counts:
+        return values.astype(dtype)
     ny, nx = values.shape
     py, px = -ny % factor, -nx % factor
-    has_nan = bool(np.isnan(values).any())
+    has_nan = bool(np.isnan(values).any()) or counts
     if py or px:
-        padded = np.full((ny + py, nx + px), np.nan, dtype=np.float32)
+        padded = np.full((ny + py, nx + px), np.nan, dtype=dtype)
         padded[:ny, :nx] = values
         values, has_nan = padded, True
     blocks = values.reshape(values.shape[0] // factor, factor, values.shape[1] // factor, factor)
     if not has_nan:
-        return blocks.mean(axis=(1, 3), dtype=np.float32)
+        return blocks.mean(axis=(1, 3), dtype=dtype)
     finite = np.isfinite(blocks)
-    total = np.where(finite, blocks, 0).sum(axis=(1, 3), dtype=np.float32)
+    total = np.where(finite, blocks, 0).sum(axis=(1, 3), dtype=dtype)
     count = finite.sum(axis=(1, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.nan).astype(np.float32)
+        means = np.where(count > 0, total / count, np.nan).astype(dtype)
+    return (means, count) if counts else means
 
 
 def fit_plane(image, step=8):
