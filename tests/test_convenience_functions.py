@@ -13,6 +13,7 @@ from astropy.nddata import CCDData, StdDevUncertainty
 from conftest import SHAPE, astropy_reference, digest, make_flats, vignetting, write_frames
 
 import convenience_functions as cf
+from _flat_engine import frames as engine_frames
 from _flat_engine import stack as engine_stack
 
 
@@ -857,3 +858,45 @@ def test_fit_plane_recovers_a_gradient_and_refuses_bad_input():
         cf.fit_plane(image, step=0)
     with pytest.raises(ValueError, match="fewer than 3 finite"):
         cf.fit_plane(np.full((10, 10), np.nan))
+
+
+@pytest.mark.parametrize("combine", [cf.combine_flats, cf.combine_sky_flats])
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"gain": 1.5}, ValueError, "used by stdfunc='ccdclip' only"),
+        ({"read_noise": 5.0}, ValueError, "used by stdfunc='ccdclip' only"),
+        ({"stdfunc": "ccdclip", "gain": -1.5}, ValueError, "gain must be a finite number > 0"),
+        ({"sigma_upper": -5}, ValueError, "sigma_upper must be a finite number > 0"),
+        ({"sigma_upper": "5"}, TypeError, "sigma_upper must be a number"),
+        ({"dtype": np.int16}, ValueError, "float32 or float64"),
+        ({"mem_limit": "1e9"}, TypeError, "mem_limit must be a number"),
+    ],
+)
+def test_options_are_refused_before_a_frame_is_opened(
+    tmp_path, monkeypatch, combine, options, error, message
+):
+    paths = write_frames(tmp_path, make_flats(8, shape=(512, 512)))
+    opened = []
+    monkeypatch.setattr(engine_frames.Frame, "__init__", lambda *args: opened.append(args))
+    with pytest.raises(error, match=f"^{combine.__name__}: .*{message}"):
+        combine(paths, **options)
+    assert not opened
+
+
+def test_a_missing_gain_keyword_is_refused_before_a_pixel_is_read(tmp_path, monkeypatch):
+    paths = write_frames(tmp_path, make_flats(4))
+    read = []
+    monkeypatch.setattr(engine_frames.Frame, "read_rows", lambda *args: read.append(args))
+    for combine in (cf.combine_flats, cf.combine_sky_flats):
+        with pytest.raises(ValueError, match=r"flat-001\.fit has no GAIN keyword"):
+            combine(paths, stdfunc="ccdclip")
+    assert not read
+
+
+def test_errors_of_the_frame_checks_name_the_function_called(tmp_path):
+    paths = write_frames(tmp_path / "a", make_flats(3))
+    other = write_frames(tmp_path / "b", make_flats(3, shape=(32, 32)))
+    for combine in (cf.combine_flats, cf.combine_sky_flats):
+        with pytest.raises(ValueError, match=f"^{combine.__name__}: .*has shape"):
+            combine([*paths, other[0]])
