@@ -991,12 +991,18 @@ def combine_flats(
     (2, 47)
     """
     method = "combine_flats"
-    with _options.named(method):  # every option checked before a frame is opened
-        clip = _rejection.parse_clip(
-            sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise
-        )
-        dtype = _options.parse_dtype(dtype)
-        mem_limit = _options.parse_mem_limit(mem_limit)
+    clip, dtype, mem_limit = _combine_options(
+        method,
+        sigma_lower,
+        sigma_upper,
+        cenfunc,
+        stdfunc,
+        gain,
+        read_noise,
+        sensitivity_noise,
+        mem_limit,
+        dtype,
+    )  # every option checked before a frame is opened
     with _frames.frames_stack() as stack:
         # 1. Open the frames (their headers) and check that they can be combined.
         frames = _frames.open_frames(images, stack)
@@ -1012,6 +1018,26 @@ def combine_flats(
     header = _stack.flat_header(frames, clip, model, result)
     combined = _stack.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined
+
+
+def _combine_options(
+    method,
+    sigma_lower,
+    sigma_upper,
+    cenfunc,
+    stdfunc,
+    gain,
+    read_noise,
+    sensitivity_noise,
+    mem_limit,
+    dtype,
+):
+    """Check the options of `combine_flats`; return the `Clip`, dtype and memory budget."""
+    with _options.named(method):
+        clip = _rejection.parse_clip(
+            sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise
+        )
+        return clip, _options.parse_dtype(dtype), _options.parse_mem_limit(mem_limit)
 
 
 def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, **options):
@@ -1081,7 +1107,11 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     'combined_flat_filter_V.fit'
     >>> import shutil; shutil.rmtree(folder)
     """
-    inspect.signature(combine_flats).bind([], **options)  # unknown keywords: TypeError now
+    # Every option of combine_flats checked now, before any file is opened or written.
+    arguments = inspect.signature(combine_flats).bind([], **options)  # unknown: TypeError
+    arguments.apply_defaults()
+    chosen = {k: v for k, v in arguments.arguments.items() if k not in ("images", "return_counts")}
+    _combine_options("combine_flats_by_filter", **chosen)
     if not isinstance(imagetyp, str) or not imagetyp.strip():
         raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")
     folder, groups = _frames.flats_by_filter(folder_or_collection, imagetyp)

@@ -55,20 +55,22 @@ def judge(flat, n_used, truth, levels, gain, read_noise):
     sqrt(median frames used / frames used there): a pixel averaged from fewer frames
     (under a galaxy that covered it in most frames) is noisier, not wrong.
     """
-    from convenience_functions import fit_plane
+    from astropy.stats import mad_std
+
+    from convenience_functions import fit_plane, ideal_flat_noise
 
     with np.errstate(divide="ignore", invalid="ignore"):
         flat = flat / fit_plane(flat / truth)
     residual = flat - truth
     good = np.isfinite(residual) & (truth > 0) & (n_used > 0)
     values, used = residual[good], n_used[good].astype(np.float64)
-    own = 1.482602218505602 * float(np.median(np.abs(values - np.median(values))))
+    own = float(mad_std(values))
     far = np.abs(values) / (own * np.sqrt(np.median(used) / used))
-    # Photon and read noise of the mean of n frames at this pixel (frames' mean variance)
-    variance = np.mean(
-        [(truth[good] * lev / gain + (read_noise / gain) ** 2) / lev**2 for lev in levels], axis=0
+    # Photon and read noise of the mean of the frames used at each pixel
+    ideal = ideal_flat_noise(
+        levels, gain=gain, read_noise=read_noise, response=truth[good], n_used=used
     )
-    ratio = float(np.sqrt(np.mean(values**2 / (variance / used))))
+    ratio = float(np.sqrt(np.mean((values / ideal) ** 2)))
     empty = int(np.sum(~np.isfinite(flat)))
     return own, float(far.max()), int(np.sum(far > MAX_SIGMAS)), ratio, empty
 

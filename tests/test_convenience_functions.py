@@ -900,3 +900,16 @@ def test_errors_of_the_frame_checks_name_the_function_called(tmp_path):
     for combine in (cf.combine_flats, cf.combine_sky_flats):
         with pytest.raises(ValueError, match=f"^{combine.__name__}: .*has shape"):
             combine([*paths, other[0]])
+
+
+def test_combine_flats_by_filter_refuses_options_before_it_reads_or_writes(tmp_path, monkeypatch):
+    write_frames(tmp_path / "in", make_flats(3))
+    opened = []
+    monkeypatch.setattr(engine_frames, "flats_by_filter", lambda *args: opened.append(args))
+    for options, error in (({"gain": 1.5}, ValueError), ({"sigma_upper": "5"}, TypeError)):
+        with pytest.raises(error, match="^combine_flats_by_filter: "):
+            cf.combine_flats_by_filter(
+                tmp_path / "in", imagetyp="flat", output_dir=tmp_path / "out", **options
+            )
+    assert not opened
+    assert not (tmp_path / "out").exists()
