@@ -991,18 +991,12 @@ def combine_flats(
     (2, 47)
     """
     method = "combine_flats"
-    clip, dtype, mem_limit = _combine_options(
+    clip, dtype, mem_limit = _combine_options(  # checked before a frame is opened
         method,
-        sigma_lower,
-        sigma_upper,
-        cenfunc,
-        stdfunc,
-        gain,
-        read_noise,
-        sensitivity_noise,
-        mem_limit,
+        (sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise),
         dtype,
-    )  # every option checked before a frame is opened
+        mem_limit,
+    )
     with _frames.frames_stack() as stack:
         # 1. Open the frames (their headers) and check that they can be combined.
         frames = _frames.open_frames(images, stack)
@@ -1020,23 +1014,14 @@ def combine_flats(
     return (combined, result.n_used) if return_counts else combined
 
 
-def _combine_options(
-    method,
-    sigma_lower,
-    sigma_upper,
-    cenfunc,
-    stdfunc,
-    gain,
-    read_noise,
-    sensitivity_noise,
-    mem_limit,
-    dtype,
-):
+# The rejection options of combine_flats, in the order of `_flat_engine.rejection.parse_clip`.
+_CLIP_OPTIONS = "sigma_lower sigma_upper cenfunc stdfunc sensitivity_noise gain read_noise".split()
+
+
+def _combine_options(method, clip_options, dtype, mem_limit):
     """Check the options of `combine_flats`; return the `Clip`, dtype and memory budget."""
     with _options.named(method):
-        clip = _rejection.parse_clip(
-            sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise
-        )
+        clip = _rejection.parse_clip(*clip_options)
         return clip, _options.parse_dtype(dtype), _options.parse_mem_limit(mem_limit)
 
 
@@ -1110,8 +1095,9 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     # Every option of combine_flats checked now, before any file is opened or written.
     arguments = inspect.signature(combine_flats).bind([], **options)  # unknown: TypeError
     arguments.apply_defaults()
-    chosen = {k: v for k, v in arguments.arguments.items() if k not in ("images", "return_counts")}
-    _combine_options("combine_flats_by_filter", **chosen)
+    chosen = arguments.arguments
+    clip_options = tuple(chosen[name] for name in _CLIP_OPTIONS)
+    _combine_options("combine_flats_by_filter", clip_options, chosen["dtype"], chosen["mem_limit"])
     if not isinstance(imagetyp, str) or not imagetyp.strip():
         raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")
     folder, groups = _frames.flats_by_filter(folder_or_collection, imagetyp)
