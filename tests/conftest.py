@@ -4,7 +4,13 @@ The seeded data factories live in :mod:`example_data.synthetic`; they are import
 that the tests can keep writing ``from conftest import make_flats, SHAPE, ...``.
 """
 
+from __future__ import annotations
+
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -13,18 +19,31 @@ import pytest
 from astropy.io import fits
 from astropy.stats import sigma_clip
 
+import example_data as ed
 from example_data.synthetic import TEST_SHAPE as SHAPE
 from example_data.synthetic import make_flats, make_sky_frames, vignetting
 
 matplotlib.use("Agg")
 
 __all__ = [
+    "EXPECTED_KEYWORDS",
     "SHAPE",
     "astropy_reference",
+    "bin_mean",
     "digest",
+    "file_stats",
+    "folders",
+    "frames",
+    "link_or_copy",
     "make_flats",
     "make_sky_frames",
+    "night",
+    "night_frames",
+    "no_temp_files",
     "rng",
+    "robust_std",
+    "run_cli",
+    "truth",
     "vignetting",
     "write_frames",
 ]
@@ -90,3 +109,125 @@ def astropy_reference(
 def rng():
     """A seeded random generator."""
     return np.random.default_rng(12345)
+
+
+# --------------------------------------------------------------------------------------------
+# The example data: each example is generated once per session, for all its test files
+# --------------------------------------------------------------------------------------------
+
+EXPECTED_KEYWORDS = (
+    "IMAGETYP",
+    "FILTER",
+    "EXPTIME",
+    "DATE-OBS",
+    "INSTRUME",
+    "TELESCOP",
+    "GAIN",
+    "RDNOISE",
+    "BUNIT",
+    "SIMULATE",
+)
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory) -> dict[int, Path]:
+    root = tmp_path_factory.mktemp("example_data")
+    out = {}
+    for example in (1, 2):
+        folder = ed.ensure_example_data(example, root / f"example{example}")
+        assert isinstance(folder, Path)
+        out[example] = folder
+    return out
+
+
+class _Frames:
+    """Native-endian float32 pixel data of the generated frames, loaded on first use."""
+
+    def __init__(self, folders: dict[int, Path]) -> None:
+        self.folders = folders
+        self.cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, example: int, index: int) -> np.ndarray:
+        key = (example, index)
+        if key not in self.cache:
+            path = self.folders[example] / ed.example_files(example)[index]
+            self.cache[key] = fits.getdata(path).astype(np.float32)
+        return self.cache[key]
+
+
+@pytest.fixture(scope="session")
+def frames(folders) -> _Frames:
+    return _Frames(folders)
+
+
+def file_stats(folder: Path) -> dict[str, tuple[int, int, int]]:
+    return {
+        p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.stat().st_size) for p in folder.iterdir()
+    }
+
+
+def robust_std(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64).ravel()
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def bin_mean(a: np.ndarray, b: int) -> np.ndarray:
+    r, c = a.shape
+    return a[: r // b * b, : c // b * b].reshape(r // b, b, c // b, b).mean(axis=(1, 3))
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def no_temp_files(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+
+
+@pytest.fixture(scope="session")
+def truth():
+    cache: dict[tuple[int, str], np.ndarray] = {}
+
+    def get(example: int, filter_name: str) -> np.ndarray:
+        key = (example, filter_name)
+        if key not in cache:
+            cache[key] = ed.true_flat(example, filter_name)
+        return cache[key]
+
+    return get
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "example_data", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def night(tmp_path_factory) -> dict[str, Path]:
+    """Example 3 written once per session: the dithered frames and the tracked variant."""
+    root = tmp_path_factory.mktemp("example3")
+    return {
+        "dithered": ed.ensure_example3(root / "dithered"),
+        "tracked": ed.make_example3(root / "tracked", tracked=True),
+    }
+
+
+@pytest.fixture(scope="session")
+def night_frames(night):
+    cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def get(kind: str, index: int) -> np.ndarray:
+        if (kind, index) not in cache:
+            names = ed.EXAMPLE3_TRACKED_FILES if kind == "tracked" else ed.EXAMPLE3_FILES
+            cache[kind, index] = fits.getdata(night[kind] / names[index]).astype(np.float32)
+        return cache[kind, index]
+
+    return get
