@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     total = times[1] + times[2]
     floor_total = floor[1] + floor[2]
     disk = sum(sizes.values())
-    print(f"example_data benchmark (numpy {np.__version__}, {ed._WORKERS} worker threads)")
+    print(f"example_data benchmark (numpy {np.__version__}, {ed.writing._WORKERS} worker threads)")
     for example in EXAMPLES:
         n = len(ed.example_files(example))
         print(

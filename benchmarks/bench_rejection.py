@@ -4,9 +4,10 @@ Run from the repository's root with ``python benchmarks/bench_rejection.py`` or
 ``python -m benchmarks.bench_rejection`` (``--help`` lists the options).  No file is written
 unless ``--examples FOLDER`` is given.
 
-The flats are drawn by this script's own generator, independent of the course's simulator
-(``example_data``): a known response (a smooth vignetting and tilt times a 1 % pixel-to-pixel
-response, normalised to median 1), a level L_i per frame (spread evenly over 20,000-40,000
+The flats are drawn by a seeded generator, ``example_data.synthetic.make_flats_with_rays``
+(shared with the tests, independent of the simulation of the course's examples): a known
+response (a smooth vignetting and tilt times a 1 % pixel-to-pixel response, normalised to
+median 1), a level L_i per frame (spread evenly over 20,000-40,000
 ADU, in a seeded order), real Poisson noise of the detected electrons (gain 1.5 e-/ADU) plus
 Gaussian read noise (8 e-), and cosmic rays: single pixels and tracks of 2-3 pixels whose
 amplitudes, pixel by pixel, are log-uniform between 8 and 40 standard deviations of that
@@ -58,16 +59,28 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: this repository's modules
+    sys.path.insert(0, str(ROOT))
 
-SEED = 20_250_101
-SHAPE = (1024, 1024)
-GAIN = 1.5  # e-/ADU
-READ_NOISE = 8.0  # e-
-LEVELS = (20_000.0, 40_000.0)  # ADU, the range of the frames' levels
-PIXEL_RESPONSE_RMS = 0.01
-RAY_EVENTS_PER_FRAME = 1000
-RAY_LENGTH_PROBABILITIES = (0.5, 0.3, 0.2)  # tracks of 1, 2 and 3 pixels
-RAY_SIGMAS = (8.0, 40.0)  # amplitude range, in standard deviations of the pixel's noise
+# The seeded generator of the flats, shared with the tests.
+from example_data.synthetic import (  # noqa: E402
+    RAY_FLATS_GAIN,
+    RAY_FLATS_READ_NOISE,
+    RAY_FLATS_SEED,
+    RAY_FLATS_SHAPE,
+    SyntheticFlats,
+    make_flats_with_rays,
+    true_response,
+)
+
+__all__ = ["SyntheticFlats", "make_flats", "true_response"]
+
+make_flats = make_flats_with_rays  # this benchmark's name for the generator
+
+SEED = RAY_FLATS_SEED
+SHAPE = RAY_FLATS_SHAPE
+GAIN = RAY_FLATS_GAIN  # e-/ADU
+READ_NOISE = RAY_FLATS_READ_NOISE  # e-
 BIN_10_SIGMA = (9.0, 11.0)
 
 MAX_RAYS_SURVIVING = 0.01
@@ -78,138 +91,6 @@ EXAMPLE_THRESHOLD = 6.0
 
 DEFAULT_METHODS = "avsigclip,ccdclip,mad_std"
 DEFAULT_EXPECT_PASS = "avsigclip,ccdclip"
-
-
-# --------------------------------------------------------------------------------------
-# The generator
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class SyntheticFlats:
-    """Flat frames drawn from a known response, with what is needed to judge a combination.
-
-    Attributes
-    ----------
-    frames : list of astropy.nddata.CCDData
-        The frames, float32 ADU, with GAIN and RDNOISE in their headers.
-    truth : numpy.ndarray
-        The response the frames were drawn from, float64, median 1.
-    levels : numpy.ndarray
-        The level L_i of each frame in ADU (its expected median).
-    ideal_sigma : numpy.ndarray
-        The ideal noise of the combined flat per pixel (see the module docstring).
-    ray_frame : numpy.ndarray
-        int8: the frame a cosmic ray hit at each pixel, -1 where none did.
-    ray_sigma : numpy.ndarray
-        float32: the ray's amplitude in standard deviations of the pixel's noise in that
-        frame, NaN where no ray hit.
-    n_events : int
-        The number of cosmic-ray events (single pixels and tracks) in all frames.
-    """
-
-    frames: list
-    truth: np.ndarray
-    levels: np.ndarray
-    ideal_sigma: np.ndarray
-    ray_frame: np.ndarray
-    ray_sigma: np.ndarray
-    n_events: int
-
-
-def true_response(shape=SHAPE, seed=SEED):
-    """Return a known flat-field response: smooth vignetting and tilt times pixel response.
-
-    Parameters
-    ----------
-    shape : tuple of int, optional
-        (rows, columns).
-    seed : int, optional
-        Seed of the pixel-to-pixel response.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, median 1.
-    """
-    rng = np.random.default_rng([seed, 0])
-    y = np.linspace(-1.0, 1.0, shape[0])[:, None]
-    x = np.linspace(-1.0, 1.0, shape[1])[None, :]
-    r2 = (x - 0.1) ** 2 + (y + 0.05) ** 2
-    smooth = (1.0 - 0.12 * r2 - 0.04 * r2**2) * (1.0 + 0.03 * x - 0.02 * y)
-    pixels = 1.0 + PIXEL_RESPONSE_RMS * rng.standard_normal(shape)
-    response = smooth * pixels
-    return response / np.median(response)
-
-
-def _ray_tracks(rng, shape, n_events, taken):
-    """Yield the (rows, cols) of ``n_events`` ray tracks that avoid pixels already ``taken``.
-
-    Each track is 1-3 pixels long in one of the 8 directions; a candidate that leaves the
-    image or touches a taken pixel is drawn again.  ``taken`` is updated.
-    """
-    steps = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
-    done = 0
-    while done < n_events:
-        length = int(rng.choice(3, p=RAY_LENGTH_PROBABILITIES)) + 1
-        start = rng.integers(0, shape)
-        step = steps[rng.integers(0, len(steps))]
-        pixels = start + np.arange(length)[:, None] * step
-        rows, cols = pixels[:, 0], pixels[:, 1]
-        if rows.min() < 0 or cols.min() < 0 or rows.max() >= shape[0] or cols.max() >= shape[1]:
-            continue
-        if taken[rows, cols].any():
-            continue
-        taken[rows, cols] = True
-        done += 1
-        yield rows, cols
-
-
-def make_flats(n_frames, *, shape=SHAPE, seed=SEED, truth=None):
-    """Draw ``n_frames`` flat frames with noise and cosmic rays from a known response.
-
-    Parameters
-    ----------
-    n_frames : int
-        Number of frames.
-    shape : tuple of int, optional
-        (rows, columns) of each frame.
-    seed : int, optional
-        Seed; the frames depend on it and on ``n_frames``.
-    truth : numpy.ndarray, optional
-        The response (median 1); default ``true_response(shape, seed)``.
-
-    Returns
-    -------
-    SyntheticFlats
-        The frames and what is known about them.
-    """
-    if truth is None:
-        truth = true_response(shape, seed)
-    rng = np.random.default_rng([seed, n_frames])
-    levels = rng.permutation(np.linspace(*LEVELS, n_frames))
-    read_adu = READ_NOISE / GAIN
-    taken = np.zeros(shape, dtype=bool)
-    ray_frame = np.full(shape, -1, dtype=np.int8)
-    ray_sigma = np.full(shape, np.nan, dtype=np.float32)
-    ideal_variance = np.zeros(shape)
-    frames = []
-    for i, level in enumerate(levels):
-        expected = truth * level  # ADU
-        electrons = rng.poisson(expected * GAIN)
-        data = electrons / GAIN + rng.normal(0.0, read_adu, shape)
-        sigma_adu = np.sqrt(expected / GAIN + read_adu**2)
-        ideal_variance += (sigma_adu / level) ** 2
-        for rows, cols in _ray_tracks(rng, shape, RAY_EVENTS_PER_FRAME, taken):
-            amplitude = np.exp(rng.uniform(*np.log(RAY_SIGMAS), len(rows)))
-            data[rows, cols] += amplitude * sigma_adu[rows, cols]
-            ray_frame[rows, cols] = i
-            ray_sigma[rows, cols] = amplitude
-        meta = {"GAIN": GAIN, "RDNOISE": READ_NOISE, "IMAGETYP": "FLAT", "FILTER": "R"}
-        frames.append(CCDData(data.astype(np.float32), unit="adu", meta=meta))
-    ideal_sigma = np.sqrt(ideal_variance) / n_frames
-    n_events = RAY_EVENTS_PER_FRAME * n_frames
-    return SyntheticFlats(frames, truth, levels, ideal_sigma, ray_frame, ray_sigma, n_events)
 
 
 # --------------------------------------------------------------------------------------
@@ -516,9 +397,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if any(n < 3 for n in args.frames):
         parser.error("--frames: combine_flats rejects only with 3 frames or more")
-    if str(ROOT) not in sys.path:  # run as a script: this repository's modules
-        sys.path.insert(0, str(ROOT))
-
     import convenience_functions as cf
 
     print(

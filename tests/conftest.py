@@ -1,40 +1,52 @@
-"""Fixtures and seeded data factories shared by the tests."""
+"""Fixtures and helpers shared by the tests.
+
+The seeded data factories live in :mod:`example_data.synthetic`; they are imported here so
+that the tests can keep writing ``from conftest import make_flats, SHAPE, ...``.
+"""
+
+from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.nddata import CCDData
 from astropy.stats import sigma_clip
+
+import example_data as ed
+from example_data.synthetic import TEST_SHAPE as SHAPE
+from example_data.synthetic import make_flats, make_sky_frames, vignetting
 
 matplotlib.use("Agg")
 
-SHAPE = (64, 96)
-
-
-def make_flats(n, *, shape=SHAPE, level=20000.0, spread=0.0, seed=0, noise=None):
-    """Seeded flats: a vignetting pattern times a level, plus Gaussian noise.
-
-    The noise is Poisson-like (sqrt of the level, gain 1) unless ``noise`` gives it as a
-    fraction of the level.  Levels fall linearly by ``spread`` from the first frame.
-    """
-    rng = np.random.default_rng(seed)
-    frames = []
-    for i in range(n):
-        lev = level * (1 - spread * i / max(n - 1, 1))
-        sd = np.sqrt(lev) if noise is None else noise * lev
-        frames.append((vignetting(shape) * lev + rng.normal(0, sd, shape)).astype(np.float32))
-    return frames
-
-
-def vignetting(shape):
-    """The smooth pattern of `make_flats`, normalised to median 1."""
-    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    pattern = 1 - 0.2 * (((xx / shape[1]) - 0.5) ** 2 + ((yy / shape[0]) - 0.5) ** 2)
-    return pattern / np.median(pattern)
+__all__ = [
+    "EXPECTED_KEYWORDS",
+    "SHAPE",
+    "astropy_reference",
+    "bin_mean",
+    "digest",
+    "file_stats",
+    "folders",
+    "frames",
+    "link_or_copy",
+    "make_flats",
+    "make_sky_frames",
+    "night",
+    "night_frames",
+    "no_temp_files",
+    "rng",
+    "robust_std",
+    "run_cli",
+    "truth",
+    "vignetting",
+    "write_frames",
+]
 
 
 def write_frames(folder, frames, *, filt="r", imagetyp="FLAT", prefix="flat", extra=None):
@@ -99,33 +111,123 @@ def rng():
     return np.random.default_rng(12345)
 
 
-def make_sky_frames(n=9, *, shape=(256, 256), dither=25.0, seed=0, gain=1.5, read_noise=10.0):
-    """Seeded night-sky frames: a response times a sky with a slow gradient, plus stars.
+# --------------------------------------------------------------------------------------------
+# The example data: each example is generated once per session, for all its test files
+# --------------------------------------------------------------------------------------------
 
-    Forty stars (Moffat images, beta 2.5, FWHM 2.5 pixels, fluxes from 300 to 300,000
-    electrons, the brightest saturated at 64,000 ADU), shifted by up to ``dither``
-    pixels between frames (0: a tracked, undithered set), Poisson and read noise.
-    Returns the CCDData frames (GAIN, RDNOISE, SATURATE, FILTER in their meta), the true
-    response (median 1) and the sky levels (ADU).
-    """
-    rng = np.random.default_rng(seed)
-    response = vignetting(shape) * (1 + 0.005 * rng.standard_normal(shape))
-    response /= np.median(response)
-    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
-    stars_y = rng.uniform(10, shape[0] - 10, 40)
-    stars_x = rng.uniform(10, shape[1] - 10, 40)
-    fluxes = 10 ** rng.uniform(2.5, 5.5, 40) / gain  # ADU
-    alpha = 2.5 / (2 * np.sqrt(2 ** (1 / 2.5) - 1))  # Moffat width for FWHM 2.5 pixels
-    skies = np.linspace(3000.0, 2000.0, n)
-    frames = []
-    for i, sky in enumerate(skies):
-        dy, dx = rng.uniform(-dither, dither, 2)
-        light = sky * (1 + 0.01 * (xx / shape[1] - 0.5) * (1 if i % 2 else -1))
-        for y, x, flux in zip(stars_y + dy, stars_x + dx, fluxes, strict=True):
-            r2 = ((yy - y) ** 2 + (xx - x) ** 2) / alpha**2
-            light += flux * (2.5 - 1) / (np.pi * alpha**2) * (1 + r2) ** -2.5
-        electrons = rng.poisson(light * response * gain) + rng.normal(0, read_noise, shape)
-        data = np.minimum(electrons / gain, 64000.0).astype(np.float32)
-        meta = {"GAIN": gain, "RDNOISE": read_noise, "SATURATE": 64000.0, "FILTER": "r"}
-        frames.append(CCDData(data, unit="adu", meta=meta))
-    return frames, response, skies
+EXPECTED_KEYWORDS = (
+    "IMAGETYP",
+    "FILTER",
+    "EXPTIME",
+    "DATE-OBS",
+    "INSTRUME",
+    "TELESCOP",
+    "GAIN",
+    "RDNOISE",
+    "BUNIT",
+    "SIMULATE",
+)
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory) -> dict[int, Path]:
+    root = tmp_path_factory.mktemp("example_data")
+    out = {}
+    for example in (1, 2):
+        folder = ed.ensure_example_data(example, root / f"example{example}")
+        assert isinstance(folder, Path)
+        out[example] = folder
+    return out
+
+
+class _Frames:
+    """Native-endian float32 pixel data of the generated frames, loaded on first use."""
+
+    def __init__(self, folders: dict[int, Path]) -> None:
+        self.folders = folders
+        self.cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, example: int, index: int) -> np.ndarray:
+        key = (example, index)
+        if key not in self.cache:
+            path = self.folders[example] / ed.example_files(example)[index]
+            self.cache[key] = fits.getdata(path).astype(np.float32)
+        return self.cache[key]
+
+
+@pytest.fixture(scope="session")
+def frames(folders) -> _Frames:
+    return _Frames(folders)
+
+
+def file_stats(folder: Path) -> dict[str, tuple[int, int, int]]:
+    return {
+        p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.stat().st_size) for p in folder.iterdir()
+    }
+
+
+def robust_std(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64).ravel()
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def bin_mean(a: np.ndarray, b: int) -> np.ndarray:
+    r, c = a.shape
+    return a[: r // b * b, : c // b * b].reshape(r // b, b, c // b, b).mean(axis=(1, 3))
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def no_temp_files(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+
+
+@pytest.fixture(scope="session")
+def truth():
+    cache: dict[tuple[int, str], np.ndarray] = {}
+
+    def get(example: int, filter_name: str) -> np.ndarray:
+        key = (example, filter_name)
+        if key not in cache:
+            cache[key] = ed.true_flat(example, filter_name)
+        return cache[key]
+
+    return get
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "example_data", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def night(tmp_path_factory) -> dict[str, Path]:
+    """Example 3 written once per session: the dithered frames and the tracked variant."""
+    root = tmp_path_factory.mktemp("example3")
+    return {
+        "dithered": ed.ensure_example3(root / "dithered"),
+        "tracked": ed.make_example3(root / "tracked", tracked=True),
+    }
+
+
+@pytest.fixture(scope="session")
+def night_frames(night):
+    cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def get(kind: str, index: int) -> np.ndarray:
+        if (kind, index) not in cache:
+            names = ed.EXAMPLE3_TRACKED_FILES if kind == "tracked" else ed.EXAMPLE3_FILES
+            cache[kind, index] = fits.getdata(night[kind] / names[index]).astype(np.float32)
+        return cache[kind, index]
+
+    return get

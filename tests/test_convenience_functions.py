@@ -879,7 +879,7 @@ def test_options_are_refused_before_a_frame_is_opened(
     paths = write_frames(tmp_path, make_flats(8, shape=(512, 512)))
     opened = []
     monkeypatch.setattr(engine_frames.Frame, "__init__", lambda *args: opened.append(args))
-    with pytest.raises(error, match=f"^{combine.__name__}: .*{message}"):
+    with pytest.raises(error, match=rf"^{combine.__name__}: .*{message}"):
         combine(paths, **options)
     assert not opened
 
@@ -907,7 +907,7 @@ def test_combine_flats_by_filter_refuses_options_before_it_reads_or_writes(tmp_p
     opened = []
     monkeypatch.setattr(engine_frames, "flats_by_filter", lambda *args: opened.append(args))
     for options, error in (({"gain": 1.5}, ValueError), ({"sigma_upper": "5"}, TypeError)):
-        with pytest.raises(error, match="^combine_flats_by_filter: "):
+        with pytest.raises(error, match=r"^combine_flats_by_filter: "):
             cf.combine_flats_by_filter(
                 tmp_path / "in", imagetyp="flat", output_dir=tmp_path / "out", **options
             )

@@ -1,0 +1,277 @@
+"""Simulated, already calibrated frames for the course's three worked examples.
+
+The notebooks of this course combine flat frames. Rather than downloading about 900 MB of
+real data, they call this module, which *simulates* the frames deterministically: the same
+call writes bit-identical files on every run with the pinned dependencies (another processor
+or NumPy version may differ in the last bit of a few pixels), so every number a notebook
+prints is reproducible.
+
+Example 1
+    Six dome flats of a cryogenically cooled, thinned, back-side illuminated CCD, modelled on
+    chip 0 of the Large Format Camera (LFC) at Palomar's 200-inch telescope: three in g' and
+    three in i'. Files ``ccd.037.0.fits`` ... (frame number, chip number).
+Example 2
+    Ten twilight flats in r of a thermo-electrically cooled, front-side illuminated CCD,
+    modelled on an Andor Aspen CG16M camera (KAF-16803 sensor) on a 0.6 m f/8 reflector.
+    Files ``AutoFlat-PANoRot-r-Bin1-001.fit`` ... ``-010.fit``.
+Example 3
+    Twelve science frames in r of one night, 300 s each over three hours, with the Example 2
+    camera binned 2 x 2 on the chip (2048 x 2048 pixels of 18 microns, 0.773 arcsec at f/8 on
+    0.6 m), dithered between exposures: the raw material of a night-sky flat. Files
+    ``sky-r-bin2-001.fit`` ... ``-012.fit``; a tracked (undithered) variant,
+    ``tracked-r-bin2-001.fit`` ..., is written only on request, into a folder the caller
+    names.
+
+The frames are *calibrated*: bias and dark current have already been removed, so the pixel
+values are the light collected, in ADU.
+
+How a frame is made
+-------------------
+Each camera has a fixed response map, built once per call in float32: the illumination of
+the chip times the response of each pixel. :func:`true_flat` returns it, normalised to a
+median of 1. A frame is ``level * response``, for Example 2 times a twilight-sky gradient,
+with the level chosen so that the frame's median matches the real data the example is
+modelled on. Stars (Example 2) are added, themselves seen through the response. An
+Example 3 frame is ``(sky + sources) * response``, the sky a level times a moonlit
+gradient, the sources stars and galaxies; the charge of the brightest stars then bleeds
+along their columns. Noise is
+then added: photon (shot) noise from the gain, and read noise, drawn as *one* Gaussian per
+pixel with variance ``signal / gain + (read_noise / gain) ** 2`` (ADU²); at thousands of
+electrons per pixel the Gaussian approximation of the Poisson distribution is excellent.
+Cosmic rays come last; Examples 2 and 3 are capped at their saturation level, 64 000 ADU.
+
+What is modelled
+----------------
+1. Illumination. Example 1: the dome screen's smooth few-per-cent pattern, different in g'
+   and i'. Example 2: vignetting, about 10 % darker in the corners than on the optical axis.
+2. Pixel-to-pixel response, uncorrelated from pixel to pixel: 0.60 % rms in g' and 0.35 %
+   in i' on the thinned chip (blue light is absorbed next to the chip's back surface, whose
+   treatment is uneven; the two filters share part of the pattern), 0.7 % in r on the
+   front-side illuminated chip. Example 1 adds a faint mottle on scales of tens of pixels
+   (0.25 % rms in g', 0.08 % in i').
+3. The thinned chip's structure (Example 1): steps of 0.1 % to 0.3 % between the blocks the
+   chip was stitched from, a cross-hatch with a period of 97 pixels (0.6 % in g', 0.2 % in
+   i'), 40 dark spots of 5 to 30 pixels where the thinning was uneven (2 % to 15 % deep in
+   g', about a third of that in i'), and in i' a smooth 1.5 % change of response with the
+   membrane's thickness, with a fringe residue of 0.1 % peak to peak (a broadband dome lamp
+   washes out the interference fringes that narrow sky lines show).
+4. Dust donuts (Example 2): 18 out-of-focus shadows of dust, 20 to 120 pixels in radius,
+   with the hole of the central obstruction. Their depth is the dust particle's area over the
+   area of the beam at its distance, so it falls as 1 / radius²: up to 13 % for the
+   smallest, 0.2 % for the largest (:func:`example2_donuts`).
+5. Defects (:func:`example_defects`), part of the response: a few columns of low response
+   (3 % to 10 % low, from a charge trap to the far end of the column), dead pixels (response
+   0) and low pixels (response 0.5 to 0.9).
+6. The twilight sky (Example 2): brightest towards the set Sun, a plane across the chip of
+   1.20 % growing to 1.29 % over the 2.5 minutes of the sequence, whose direction turns by
+   0.15 degree per minute, as slowly as the Sun's azimuth (:func:`example2_sky_gradient`).
+   It changes from frame to frame, so it is not part of :func:`true_flat`.
+7. Stars (Example 2): one field of 57 stars, r = 6.5 to 15, in every frame: their counts
+   grow with the exposure time while the sky fades; Moffat images (beta = 2.8, FWHM 3.6 to
+   4.6 pixels, the seeing changes a little), dithered by tens of pixels between frames. The
+   two bright stars saturate; most stars are too faint to see against the bright sky
+   (:func:`example2_stars`).
+8. Cosmic rays (:func:`example_cosmic_rays`): one rate for both chips, 2 per cm² per minute
+   (muons and their secondaries at a mountain observatory), during the exposure and, for the
+   rows still waiting to be read, during the readout (35 s for the LFC, 15 s for the Aspen).
+   Each hit deposits about 70 electrons per micron of silicon crossed, with a Landau tail
+   (about 1000 to 5000 electrons typically); tracks are longer on the thicker collecting
+   layer and smaller pixels of the front-illuminated chip. Example 3 sees the same rate on
+   the same chip, with 18 micron binned pixels and a 4 s readout: some 137 hits a frame.
+9. Example 3's response (:func:`true_flat` ``(3, "r")``): Example 2's, each block of 2 x 2
+   pixels averaged (a binned pixel collects the charge of four), renormalised to median 1.
+   Gain (1.5 e-/ADU) and saturation (64 000 ADU, the converter's limit) are Example 2's;
+   the read noise of 10 e- is added once per binned pixel.
+10. Example 3's sky (:func:`example3_sky`): 4420 ADU falling to 2085 ADU in 300 s (18.4 to
+    19.2 mag per square arcsec: a moonlit sky, darkening as the Moon sinks), times a plane
+    of 1.8 % across the chip weakening to 1.1 % and turning by 45 degrees over the night.
+11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): some
+    1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 5.9
+    to 20.5 (the zero point of Example 2: 10**(0.4 * (21.9 - r))
+    ADU per second; counts grow by 10**0.3 per magnitude, 200 per square degree brighter
+    than r = 15), faint ones down to the sky's noise; Moffat images (beta = 2.5, FWHM 2.2
+    to 2.9 binned pixels as the seeing changes); five galaxies (Sersic discs, a lenticular
+    and an elliptical, half-light radii of 14 to 75 pixels, drawn out to their faint
+    outskirts). The 12 pointings are tens of arcsec apart (:data:`EXAMPLE3_DITHERS`), so
+    each source falls on other pixels in every frame. All stars brighter than r = 13.5 or
+    so saturate.
+12. Bleeding (Example 3): the KAF-16803 has anti-blooming drains, which remove the charge a
+    full pixel keeps collecting, so a saturated star normally stays round. Only a star that
+    overloads the drains, here assumed to cope with 100 times a pixel's full well, bleeds:
+    the charge beyond that runs up and down its column, filling pixel after pixel to a full
+    well (charge is conserved, but for what runs off the chip), and they read as saturated.
+    The two brightest stars (r = 5.9 and 6.5) bleed in every frame, over some 220 to 490 and
+    35 to 150 pixels (the sharper the seeing, the higher the peak and the longer the trail),
+    the third (r = 7.0) only in the best seeing, over up to 25 pixels.
+
+What is not modelled
+--------------------
+Non-linearity (the KAF-16803 departs from linearity by a few tenths of a per cent above about
+40 000 ADU, where Example 2's first frames lie: the simulated chips are perfectly linear, so
+the response is the same at every level); bleeding in Example 2 (its stars do not overload
+the anti-blooming drains); hot pixels (irrelevant in calibrated flats); the shading of an
+iris shutter in short exposures; scattered light and ghosts, and the halos and diffraction
+spikes of bright stars; residuals of the bias and dark subtraction; the colour difference
+between the flat's light and the night sky's (Example 3's response is Example 2's, though
+the night sky is redder than twilight); the brighter-fatter effect and charge-transfer
+inefficiency. In Example 3 also: fringing (a front-illuminated chip in r hardly fringes),
+the sky's emission lines and any change of the sky's colour with the Moon, airglow
+variations on small scales, the softening of the anti-blooming drains' onset (a pixel fills
+linearly, then stops), the read noise and charge of the two columns that binning sums
+separately, faint galaxies below r = 14 other than the five, satellites and aircraft,
+
+The package
+-----------
+:mod:`example_data.camera`
+    The records every module shares: :class:`~example_data.camera.Camera` (a camera's
+    numbers and header cards), :class:`~example_data.camera.Example` (a camera and its
+    frames), the seeded random streams and the checks of arguments.
+:mod:`example_data.example1`, :mod:`example_data.example2`, :mod:`example_data.example3`
+    One module per example: its camera and record, its constants, its truth tables, its
+    response maps, and its frame and header builders.
+:mod:`example_data.truth`
+    The named tuples the truth tables are returned in (:class:`Spots` ... :class:`Sky`).
+:mod:`example_data.maps`, :mod:`example_data.noise`, :mod:`example_data.sources`
+    The shared physics: pieces of response maps (rings, smooth fields, defects, ramps);
+    shot and read noise and cosmic rays; stars, galaxies and bleeding.
+:mod:`example_data.header`
+    The FITS header of a frame, built from the example's and the camera's records.
+:mod:`example_data.examples`
+    The functions that take an example number, and :func:`true_flat`.
+:mod:`example_data.writing`, :mod:`example_data.cli`
+    Safe writing (:func:`ensure_example_data`, :func:`make_example` ...) and the command
+    line (:func:`main`, ``python -m example_data``).
+:mod:`example_data.synthetic`
+    Small seeded frames with a known truth, for the tests and benchmarks (not simulations
+    of the examples; import them from there).
+"""
+
+from __future__ import annotations
+
+from example_data.cli import main
+from example_data.example1 import (
+    EXAMPLE1_DATE_OBS,
+    EXAMPLE1_EXPTIMES,
+    EXAMPLE1_FILES,
+    EXAMPLE1_FILTERS,
+    EXAMPLE1_GAIN,
+    EXAMPLE1_MEDIANS,
+    EXAMPLE1_READ_NOISE,
+    EXAMPLE1_SHAPE,
+    example1_spots,
+)
+from example_data.example2 import (
+    EXAMPLE2_DATE_OBS,
+    EXAMPLE2_DITHERS,
+    EXAMPLE2_EXPTIMES,
+    EXAMPLE2_FILES,
+    EXAMPLE2_GAIN,
+    EXAMPLE2_MEDIANS,
+    EXAMPLE2_READ_NOISE,
+    EXAMPLE2_SATURATE,
+    EXAMPLE2_SHAPE,
+    EXAMPLE2_STAR_FRAMES,
+    example2_donuts,
+    example2_sky_gradient,
+    example2_stars,
+)
+from example_data.example3 import (
+    EXAMPLE3_DATE_OBS,
+    EXAMPLE3_DITHERS,
+    EXAMPLE3_EXPTIMES,
+    EXAMPLE3_FILES,
+    EXAMPLE3_GAIN,
+    EXAMPLE3_PIXEL_SCALE,
+    EXAMPLE3_READ_NOISE,
+    EXAMPLE3_SATURATE,
+    EXAMPLE3_SHAPE,
+    EXAMPLE3_SKY_LEVELS,
+    EXAMPLE3_TRACKED_FILES,
+    EXAMPLE3_TRACKED_OFFSETS,
+    example3_sky,
+    example3_source_image,
+    example3_sources,
+)
+from example_data.examples import (
+    default_folder,
+    example_cosmic_rays,
+    example_defects,
+    example_files,
+    example_medians,
+    true_flat,
+)
+from example_data.header import SIMULATION_VERSION as SIMULATION_VERSION
+from example_data.truth import CosmicRays, Defects, Donuts, Galaxies, Sky, Sources, Spots, Stars
+from example_data.writing import (
+    ensure_example1,
+    ensure_example2,
+    ensure_example3,
+    ensure_example_data,
+    make_example,
+    make_example1,
+    make_example2,
+    make_example3,
+)
+
+__all__ = [
+    "EXAMPLE1_DATE_OBS",
+    "EXAMPLE1_EXPTIMES",
+    "EXAMPLE1_FILES",
+    "EXAMPLE1_FILTERS",
+    "EXAMPLE1_GAIN",
+    "EXAMPLE1_MEDIANS",
+    "EXAMPLE1_READ_NOISE",
+    "EXAMPLE1_SHAPE",
+    "EXAMPLE2_DATE_OBS",
+    "EXAMPLE2_DITHERS",
+    "EXAMPLE2_EXPTIMES",
+    "EXAMPLE2_FILES",
+    "EXAMPLE2_GAIN",
+    "EXAMPLE2_MEDIANS",
+    "EXAMPLE2_READ_NOISE",
+    "EXAMPLE2_SATURATE",
+    "EXAMPLE2_SHAPE",
+    "EXAMPLE2_STAR_FRAMES",
+    "EXAMPLE3_DATE_OBS",
+    "EXAMPLE3_DITHERS",
+    "EXAMPLE3_EXPTIMES",
+    "EXAMPLE3_FILES",
+    "EXAMPLE3_GAIN",
+    "EXAMPLE3_PIXEL_SCALE",
+    "EXAMPLE3_READ_NOISE",
+    "EXAMPLE3_SATURATE",
+    "EXAMPLE3_SHAPE",
+    "EXAMPLE3_SKY_LEVELS",
+    "EXAMPLE3_TRACKED_FILES",
+    "EXAMPLE3_TRACKED_OFFSETS",
+    "CosmicRays",
+    "Defects",
+    "Donuts",
+    "Galaxies",
+    "Sky",
+    "Sources",
+    "Spots",
+    "Stars",
+    "default_folder",
+    "ensure_example1",
+    "ensure_example2",
+    "ensure_example3",
+    "ensure_example_data",
+    "example1_spots",
+    "example2_donuts",
+    "example2_sky_gradient",
+    "example2_stars",
+    "example3_sky",
+    "example3_source_image",
+    "example3_sources",
+    "example_cosmic_rays",
+    "example_defects",
+    "example_files",
+    "example_medians",
+    "main",
+    "make_example",
+    "make_example1",
+    "make_example2",
+    "make_example3",
+    "true_flat",
+]

@@ -1,0 +1,244 @@
+"""The three examples side by side: what is asked of an example by its number.
+
+The public functions that take an example number (:func:`default_folder`,
+:func:`example_files`, :func:`example_medians`, :func:`example_defects`,
+:func:`example_cosmic_rays`, :func:`true_flat`) look the example up here and hand its
+record to the shared physics, and :class:`_Simulation` builds an example's response maps
+once and then its frames, through the builders that every example module provides
+(``response_maps``, ``simulate_frame``, ``header``, ``normalised_response``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+from astropy.io import fits
+
+from example_data import example1, example2, example3
+from example_data.camera import Example, _check_example, _check_index
+from example_data.maps import _chip_defects, _subsample_median
+from example_data.noise import _cosmic_rays
+from example_data.truth import CosmicRays, Defects
+
+_MODULES: dict[int, ModuleType] = {1: example1, 2: example2, 3: example3}
+_RECORDS: dict[int, Example] = {
+    1: example1.EXAMPLE1,
+    2: example2.EXAMPLE2,
+    3: example3.EXAMPLE3,
+}
+
+
+def example_defects(example: int) -> Defects:
+    """Return the defects of an example's chip: low columns, dead and low pixels.
+
+    They are part of the chip's response, so every frame of the example (in both filters of
+    Example 1) shows them and :func:`true_flat` contains them. Hot pixels are not simulated:
+    the dark current they add is removed with the dark frame.
+
+    Parameters
+    ----------
+    example : {1, 2}
+        Example number.
+
+    Returns
+    -------
+    Defects
+        Named tuple of arrays, the same on every call: for Example 1, 3 low columns, 25
+        dead and 150 low pixels; for Example 2, 2 low columns, 40 dead and 250 low pixels,
+        at random places. The first low column of each chip is low over its whole length.
+
+    Raises
+    ------
+    ValueError
+        If ``example`` is not 1 or 2 (example 3's defects are example 2's, binned).
+    """
+    if example == 3:
+        raise ValueError(
+            "example 3's chip is example 2's binned 2 x 2: its defects are "
+            "example_defects(2), at half the row and column numbers"
+        )
+    return _chip_defects(_RECORDS[_check_example(example, (1, 2))])
+
+
+def example_cosmic_rays(example: int, index: int) -> CosmicRays:
+    """Return the cosmic-ray hits of one frame.
+
+    Both chips see 2 hits per cm² per minute, during the exposure and, row by row, while the
+    chip is read out (35 s for the LFC, 15 s for the Aspen, 4 s for the Aspen binned 2 x 2;
+    rows far from the readout register wait longest, so they collect more). That is on
+    average 55 hits in a 70 s g' frame of Example 1 (19 cm²), 16 in a 7 s i' frame, 4 in
+    each 1 s twilight frame of Example 2 (13.6 cm²) and 137 in each 300 s night frame of
+    Example 3 (the same chip, whose binned pixels are 18 microns). A hit deposits about 70
+    electrons per micron of silicon it crosses, with a Landau tail and now and then a
+    heavier particle, over a track as long as the collecting layer (15 microns in the
+    thinned LFC chip, 25 microns in the KAF-16803) times the tangent of its incidence angle,
+    spread by diffusion.
+
+    Parameters
+    ----------
+    example : {1, 2, 3}
+        Example number.
+    index : int
+        0-based frame index.
+
+    Returns
+    -------
+    CosmicRays
+        Named tuple of arrays ``hit``, ``row``, ``col``, ``adu``, one element per pixel that
+        received charge, the same on every call.
+
+    Raises
+    ------
+    ValueError
+        If ``example`` or ``index`` is out of range.
+    """
+    example = _check_example(example)
+    record = _RECORDS[example]
+    index = _check_index(record, index)
+    return _cosmic_rays(record, index)
+
+
+def default_folder(example: int) -> Path:
+    """Return the default folder of an example: ``notebooks/exampleN-reduced`` here.
+
+    Parameters
+    ----------
+    example : {1, 2, 3}
+        Example number.
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute path of the folder beside this module (it may not exist yet).
+    """
+    example = _check_example(example)
+    return Path(__file__).resolve().parent.parent / "notebooks" / _RECORDS[example].folder_name
+
+
+def example_files(example: int) -> tuple[str, ...]:
+    """Return the file names of an example's frames, in order.
+
+    Parameters
+    ----------
+    example : {1, 2, 3}
+        Example number.
+
+    Returns
+    -------
+    tuple of str
+        :data:`EXAMPLE1_FILES`, :data:`EXAMPLE2_FILES` or :data:`EXAMPLE3_FILES` (the
+        tracked variant of example 3 is :data:`EXAMPLE3_TRACKED_FILES`).
+    """
+    return _RECORDS[_check_example(example)].files
+
+
+def example_medians(example: int) -> tuple[float, ...]:
+    """Return the target median (ADU) of each of an example's frames, in order.
+
+    Parameters
+    ----------
+    example : {1, 2, 3}
+        Example number.
+
+    Returns
+    -------
+    tuple of float
+        :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
+        frames' medians agree to better than 0.2 %; for example 3 the sky levels,
+        :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.1 % (the
+        sources' light raises them a little; the pixels free of it, divided by the sky's
+        gradient and :func:`true_flat`, have the sky level as their median to 0.05 %).
+    """
+    return _RECORDS[_check_example(example)].medians
+
+
+class _Simulation:
+    """Lazily built response maps of one example, shared (read-only) by its frames."""
+
+    def __init__(self, example: int, indices: Sequence[int], *, tracked: bool = False) -> None:
+        self.example = example
+        self.tracked = tracked
+        self.module = _MODULES[example]
+        self.record = _RECORDS[example]
+        filters = sorted({self.record.filters[i] for i in indices})
+        self.maps: dict[str, np.ndarray] = self.module.response_maps(filters)
+        self.medians = {name: _subsample_median(m) for name, m in self.maps.items()}
+
+    def frame(self, index: int) -> tuple[np.ndarray, fits.Header]:
+        """Return the pixel data and header of frame ``index``."""
+        name = self.record.filters[index]
+        data = self.module.simulate_frame(
+            index, self.maps[name], self.medians[name], tracked=self.tracked
+        )
+        return data, self.module.header(index, tracked=self.tracked)
+
+
+def _simulate_frame(
+    example: int, index: int, *, tracked: bool = False
+) -> tuple[np.ndarray, fits.Header]:
+    """Return (data, header) of one frame, building the camera's maps just for it."""
+    example = _check_example(example)
+    index = _check_index(_RECORDS[example], index)
+    return _Simulation(example, [index], tracked=tracked).frame(index)
+
+
+def true_flat(example: int, filter: str) -> np.ndarray:
+    """Return the response the frames of an example and filter were drawn from.
+
+    This is what a perfect combination of the frames would recover, and what no real data
+    set comes with: everything multiplicative that the flat should record, the illumination
+    of the chip times the response of each pixel, normalised to a median of 1 and computed
+    without writing any file (a second or two).
+
+    Example 1 (g' or i'): the dome illumination, the pixel-to-pixel response and mottle, the
+    stitching steps, the cross-hatch, the spots, in i' the thickness pattern and its fringe
+    residue, and the defects (dead pixels are 0). Example 2 (r): the vignetting, the
+    pixel-to-pixel response, the dust donuts and the defects. A frame is ``level`` times
+    this (Example 2: times :func:`example2_sky_gradient`, too), plus stars (Example 2),
+    noise and cosmic rays, capped at :data:`EXAMPLE2_SATURATE`. Example 3 (r): Example 2's
+    response (before the twilight gradient) binned 2 x 2, the mean of each block of four
+    pixels, renormalised to a median of 1; its frames are
+    ``(sky + example3_source_image) * true_flat(3, "r")``, then bleeding, noise and cosmic
+    rays.
+
+    Not included: anything additive or anything that changes from frame to frame, which a
+    combination must remove or average: noise, cosmic rays, stars (they add light) and the
+    twilight sky's gradient (light of the sky, not a property of the telescope, and
+    different in every frame; a combination of twilight flats records its average, about
+    1.25 % across the chip, which is the combined flat's error), and Example 3's moonlit
+    sky gradient (:func:`example3_sky`).
+
+    Parameters
+    ----------
+    example : {1, 2, 3}
+        Example number.
+    filter : str
+        ``"g'"`` or ``"i'"`` for Example 1, ``"r"`` for Examples 2 and 3.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, the shape of the example's frames, median 1.
+
+    Raises
+    ------
+    ValueError
+        For an unknown example or a filter the example does not have; the message lists
+        the valid ones.
+    """
+    try:
+        example = _check_example(example)
+    except ValueError:
+        raise ValueError(
+            f"example must be 1, 2 or 3, not {example!r} (example 1 has filters g' and i', "
+            "examples 2 and 3 have r)"
+        ) from None
+    filters = _RECORDS[example].filter_names
+    if filter not in filters:
+        raise ValueError(
+            f"example {example} has no filter {filter!r}; choose one of {', '.join(filters)}"
+        )
+    return _MODULES[example].normalised_response(filter)

@@ -1,0 +1,308 @@
+"""Small seeded frames with a known truth, for tests and benchmarks.
+
+These are not simulations of the course's examples: they are small, quick frames whose
+response (the truth a flat should recover) is known exactly, drawn from a seed so that
+every run gives the same frames.
+
+:func:`make_flats`
+    Flats: a vignetting pattern (:func:`vignetting`) times a level, plus Gaussian noise; the
+    tests' frames (:data:`TEST_SHAPE`, 64 x 96 pixels).
+:func:`make_sky_frames`
+    Night-sky frames: a response times a sky with a slow gradient, plus stars, Poisson and
+    read noise, dithered or not; for the tests of sky flats.
+:func:`make_flats_with_rays`
+    Flats drawn from :func:`true_response` with Poisson and read noise and cosmic rays whose
+    every pixel is recorded (:class:`SyntheticFlats`); the benchmark of rejection
+    (``benchmarks/bench_rejection.py``) judges combinations against them.
+
+Import them from here: ``from example_data.synthetic import make_flats``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.nddata import CCDData
+
+TEST_SHAPE = (64, 96)
+"""Shape (rows, columns) of the tests' flats (:func:`make_flats`)."""
+
+# The cosmic-ray flats of the benchmark of rejection.
+RAY_FLATS_SEED = 20_250_101
+"""Default seed of :func:`make_flats_with_rays` and :func:`true_response`."""
+RAY_FLATS_SHAPE = (1024, 1024)
+"""Default shape (rows, columns) of :func:`make_flats_with_rays`'s frames."""
+RAY_FLATS_GAIN = 1.5  # e-/ADU
+"""Gain of :func:`make_flats_with_rays`'s frames, e-/ADU."""
+RAY_FLATS_READ_NOISE = 8.0  # e-
+"""Read noise of :func:`make_flats_with_rays`'s frames, e-."""
+RAY_FLATS_LEVELS = (20_000.0, 40_000.0)  # ADU, the range of the frames' levels
+"""Range of the levels (ADU) of :func:`make_flats_with_rays`'s frames."""
+PIXEL_RESPONSE_RMS = 0.01
+"""Rms of :func:`true_response`'s pixel-to-pixel response."""
+RAY_EVENTS_PER_FRAME = 1000
+"""Cosmic-ray events (single pixels and tracks) in each of :func:`make_flats_with_rays`'s
+frames."""
+RAY_LENGTH_PROBABILITIES = (0.5, 0.3, 0.2)  # tracks of 1, 2 and 3 pixels
+"""Probabilities of tracks of 1, 2 and 3 pixels."""
+RAY_SIGMAS = (8.0, 40.0)  # amplitude range, in standard deviations of the pixel's noise
+"""Range of the rays' amplitudes, in standard deviations of the pixel's noise."""
+
+
+# --------------------------------------------------------------------------------------
+# Flats and night-sky frames of the tests
+# --------------------------------------------------------------------------------------
+
+
+def vignetting(shape):
+    """Return the smooth pattern of :func:`make_flats`, normalised to median 1.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (rows, columns).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64: ``1 - 0.2 r**2`` with ``r`` the distance from the centre in units of the
+        frame's sides, over its median.
+    """
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    pattern = 1 - 0.2 * (((xx / shape[1]) - 0.5) ** 2 + ((yy / shape[0]) - 0.5) ** 2)
+    return pattern / np.median(pattern)
+
+
+def make_flats(n, *, shape=TEST_SHAPE, level=20000.0, spread=0.0, seed=0, noise=None):
+    """Return seeded flats: a vignetting pattern times a level, plus Gaussian noise.
+
+    Parameters
+    ----------
+    n : int
+        Number of frames.
+    shape : tuple of int, optional
+        (rows, columns) of each frame.
+    level : float, optional
+        Level of the first frame, ADU.
+    spread : float, optional
+        The levels fall linearly by this fraction from the first frame to the last.
+    seed : int, optional
+        Seed of the noise.
+    noise : float, optional
+        Standard deviation of the noise as a fraction of the level; default: Poisson-like,
+        the square root of the level (gain 1).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        float32 frames, :func:`vignetting` times their level plus noise.
+    """
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n):
+        lev = level * (1 - spread * i / max(n - 1, 1))
+        sd = np.sqrt(lev) if noise is None else noise * lev
+        frames.append((vignetting(shape) * lev + rng.normal(0, sd, shape)).astype(np.float32))
+    return frames
+
+
+def make_sky_frames(n=9, *, shape=(256, 256), dither=25.0, seed=0, gain=1.5, read_noise=10.0):
+    """Return seeded night-sky frames: a response times a sky with a slow gradient, plus stars.
+
+    Forty stars (Moffat images, beta 2.5, FWHM 2.5 pixels, fluxes from 300 to 300,000
+    electrons, the brightest saturated at 64,000 ADU), shifted by up to ``dither``
+    pixels between frames (0: a tracked, undithered set), Poisson and read noise.
+
+    Parameters
+    ----------
+    n : int, optional
+        Number of frames; their skies fall evenly from 3000 to 2000 ADU.
+    shape : tuple of int, optional
+        (rows, columns) of each frame.
+    dither : float, optional
+        Largest shift of the stars between frames, pixels, along each axis.
+    seed : int, optional
+        Seed of everything random.
+    gain : float, optional
+        Gain, e-/ADU.
+    read_noise : float, optional
+        Read noise, e-.
+
+    Returns
+    -------
+    frames : list of astropy.nddata.CCDData
+        The frames in ADU, with GAIN, RDNOISE, SATURATE and FILTER in their meta.
+    response : numpy.ndarray
+        The true response, median 1.
+    skies : numpy.ndarray
+        The sky levels, ADU.
+    """
+    rng = np.random.default_rng(seed)
+    response = vignetting(shape) * (1 + 0.005 * rng.standard_normal(shape))
+    response /= np.median(response)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    stars_y = rng.uniform(10, shape[0] - 10, 40)
+    stars_x = rng.uniform(10, shape[1] - 10, 40)
+    fluxes = 10 ** rng.uniform(2.5, 5.5, 40) / gain  # ADU
+    alpha = 2.5 / (2 * np.sqrt(2 ** (1 / 2.5) - 1))  # Moffat width for FWHM 2.5 pixels
+    skies = np.linspace(3000.0, 2000.0, n)
+    frames = []
+    for i, sky in enumerate(skies):
+        dy, dx = rng.uniform(-dither, dither, 2)
+        light = sky * (1 + 0.01 * (xx / shape[1] - 0.5) * (1 if i % 2 else -1))
+        for y, x, flux in zip(stars_y + dy, stars_x + dx, fluxes, strict=True):
+            r2 = ((yy - y) ** 2 + (xx - x) ** 2) / alpha**2
+            light += flux * (2.5 - 1) / (np.pi * alpha**2) * (1 + r2) ** -2.5
+        electrons = rng.poisson(light * response * gain) + rng.normal(0, read_noise, shape)
+        data = np.minimum(electrons / gain, 64000.0).astype(np.float32)
+        meta = {"GAIN": gain, "RDNOISE": read_noise, "SATURATE": 64000.0, "FILTER": "r"}
+        frames.append(CCDData(data, unit="adu", meta=meta))
+    return frames, response, skies
+
+
+# --------------------------------------------------------------------------------------
+# Flats with cosmic rays, for the benchmark of rejection
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SyntheticFlats:
+    """Flat frames drawn from a known response, with what is needed to judge a combination.
+
+    Attributes
+    ----------
+    frames : list of astropy.nddata.CCDData
+        The frames, float32 ADU, with GAIN and RDNOISE in their headers.
+    truth : numpy.ndarray
+        The response the frames were drawn from, float64, median 1.
+    levels : numpy.ndarray
+        The level L_i of each frame in ADU (its expected median).
+    ideal_sigma : numpy.ndarray
+        The ideal noise of the combined flat per pixel: that of the plain mean of the N
+        scaled frames, ``sqrt(sum_i sigma_i**2) / N``, where
+        ``sigma_i = sqrt(t L_i / g + (r / g)**2) / L_i``, ``t`` being the true response
+        there, ``g`` the gain and ``r`` the read noise.
+    ray_frame : numpy.ndarray
+        int8: the frame a cosmic ray hit at each pixel, -1 where none did.
+    ray_sigma : numpy.ndarray
+        float32: the ray's amplitude in standard deviations of the pixel's noise in that
+        frame, NaN where no ray hit.
+    n_events : int
+        The number of cosmic-ray events (single pixels and tracks) in all frames.
+    """
+
+    frames: list
+    truth: np.ndarray
+    levels: np.ndarray
+    ideal_sigma: np.ndarray
+    ray_frame: np.ndarray
+    ray_sigma: np.ndarray
+    n_events: int
+
+
+def true_response(shape=RAY_FLATS_SHAPE, seed=RAY_FLATS_SEED):
+    """Return a known flat-field response: smooth vignetting and tilt times pixel response.
+
+    Parameters
+    ----------
+    shape : tuple of int, optional
+        (rows, columns).
+    seed : int, optional
+        Seed of the pixel-to-pixel response.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, median 1.
+    """
+    rng = np.random.default_rng([seed, 0])
+    y = np.linspace(-1.0, 1.0, shape[0])[:, None]
+    x = np.linspace(-1.0, 1.0, shape[1])[None, :]
+    r2 = (x - 0.1) ** 2 + (y + 0.05) ** 2
+    smooth = (1.0 - 0.12 * r2 - 0.04 * r2**2) * (1.0 + 0.03 * x - 0.02 * y)
+    pixels = 1.0 + PIXEL_RESPONSE_RMS * rng.standard_normal(shape)
+    response = smooth * pixels
+    return response / np.median(response)
+
+
+def _ray_tracks(rng, shape, n_events, taken):
+    """Yield the (rows, cols) of ``n_events`` ray tracks that avoid pixels already ``taken``.
+
+    Each track is 1-3 pixels long in one of the 8 directions; a candidate that leaves the
+    image or touches a taken pixel is drawn again.  ``taken`` is updated.
+    """
+    steps = np.array([(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)])
+    done = 0
+    while done < n_events:
+        length = int(rng.choice(3, p=RAY_LENGTH_PROBABILITIES)) + 1
+        start = rng.integers(0, shape)
+        step = steps[rng.integers(0, len(steps))]
+        pixels = start + np.arange(length)[:, None] * step
+        rows, cols = pixels[:, 0], pixels[:, 1]
+        if rows.min() < 0 or cols.min() < 0 or rows.max() >= shape[0] or cols.max() >= shape[1]:
+            continue
+        if taken[rows, cols].any():
+            continue
+        taken[rows, cols] = True
+        done += 1
+        yield rows, cols
+
+
+def make_flats_with_rays(n_frames, *, shape=RAY_FLATS_SHAPE, seed=RAY_FLATS_SEED, truth=None):
+    """Draw ``n_frames`` flat frames with noise and cosmic rays from a known response.
+
+    A level L_i per frame (spread evenly over :data:`RAY_FLATS_LEVELS`, in a seeded order),
+    real Poisson noise of the detected electrons (gain :data:`RAY_FLATS_GAIN`) plus
+    Gaussian read noise (:data:`RAY_FLATS_READ_NOISE`), and cosmic rays: single pixels and
+    tracks of 2-3 pixels whose amplitudes, pixel by pixel, are log-uniform between 8 and 40
+    standard deviations of that pixel's noise in that frame. No pixel is hit in more than
+    one frame, so every ray can be removed in principle.
+
+    Parameters
+    ----------
+    n_frames : int
+        Number of frames.
+    shape : tuple of int, optional
+        (rows, columns) of each frame.
+    seed : int, optional
+        Seed; the frames depend on it and on ``n_frames``.
+    truth : numpy.ndarray, optional
+        The response (median 1); default ``true_response(shape, seed)``.
+
+    Returns
+    -------
+    SyntheticFlats
+        The frames and what is known about them.
+    """
+    if truth is None:
+        truth = true_response(shape, seed)
+    rng = np.random.default_rng([seed, n_frames])
+    levels = rng.permutation(np.linspace(*RAY_FLATS_LEVELS, n_frames))
+    read_adu = RAY_FLATS_READ_NOISE / RAY_FLATS_GAIN
+    taken = np.zeros(shape, dtype=bool)
+    ray_frame = np.full(shape, -1, dtype=np.int8)
+    ray_sigma = np.full(shape, np.nan, dtype=np.float32)
+    ideal_variance = np.zeros(shape)
+    frames = []
+    for i, level in enumerate(levels):
+        expected = truth * level  # ADU
+        electrons = rng.poisson(expected * RAY_FLATS_GAIN)
+        data = electrons / RAY_FLATS_GAIN + rng.normal(0.0, read_adu, shape)
+        sigma_adu = np.sqrt(expected / RAY_FLATS_GAIN + read_adu**2)
+        ideal_variance += (sigma_adu / level) ** 2
+        for rows, cols in _ray_tracks(rng, shape, RAY_EVENTS_PER_FRAME, taken):
+            amplitude = np.exp(rng.uniform(*np.log(RAY_SIGMAS), len(rows)))
+            data[rows, cols] += amplitude * sigma_adu[rows, cols]
+            ray_frame[rows, cols] = i
+            ray_sigma[rows, cols] = amplitude
+        meta = {
+            "GAIN": RAY_FLATS_GAIN,
+            "RDNOISE": RAY_FLATS_READ_NOISE,
+            "IMAGETYP": "FLAT",
+            "FILTER": "R",
+        }
+        frames.append(CCDData(data.astype(np.float32), unit="adu", meta=meta))
+    ideal_sigma = np.sqrt(ideal_variance) / n_frames
+    n_events = RAY_EVENTS_PER_FRAME * n_frames
+    return SyntheticFlats(frames, truth, levels, ideal_sigma, ray_frame, ray_sigma, n_events)

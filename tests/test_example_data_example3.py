@@ -1,0 +1,254 @@
+"""Tests of example_data.example3: a night of dithered science frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from conftest import EXPECTED_KEYWORDS
+from conftest import bin_mean as _bin
+from conftest import robust_std as _robust_std
+
+import example_data as ed
+from example_data import writing
+from example_data.examples import _RECORDS, _simulate_frame
+from example_data.noise import _expected_cosmic_rays
+
+
+def _night_model(index: int, flat: np.ndarray, tracked: bool = False) -> np.ndarray:
+    """The noiseless frame before bleeding: (sky * gradient + sources) * response."""
+    sky = ed.example3_sky(index)
+    theta = np.radians(sky.angle)
+    y = np.linspace(-0.5, 0.5, ed.EXAMPLE3_SHAPE[0])[:, None]
+    x = np.linspace(-0.5, 0.5, ed.EXAMPLE3_SHAPE[1])[None, :]
+    light = sky.level * (1 + sky.amplitude * np.sin(theta) * y)
+    light = light * (1 + sky.amplitude * np.cos(theta) * x)
+    return (light + ed.example3_source_image(index, tracked=tracked)) * flat
+
+
+def test_example3_files_shapes_headers_and_size(night):
+    for kind, names in (("dithered", ed.EXAMPLE3_FILES), ("tracked", ed.EXAMPLE3_TRACKED_FILES)):
+        folder = night[kind]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+        dates = []
+        for index, name in enumerate(names):
+            with fits.open(folder / name, checksum=True) as hdul:
+                header = hdul[0].header
+                assert hdul[0].data.shape == ed.EXAMPLE3_SHAPE == (2048, 2048)
+                assert hdul[0].data.dtype == np.dtype(">f4")
+            for key in (*EXPECTED_KEYWORDS, "SATURATE", "OBJECT", "SIMVERS"):
+                assert key in header, key
+            assert header["IMAGETYP"] == "LIGHT"
+            assert header["FILTER"] == "r"
+            assert header["EXPTIME"] == ed.EXAMPLE3_EXPTIMES[index]
+            assert 180 <= header["EXPTIME"] <= 300
+            assert header["DATE-OBS"] == ed.EXAMPLE3_DATE_OBS[index]
+            assert header["XBINNING"] == header["YBINNING"] == 2
+            assert header["GAIN"] == 1.5
+            assert header["RDNOISE"] == 10.0
+            assert header["SATURATE"] == 64000.0
+            assert header["BUNIT"] == "adu"
+            assert header["SIMULATE"] is True
+            assert header["SIMVERS"] == ed.SIMULATION_VERSION
+            assert header["SIMDITH"] is (kind == "dithered")
+            dates.append(header["DATE-OBS"])
+        assert dates == sorted(dates)
+        hours = (np.datetime64(dates[-1]) - np.datetime64(dates[0])) / np.timedelta64(1, "h")
+        assert 2 < hours < 5  # a few hours of one night
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        assert size <= 300e6
+    assert 9 <= len(ed.EXAMPLE3_FILES) <= 15
+    assert ed.example_files(3) == ed.EXAMPLE3_FILES
+    assert ed.example_medians(3) == ed.EXAMPLE3_SKY_LEVELS
+    assert ed.EXAMPLE3_PIXEL_SCALE == pytest.approx(0.773, abs=0.001)
+
+
+def test_example3_writes_are_bit_identical(night, tmp_path):
+    ed.make_example(3, tmp_path)
+    for name in ed.EXAMPLE3_FILES:
+        assert (tmp_path / name).read_bytes() == (night["dithered"] / name).read_bytes(), name
+    # ... and a frame simulated on its own equals the threaded run's
+    data, _ = _simulate_frame(3, 4, tracked=True)
+    path = night["tracked"] / ed.EXAMPLE3_TRACKED_FILES[4]
+    assert np.array_equal(data, fits.getdata(path))
+
+
+def test_true_flat_3_is_the_binned_example2_response(truth):
+    flat3 = truth(3, "r")
+    assert flat3.dtype == np.float32
+    assert flat3.shape == (2048, 2048)
+    assert np.median(flat3) == pytest.approx(1.0, abs=1e-6)
+    binned = _bin(truth(2, "r").astype(np.float64), 2)
+    binned /= np.median(binned)
+    np.testing.assert_allclose(flat3, binned, rtol=2e-6, atol=0)
+    assert np.array_equal(flat3, ed.true_flat(3, "r"))
+
+
+def test_example3_frames_are_sky_plus_sources_through_the_response_with_noise(night_frames, truth):
+    flat = truth(3, "r")
+    levels = np.array(ed.EXAMPLE3_SKY_LEVELS)
+    assert np.all(np.diff(levels) < 0)  # the sky darkens as the Moon sinks
+    assert levels.min() >= 2000
+    assert levels.max() <= 4500
+    for index in range(len(ed.EXAMPLE3_FILES)):
+        data = night_frames("dithered", index)
+        sky = ed.example3_sky(index)
+        assert sky.level == levels[index]
+        assert 0.01 <= sky.amplitude <= 0.02
+        free = ed.example3_source_image(index) < 1.0  # pixels without source light
+        assert 0.6 < free.mean() < 0.95
+        assert abs(np.median(data[free]) / sky.level - 1) < 0.005
+        assert abs(np.median(data) / sky.level - 1) < 0.003
+        if index in (0, 11):  # the full model, and the noise, in two frames
+            model = _night_model(index, flat)
+            # Divided by the gradient and the response, the source-free sky is the level.
+            sky_only = data[free] / (model[free] / sky.level)
+            assert abs(np.median(sky_only) / sky.level - 1) < 5e-4
+            good = (model < 50_000) & (flat > 0.5)
+            z = ((data - model) / np.sqrt(model / 1.5 + (10 / 1.5) ** 2))[good]
+            assert abs(np.median(z)) < 0.01
+            assert _robust_std(z) == pytest.approx(1.0, abs=0.01)
+
+
+def test_example3_gradient_changes_slowly():
+    skies = [ed.example3_sky(i) for i in range(len(ed.EXAMPLE3_FILES))]
+    amplitudes = np.array([s.amplitude for s in skies])
+    angles = np.array([s.angle for s in skies])
+    assert np.all(np.diff(amplitudes) < 0)
+    assert np.all(np.abs(np.diff(angles)) < 10)
+    assert 20 < np.ptp(angles) < 90
+
+
+def test_example3_sources_are_realistic():
+    sources = ed.example3_sources(0)
+    stars, galaxies = sources.stars, sources.galaxies
+    assert np.all(np.diff(stars.magnitude) >= 0)  # brightest first
+    assert stars.magnitude[0] < 7
+    assert 19.5 < stars.magnitude[-1] <= 20.5
+    # number counts rise by about 0.3 dex per magnitude
+    counts, _ = np.histogram(stars.magnitude, bins=np.arange(14, 20.5, 1.0))
+    slope = np.polyfit(np.arange(14.5, 20, 1.0), np.log10(counts), 1)[0]
+    assert 0.25 < slope < 0.35
+    assert 3 <= len(galaxies.row) <= 6
+    assert np.all((galaxies.radius >= 10) & (galaxies.radius <= 80))
+    # a 0.6 m telescope: r = 15 gives about 2e3 ADU per second in all
+    flux15 = 10 ** (0.4 * (21.9 - 15)) * 300
+    k = np.argmin(np.abs(stars.magnitude - 15))
+    assert stars.flux[k] == pytest.approx(flux15 * 10 ** (-0.4 * (stars.magnitude[k] - 15)))
+    fwhm = {ed.example3_sources(i).stars.fwhm[0] for i in range(len(ed.EXAMPLE3_FILES))}
+    assert len(fwhm) > 3
+    assert min(fwhm) >= 2
+    assert max(fwhm) <= 3
+    with pytest.raises(ValueError, match="index"):
+        ed.example3_sources(12)
+    with pytest.raises(ValueError, match="tracked must be True or False"):
+        ed.example3_source_image(0, tracked="yes")
+
+
+def test_sources_move_between_dithered_frames_but_not_tracked_ones(night_frames, truth):
+    n = len(ed.EXAMPLE3_FILES)
+    for tracked in (False, True):
+        stars = [ed.example3_sources(i, tracked=tracked).stars for i in range(n)]
+        galaxies = [ed.example3_sources(i, tracked=tracked).galaxies for i in range(n)]
+        moves = [
+            np.hypot(stars[i].row - stars[j].row, stars[i].col - stars[j].col)
+            for i in range(n)
+            for j in range(i + 1, n)
+        ]
+        moves += [
+            np.hypot(galaxies[i].row - galaxies[j].row, galaxies[i].col - galaxies[j].col)
+            for i in range(n)
+            for j in range(i + 1, n)
+        ]
+        if tracked:
+            assert max(m.max() for m in moves) < 1.0
+        else:
+            assert min(m.min() for m in moves) >= 20
+    # In the pixels: unsaturated, well-exposed stars are where the sources say, in every frame.
+    flat = truth(3, "r")
+    for kind, tracked in (("dithered", False), ("tracked", True)):
+        for index in (0, 1, 7):
+            data = night_frames(kind, index)
+            source = ed.example3_source_image(index, tracked=tracked)
+            stars = ed.example3_sources(index, tracked=tracked).stars
+            pick = np.flatnonzero(
+                (stars.peak > 3000)
+                & (stars.peak < 20000)
+                & (stars.row > 20)
+                & (stars.row < 2027)
+                & (stars.col > 20)
+                & (stars.col < 2027)
+            )[:10]
+            assert len(pick) == 10
+            for k in pick:
+                r, c = round(stars.row[k]), round(stars.col[k])
+                assert source[r, c] > 0.5 * stars.peak[k]
+                local = float(np.median(data[r - 15 : r + 16, c - 15 : c + 16]))
+                assert data[r, c] - local > 0.4 * stars.peak[k] * flat[r, c], (kind, index, k)
+    # The source light of frames 0 and 1 overlaps little when dithered, almost all when tracked.
+    for tracked, low, high in ((False, 0.0, 0.5), (True, 0.95, 1.0)):
+        a = ed.example3_source_image(0, tracked=tracked) > 100
+        b = ed.example3_source_image(1, tracked=tracked) > 100
+        assert low <= np.count_nonzero(a & b) / np.count_nonzero(a) <= high
+
+
+def _saturated_extent(data: np.ndarray, row: float, col: float) -> tuple[int, int]:
+    """Lengths of the saturated runs through a star along its column and its row."""
+    r, c = round(row), round(col)
+    sat = data >= ed.EXAMPLE3_SATURATE
+
+    def run(line: np.ndarray, centre: int) -> int:
+        if not line[centre]:
+            return 0
+        lo = centre
+        while lo > 0 and line[lo - 1]:
+            lo -= 1
+        hi = centre
+        while hi < line.size - 1 and line[hi + 1]:
+            hi += 1
+        return hi - lo + 1
+
+    return run(sat[:, c], r), run(sat[r, :], c)
+
+
+def test_example3_saturation_and_bleed_trails(night_frames):
+    for index in (0, 4, 7):
+        data = night_frames("dithered", index)
+        assert data.max() == np.float32(ed.EXAMPLE3_SATURATE)
+        stars = ed.example3_sources(index).stars
+        n_saturated = 0
+        for k in range(40):
+            if not (10 <= stars.row[k] <= 2037 and 10 <= stars.col[k] <= 2037):
+                continue  # off the chip, or at its edge, in this frame
+            along_column, along_row = _saturated_extent(data, stars.row[k], stars.col[k])
+            if along_column:
+                n_saturated += 1
+            if k < 2:  # the two brightest overload the anti-blooming drains: they bleed
+                assert along_column > along_row + 15, (index, k, along_column, along_row)
+            elif k > 2 and along_row:  # the third bleeds in good seeing; the rest are round
+                assert along_column <= along_row + 2, (index, k, along_column, along_row)
+        assert n_saturated >= 5  # a few saturated stars, all brighter than r = 14
+        assert np.all(stars.magnitude[stars.peak + 2000 > 64000] < 14.5)
+
+
+def test_example3_cosmic_rays():
+    expected = _expected_cosmic_rays(_RECORDS[3], 0)
+    assert expected == pytest.approx(2.0 / 60 * 2048**2 * 0.0018**2 * 302, rel=1e-9)
+    counts = [len(np.unique(ed.example_cosmic_rays(3, i).hit)) for i in range(4)]
+    assert abs(sum(counts) - 4 * expected) < 4 * np.sqrt(4 * expected)
+    with pytest.raises(ValueError, match="example_defects\\(2\\)"):
+        ed.example_defects(3)
+
+
+def test_tracked_frames_need_their_own_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(writing, "default_folder", lambda example: tmp_path / "default")
+    with pytest.raises(ValueError, match="tracked=True needs an explicit folder"):
+        ed.ensure_example3(tracked=True)
+    with pytest.raises(ValueError, match="tracked=True needs an explicit folder"):
+        ed.ensure_example_data(3, tracked=True)
+    with pytest.raises(ValueError, match="example 3 only"):
+        ed.make_example(2, tmp_path, tracked=True)
+    with pytest.raises(ValueError, match="tracked must be True or False"):
+        ed.make_example3(tmp_path, tracked=1)
+    assert list(tmp_path.iterdir()) == []
+    assert set(ed.EXAMPLE3_FILES).isdisjoint(ed.EXAMPLE3_TRACKED_FILES)

@@ -1,0 +1,49 @@
+"""Tests of example_data.synthetic: the seeded frames of the tests and benchmarks."""
+
+from __future__ import annotations
+
+import conftest
+import numpy as np
+import pytest
+
+from benchmarks import bench_rejection
+from example_data import synthetic
+
+
+def test_tests_and_benchmark_use_the_package_generators():
+    assert conftest.make_flats is synthetic.make_flats
+    assert conftest.make_sky_frames is synthetic.make_sky_frames
+    assert conftest.vignetting is synthetic.vignetting
+    assert conftest.SHAPE == synthetic.TEST_SHAPE == (64, 96)
+    assert bench_rejection.make_flats is synthetic.make_flats_with_rays
+    assert bench_rejection.true_response is synthetic.true_response
+    assert bench_rejection.SyntheticFlats is synthetic.SyntheticFlats
+    assert (bench_rejection.SEED, bench_rejection.SHAPE) == (20_250_101, (1024, 1024))
+
+
+def test_generators_are_seeded():
+    a, b = synthetic.make_flats(3, seed=4, spread=0.1), synthetic.make_flats(3, seed=4, spread=0.1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert a[0].dtype == np.float32
+    assert a[0].shape == synthetic.TEST_SHAPE
+    assert np.median(synthetic.vignetting((32, 48))) == pytest.approx(1.0)
+    frames, response, skies = synthetic.make_sky_frames(3, shape=(64, 64), seed=2)
+    again, _, _ = synthetic.make_sky_frames(3, shape=(64, 64), seed=2)
+    assert all(np.array_equal(x.data, y.data) for x, y in zip(frames, again, strict=True))
+    assert np.median(response) == pytest.approx(1.0)
+    assert list(skies) == [3000.0, 2500.0, 2000.0]
+
+
+def test_flats_with_rays_record_every_ray():
+    flats = synthetic.make_flats_with_rays(3, shape=(128, 128), seed=1)
+    again = synthetic.make_flats_with_rays(3, shape=(128, 128), seed=1)
+    for x, y in zip(flats.frames, again.frames, strict=True):
+        assert np.array_equal(x.data, y.data)
+    assert flats.n_events == 3 * synthetic.RAY_EVENTS_PER_FRAME
+    hit = flats.ray_frame >= 0
+    assert np.array_equal(hit, np.isfinite(flats.ray_sigma))
+    assert set(np.unique(flats.ray_frame[hit])) == {0, 1, 2}
+    low, high = synthetic.RAY_SIGMAS
+    assert np.all((flats.ray_sigma[hit] >= low) & (flats.ray_sigma[hit] <= high))
+    assert sorted(flats.levels) == list(np.linspace(*synthetic.RAY_FLATS_LEVELS, 3))
+    assert flats.frames[0].meta["GAIN"] == synthetic.RAY_FLATS_GAIN
