@@ -39,7 +39,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
-		--doctest-modules convenience_functions.py _flat_engine
+		--doctest-modules convenience_functions.py _flat_engine example_data
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -144,6 +144,13 @@ class Quality:
         return all(self.checks())
 
 
+def ideal_sigma(flats):
+    """Return the ideal noise of the combined flat per pixel (see the module docstring)."""
+    from convenience_functions import ideal_flat_noise
+
+    return ideal_flat_noise(flats.levels, gain=GAIN, read_noise=READ_NOISE, response=flats.truth)
+
+
 def judge(flats, combined, n_used, seconds):
     """Compare a combination of ``flats`` with their truth.
 
@@ -165,7 +172,7 @@ def judge(flats, combined, n_used, seconds):
     """
     n_frames = len(flats.frames)
     data = np.asarray(getattr(combined, "data", combined), dtype=np.float64)
-    excess = (data - flats.truth) / flats.ideal_sigma
+    excess = (data - flats.truth) / ideal_sigma(flats)
     rays = flats.ray_frame >= 0
     clean = ~rays  # pixels no ray hit in any frame
     good = clean & np.isfinite(excess)  # NaN where no sample survived
@@ -218,7 +225,7 @@ def run_synthetic(frame_counts, methods, *, shape=SHAPE, seed=SEED):
         print(
             f"N = {n_frames}: levels {levels} ADU; {flats.n_events} ray events on "
             f"{n_ray_pixels} pixels; ideal noise of the combined flat "
-            f"{np.median(flats.ideal_sigma):.2e} (median over pixels); drawn in {drawn:.1f} s",
+            f"{np.median(ideal_sigma(flats)):.2e} (median over pixels); drawn in {drawn:.1f} s",
             flush=True,
         )
         for method in methods:
@@ -283,14 +290,15 @@ def print_table(results, missing):
 
 def _ideal_sigma_of_files(files, truth):
     """Ideal combined noise per pixel of ``files`` (GAIN, RDNOISE, median of each frame)."""
-    variance = np.zeros(truth.shape)
+    from convenience_functions import ideal_flat_noise
+
+    levels = []
     for name in files:
         with fits.open(name, memmap=False) as hdul:
             header, data = hdul[0].header, hdul[0].data
-            level = float(np.median(data[::4, ::4]))
-        gain, read_noise = float(header["GAIN"]), float(header["RDNOISE"])
-        variance += (truth * level / gain + (read_noise / gain) ** 2) / level**2
-    return np.sqrt(variance) / len(files)
+            levels.append(float(np.median(data[::4, ::4])))
+    gain, read_noise = float(header["GAIN"]), float(header["RDNOISE"])
+    return ideal_flat_noise(levels, gain=gain, read_noise=read_noise, response=truth)
 
 
 def run_examples(folder, methods):

@@ -178,11 +178,6 @@ class SyntheticFlats:
         The response the frames were drawn from, float64, median 1.
     levels : numpy.ndarray
         The level L_i of each frame in ADU (its expected median).
-    ideal_sigma : numpy.ndarray
-        The ideal noise of the combined flat per pixel: that of the plain mean of the N
-        scaled frames, ``sqrt(sum_i sigma_i**2) / N``, where
-        ``sigma_i = sqrt(t L_i / g + (r / g)**2) / L_i``, ``t`` being the true response
-        there, ``g`` the gain and ``r`` the read noise.
     ray_frame : numpy.ndarray
         int8: the frame a cosmic ray hit at each pixel, -1 where none did.
     ray_sigma : numpy.ndarray
@@ -195,7 +190,6 @@ class SyntheticFlats:
     frames: list
     truth: np.ndarray
     levels: np.ndarray
-    ideal_sigma: np.ndarray
     ray_frame: np.ndarray
     ray_sigma: np.ndarray
     n_events: int
@@ -283,14 +277,12 @@ def make_flats_with_rays(n_frames, *, shape=RAY_FLATS_SHAPE, seed=RAY_FLATS_SEED
     taken = np.zeros(shape, dtype=bool)
     ray_frame = np.full(shape, -1, dtype=np.int8)
     ray_sigma = np.full(shape, np.nan, dtype=np.float32)
-    ideal_variance = np.zeros(shape)
     frames = []
     for i, level in enumerate(levels):
         expected = truth * level  # ADU
         electrons = rng.poisson(expected * RAY_FLATS_GAIN)
         data = electrons / RAY_FLATS_GAIN + rng.normal(0.0, read_adu, shape)
         sigma_adu = np.sqrt(expected / RAY_FLATS_GAIN + read_adu**2)
-        ideal_variance += (sigma_adu / level) ** 2
         for rows, cols in _ray_tracks(rng, shape, RAY_EVENTS_PER_FRAME, taken):
             amplitude = np.exp(rng.uniform(*np.log(RAY_SIGMAS), len(rows)))
             data[rows, cols] += amplitude * sigma_adu[rows, cols]
@@ -303,6 +295,5 @@ def make_flats_with_rays(n_frames, *, shape=RAY_FLATS_SHAPE, seed=RAY_FLATS_SEED
             "FILTER": "R",
         }
         frames.append(CCDData(data.astype(np.float32), unit="adu", meta=meta))
-    ideal_sigma = np.sqrt(ideal_variance) / n_frames
     n_events = RAY_EVENTS_PER_FRAME * n_frames
-    return SyntheticFlats(frames, truth, levels, ideal_sigma, ray_frame, ray_sigma, n_events)
+    return SyntheticFlats(frames, truth, levels, ray_frame, ray_sigma, n_events)
