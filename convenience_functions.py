@@ -3,7 +3,10 @@
 Display
     `show_image` draws a frame with a percentile interval and a stretch;
     `plot_frame_levels` plots the level of each frame; `show_figure` shows a figure in a
-    notebook with a description for readers who cannot see it.
+    notebook with a description for readers who cannot see it; `show_panels` shows images
+    side by side with one stretch, `region_around` picks a cut-out; `show_residuals`,
+    `show_block_residuals` and `truth_table` show how far flats are from the truth
+    (simulated data), `show_clip_bands` what two clips keep of one pixel.
 Reading and measurement
     `read_frame` reads a frame as `~astropy.nddata.CCDData` (ADU when BUNIT is missing);
     `inv_median` is the usual flat scaling; `pixel_scatter` and `noise_budget` measure
@@ -59,10 +62,16 @@ __all__ = [
     "pixel_scatter",
     "plot_frame_levels",
     "read_frame",
+    "region_around",
     "safe_filter_name",
+    "show_block_residuals",
+    "show_clip_bands",
     "show_figure",
     "show_image",
+    "show_panels",
+    "show_residuals",
     "source_mask",
+    "truth_table",
     "write_flat",
 ]
 
@@ -83,6 +92,8 @@ def show_image(
     label=None,
     title=None,
     max_pixels=1024,
+    region=None,
+    block=1,
 ):
     """Display an image with a percentile interval and a stretch.
 
@@ -116,6 +127,12 @@ def show_image(
         Title of the axes.
     max_pixels : int, optional
         Long side, in pixels, above which the image is block-averaged for display.
+    region : tuple of two slice, optional
+        Show only this part, e.g. ``np.s_[1200:1600, 400:800]``, the axes still counting
+        the pixels of the whole image (a zoom; the interval comes from the part shown).
+    block : int, optional
+        Each pixel of ``image`` stands for a block of ``block`` x ``block`` pixels of the
+        chip (a map made with `block_mean`): the axes count the chip's pixels.
 
     Returns
     -------
@@ -125,8 +142,9 @@ def show_image(
     Raises
     ------
     ValueError
-        If the image is not 2-D, has no finite pixel, the stretch is unknown or the
-        percentiles are invalid.
+        If the image is not 2-D, has no finite pixel, the stretch is unknown, the
+        percentiles are invalid, ``region`` is not two slices that select a pixel, or
+        ``block`` is not a positive integer.
 
     See Also
     --------
@@ -147,9 +165,12 @@ def show_image(
 
     stretch_class = _display.parse_stretch(stretch)
     low, high = _display.parse_percentiles(percentiles)
+    block = _display.positive_int(block, "block", "show_image")
     values = _pixels.as_float_array(image)
     if values.ndim != 2:
         raise ValueError(f"show_image needs a 2-D image, got shape {values.shape}")
+    region, (row0, col0) = _display.parse_region(region, values.shape, "show_image")
+    values = values[region]
 
     ny, nx = values.shape
     factor = max(1, math.ceil(max(ny, nx) / max_pixels))
@@ -167,13 +188,15 @@ def show_image(
 
     if ax is None:
         _, ax = plt.subplots()
-    height, width = shown.shape[0] * factor, shown.shape[1] * factor
-    extent = (-0.5, width - 0.5, -0.5, height - 0.5)
+    # in the chip's pixels: offset by the region's corner, scaled by the blocks of a map
+    x0, y0 = col0 * block - 0.5, row0 * block - 0.5
+    height, width = shown.shape[0] * factor * block, shown.shape[1] * factor * block
+    extent = (x0, x0 + width, y0, y0 + height)
     artist = ax.imshow(
         shown, cmap=cmap, norm=norm, origin="lower", interpolation="nearest", extent=extent
     )
-    ax.set_xlim(-0.5, nx - 0.5)  # the image's own extent, not the padding of whole blocks
-    ax.set_ylim(-0.5, ny - 0.5)
+    ax.set_xlim(x0, x0 + nx * block)  # the image's own extent, not the padding of blocks
+    ax.set_ylim(y0, y0 + ny * block)
     ax.set(xlabel="x (pixel)", ylabel="y (pixel)")
     ax.grid(False)  # grid lines (on in the course style) would hide fine detail
     if title is not None:
@@ -229,8 +252,7 @@ def show_figure(figure, *, alt):
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    if not str(alt).strip():
-        raise ValueError("show_figure needs a description of the figure (alt)")
+    _display.check_alt(alt, "show_figure")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     png = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -318,6 +340,384 @@ def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):
     if title is not None:
         ax.set_title(title)
     return np.asarray(medians, dtype=float)
+
+
+def region_around(center, size, *, shape=None):
+    """Return the slices of a square of ``size`` x ``size`` pixels around a pixel.
+
+    The square starts ``size // 2`` pixels before the centre in each axis (so an odd
+    ``size`` is centred exactly), and is cut, not moved, where it would leave the image.
+
+    Parameters
+    ----------
+    center : tuple of two int
+        The pixel ``(row, column)`` at the centre.
+    size : int
+        The side of the square, in pixels.
+    shape : tuple of two int, optional
+        The image's shape: the square is cut to it.  Without it only negative starts are
+        cut (to 0).
+
+    Returns
+    -------
+    tuple of two slice
+        Use as ``image[region]``, or as ``region=`` of `show_image`.
+
+    Raises
+    ------
+    ValueError
+        If ``center`` is not two numbers, ``size`` is not a positive integer, or the
+        square lies wholly outside ``shape``.
+
+    See Also
+    --------
+    show_image : shows a region of an image in the image's pixel numbers.
+
+    Examples
+    --------
+    >>> region_around((10, 50), 41)
+    (slice(0, 31, None), slice(30, 71, None))
+    >>> region_around((10, 50), 40, shape=(64, 60))
+    (slice(0, 30, None), slice(30, 60, None))
+    """
+    size = _display.positive_int(size, "size", "region_around")
+    try:
+        row, col = (round(float(c)) for c in center)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"region_around: center must be (row, column), got {center!r}") from err
+    starts = (row - size // 2, col - size // 2)
+    region = tuple(slice(max(start, 0), start + size) for start in starts)
+    if shape is not None:
+        region, _ = _display.parse_region(region, tuple(shape), "region_around")
+    return region
+
+
+def show_panels(images, *, alt, limits=None, percentiles=(1, 99.5), figsize=None, **options):
+    """Show images side by side with one display stretch, so that they can be compared.
+
+    Parameters
+    ----------
+    images : dict of str to numpy.ndarray or astropy.nddata.CCDData
+        The panels, by title, left to right.
+    alt : str
+        What the figure shows, for readers who cannot see it (see `show_figure`).
+    limits : tuple of two floats, optional
+        The display interval of every panel; by default ``percentiles`` of all panels'
+        finite pixels together.
+    percentiles : tuple of two floats, optional
+        The interval's percentiles, when ``limits`` is not given.
+    figsize : tuple of two floats, optional
+        Width and height of the figure, in inches; by default 4.5 x 4.2 per panel.
+    **options
+        Further keywords of `show_image` (``label``, ``stretch``, ``region``, ``cmap``...).
+
+    Returns
+    -------
+    None
+        The figure is shown, with ``alt``, and closed (`show_figure`).
+
+    Raises
+    ------
+    ValueError
+        If no image is given, ``alt`` is empty, the percentiles are invalid, or
+        `show_image` refuses an image or an option.
+
+    See Also
+    --------
+    show_image : one panel.
+    show_residuals : panels of residuals from the truth.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> images = {"a": np.zeros((8, 8)), "b": np.ones((8, 8))}
+    >>> show_panels(images, alt="Two plain squares.", limits=(0, 1))  # doctest: +ELLIPSIS
+    {'text/html': '<img src="data:image/png;base64,..." alt="Two plain squares.">', ...}
+    >>> plt.close("all")
+    """
+    if not images:
+        raise ValueError("show_panels: no image given")
+    _display.check_alt(alt, "show_panels")
+    if limits is None:
+        low, high = _display.parse_percentiles(percentiles)
+        pooled = np.concatenate([_pixels.as_float_array(im).ravel() for im in images.values()])
+        limits = np.nanpercentile(pooled, (low, high))
+    fig, axes = _display.panel_row(len(images), figsize)
+    for ax, (title, image) in zip(axes, images.items(), strict=True):
+        show_image(image, ax=ax, limits=limits, title=title, **options)
+    show_figure(fig, alt=alt)
+
+
+def show_residuals(flats, truth, *, ideal, alt, region=None, normalize=False, limits=(-5, 5)):
+    """Show each flat's residual from the truth, in units of the ideal noise.
+
+    The residual is ``(flat / m - truth) / ideal``: 0 where the flat is right, about 1 for
+    the noise of a perfect combination, far above where a star or a cosmic ray was left
+    in.  ``m`` is 1, or with ``normalize`` the median of ``flat / truth`` over the region,
+    which removes a gradient nearly constant over a small region (a sky's).
+
+    Parameters
+    ----------
+    flats : dict of str to numpy.ndarray
+        The combined flats (median 1), by title.
+    truth : numpy.ndarray
+        The response they should have recovered (`example_data.true_flat`).
+    ideal : float or numpy.ndarray
+        The ideal noise (`ideal_flat_noise`), one number or one per pixel.
+    alt : str
+        What the figure shows, for readers who cannot see it.
+    region : tuple of two slice, optional
+        The part of the chip to show (`region_around`); the axes count the chip's pixels.
+    normalize : bool, optional
+        Divide each flat by the median of ``flat / truth`` over the region first.
+    limits : tuple of two floats, optional
+        The display interval, in ideal sigmas.
+
+    Returns
+    -------
+    None
+        The figure is shown, with ``alt``, and closed (`show_figure`).
+
+    Raises
+    ------
+    ValueError
+        If no flat is given, a flat's shape differs from the truth's, ``ideal`` is not
+        positive, or the region or ``alt`` is invalid.
+
+    See Also
+    --------
+    compare_with_truth : the same residuals, counted.
+    show_block_residuals : the residuals averaged in blocks.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> truth = np.ones((20, 20))
+    >>> flat = truth.copy()
+    >>> flat[5, 5] += 0.01  # a cosmic ray left in: 10 ideal sigmas
+    >>> show_residuals({"flat": flat}, truth, ideal=0.001, alt="One hit.")  # doctest: +ELLIPSIS
+    {'text/html': '<img src="data:image/png;base64,..." alt="One hit.">', ...}
+    >>> plt.close("all")
+    """
+    _display.check_alt(alt, "show_residuals")
+    truth = _pixels.as_float_array(truth)
+    flats = _display.flats_like(flats, truth.shape, "show_residuals")
+    if not np.all(np.asarray(ideal) > 0):
+        raise ValueError("show_residuals: ideal must be positive")
+    region, _ = _display.parse_region(region, truth.shape, "show_residuals")
+    maps = {
+        title: _display.residual_in_sigmas(flat, truth, ideal, region, normalize)
+        for title, flat in flats.items()
+    }
+    options = {"region": region, "label": "residual (ideal sigmas)", "max_pixels": 4096}
+    show_panels(maps, alt=alt, limits=limits, **options)
+
+
+def show_block_residuals(flats, truth, *, alt, size=16, min_fraction=0.5, limits=(-5, 5)):
+    """Show each flat's residual from the truth averaged in blocks, in sigmas of a block.
+
+    Each flat is divided by the truth and by the plane that best fits that ratio (a sky's
+    gradient, `fit_plane`); what is left is averaged in blocks of ``size`` x ``size``
+    pixels, which divides the noise by ``size`` and shows leaks far below a pixel's noise.
+    A block's noise comes from the ideal noise of its pixels (pixels that kept fewer frames
+    are noisier; pixels no frame reached, and NaN pixels, are left out).
+
+    Parameters
+    ----------
+    flats : dict of str to (numpy.ndarray, numpy.ndarray)
+        By title, each flat and its ideal noise per pixel (`ideal_flat_noise` with the
+        flat's ``n_used``).
+    truth : numpy.ndarray
+        The response the flats should have recovered.
+    alt : str
+        What the figure shows, for readers who cannot see it.
+    size : int, optional
+        The side of a block, in pixels.
+    min_fraction : float, optional
+        A block with fewer than this share of its pixels left is not shown (NaN).
+    limits : tuple of two floats, optional
+        The display interval, in sigmas of a block.
+
+    Returns
+    -------
+    dict of str to (numpy.ndarray, numpy.ndarray)
+        By title, the block means of the residual (relative: 0.001 is 0.1 %) and their
+        ideal noise; the figure shows their ratio.
+
+    Raises
+    ------
+    ValueError
+        If no flat is given, shapes differ, ``size`` is not a positive integer,
+        ``min_fraction`` is not in (0, 1], or ``alt`` is empty.
+
+    See Also
+    --------
+    block_mean : the block average.
+    show_residuals : the residual pixel by pixel.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> truth = np.ones((32, 32))
+    >>> flat = truth + 0.01 * np.random.default_rng(0).standard_normal(truth.shape)
+    >>> blocks = show_block_residuals({"flat": (flat, 0.01)}, truth, alt="Noise.", size=8)
+    ... # doctest: +ELLIPSIS
+    {'text/html': ...}
+    >>> mean, sigma = blocks["flat"]
+    >>> mean.shape, float(sigma[0, 0])  # 64 pixels a block: the noise divided by 8
+    ((4, 4), 0.00125)
+    >>> plt.close("all")
+    """
+    size = _display.positive_int(size, "size", "show_block_residuals")
+    _display.check_alt(alt, "show_block_residuals")
+    if not 0 < min_fraction <= 1:
+        raise ValueError(
+            f"show_block_residuals: min_fraction must be in (0, 1], got {min_fraction}"
+        )
+    truth = _pixels.as_float_array(truth)
+    pairs = {title: pair[0] for title, pair in flats.items()}
+    pairs = _display.flats_like(pairs, truth.shape, "show_block_residuals")
+    blocks = {
+        title: _display.block_residual(flat, truth, flats[title][1], size, min_fraction)
+        for title, flat in pairs.items()
+    }
+    maps = {title: mean / sigma for title, (mean, sigma) in blocks.items()}
+    show_panels(maps, alt=alt, limits=limits, block=size, label="block residual (sigmas)")
+    return blocks
+
+
+def truth_table(
+    flats,
+    truth,
+    *,
+    levels,
+    gain,
+    read_noise=0.0,
+    threshold=5.0,
+    frames=None,
+    remove_plane=False,
+    ideal_from_counts=False,
+):
+    """Judge several combined flats against the truth, one row each (`compare_with_truth`).
+
+    Parameters
+    ----------
+    flats : dict of str to numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        By method, the flat, or the flat and the frames it used at each pixel (its
+        ``n_used``, needed for the share of good values rejected).
+    truth : numpy.ndarray
+        The response the flats should have recovered.
+    levels, gain, read_noise, threshold, remove_plane, ideal_from_counts
+        As in `compare_with_truth`.
+    frames : sequence of str or os.PathLike, optional
+        The frames combined: adds the column of good values rejected (masked for a flat
+        given without its ``n_used``).
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``method``, ``noise / ideal``, pixels more than ``threshold`` ideal sigmas
+        above and below the truth, and with ``frames`` ``good rejected (%)``.
+
+    Raises
+    ------
+    ValueError
+        If no flat is given, a shape differs from the truth's, a level or the gain is not
+        positive, or ``threshold`` is not a positive number.
+
+    See Also
+    --------
+    compare_with_truth : one flat, with the largest excess too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(3)
+    >>> truth = np.ones((100, 100))
+    >>> flat = truth + rng.normal(0, np.sqrt(2 / 20000) / 2, truth.shape)
+    >>> table = truth_table({"mean": flat}, truth, levels=[20000, 20000], gain=1.0)
+    >>> print(table["noise / ideal"].round(1)[0], table["> 5 sigma above"][0])
+    1.0 0
+    """
+    from astropy.table import MaskedColumn, Table
+
+    truth = _pixels.as_float_array(truth)
+    with _options.named("truth_table"):
+        threshold = _options.as_number(threshold, "threshold", minimum=0, strict=True)
+        _options.as_number(gain, "gain", minimum=0, strict=True)
+    pairs = {name: f if isinstance(f, tuple) else (f, None) for name, f in flats.items()}
+    _display.flats_like({name: pair[0] for name, pair in pairs.items()}, truth.shape, "truth_table")
+    options = {"levels": levels, "gain": gain, "read_noise": read_noise, "threshold": threshold}
+    options.update(remove_plane=remove_plane, ideal_from_counts=ideal_from_counts)
+    rows = [
+        compare_with_truth(flat, truth, n_used=n_used, frames=frames, **options)
+        for flat, n_used in pairs.values()
+    ]
+    table = Table({"method": list(pairs)})
+    table["noise / ideal"] = [q.noise_ratio for q in rows]
+    table["noise / ideal"].format = ".3f"
+    table[f"> {threshold:g} sigma above"] = [q.n_high for q in rows]
+    table[f"> {threshold:g} sigma below"] = [q.n_low for q in rows]
+    if frames is not None:
+        rejected = [100 * q.good_rejected for q in rows]
+        unknown = [n_used is None for _, n_used in pairs.values()]
+        table["good rejected (%)"] = MaskedColumn(rejected, mask=unknown, format=".3f")
+    return table
+
+
+def show_clip_bands(values, bands, *, alt, title=None):
+    """Show one pixel's values, frame by frame, with the band of values each clip keeps.
+
+    Parameters
+    ----------
+    values : sequence of float
+        The pixel's scaled value in each frame.
+    bands : dict of str to (float, float)
+        By label, the lowest and highest value a clip keeps.
+    alt : str
+        What the figure shows, for readers who cannot see it.
+    title : str, optional
+        Title of the axes.
+
+    Returns
+    -------
+    None
+        The figure is shown, with ``alt``, and closed (`show_figure`).
+
+    Raises
+    ------
+    ValueError
+        If there are no values, a value is not finite, a band's low end is above its high
+        end, or ``alt`` is empty.
+
+    See Also
+    --------
+    combine_flats : the clips compared (``stdfunc``).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> bands = {"±5 σ": (0.98, 1.02)}
+    >>> show_clip_bands([1.0, 0.99, 1.01], bands, alt="Three values.")  # doctest: +ELLIPSIS
+    {'text/html': '<img src="data:image/png;base64,..." alt="Three values.">', ...}
+    >>> plt.close("all")
+    """
+    import matplotlib.pyplot as plt
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError(f"show_clip_bands: values must be finite numbers, got {values}")
+    if not all(low <= high for low, high in bands.values()):
+        raise ValueError(f"show_clip_bands: each band must be (low, high), got {bands}")
+    _display.check_alt(alt, "show_clip_bands")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    _display.clip_bands(ax, values, bands)
+    if title is not None:
+        ax.set_title(title)
+    show_figure(fig, alt=alt)
 
 
 # --------------------------------------------------------------------------------------

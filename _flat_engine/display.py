@@ -1,9 +1,15 @@
 """The drawing behind the notebooks' figures: options of `show_image` and figure plumbing.
 
-Nothing here computes a result a notebook prints; it only draws.
+- `parse_stretch`, `parse_percentiles`, `parse_region`: display options, checked;
+- `panel_row`: a row of panels with room for their colour bars;
+- `residual_in_sigmas`, `block_residual`: the maps the truth figures show (a flat's residual
+  from the truth in units of the ideal noise, pixel by pixel or averaged in blocks);
+- `clip_bands`: one pixel's values with the band each clip keeps.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 
 def parse_stretch(name):
@@ -31,3 +37,111 @@ def parse_percentiles(percentiles):
     if not (0 <= low < high <= 100):
         raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles!r}")
     return low, high
+
+
+def parse_region(region, shape, function):
+    """Return ``region`` as two slices with step 1 within ``shape``, and their offsets.
+
+    ``None`` is the whole image.  Returns ``(slices, (row0, col0))``; a region that selects
+    no pixel, or is not two slices with step 1, raises a ValueError naming ``function``.
+    """
+    if region is None:
+        return (slice(0, shape[0]), slice(0, shape[1])), (0, 0)
+    if (
+        not isinstance(region, tuple)
+        or len(region) != 2
+        or not all(isinstance(s, slice) and s.step in (None, 1) for s in region)
+    ):
+        raise ValueError(
+            f"{function}: region must be two slices with step 1, e.g. np.s_[100:300, 50:250], "
+            f"got {region!r}"
+        )
+    bounds = [s.indices(n)[:2] for s, n in zip(region, shape, strict=True)]
+    if any(stop <= start for start, stop in bounds):
+        raise ValueError(f"{function}: region {region!r} selects no pixel of shape {shape}")
+    slices = tuple(slice(start, stop) for start, stop in bounds)
+    return slices, (bounds[0][0], bounds[1][0])
+
+
+def panel_row(count, figsize=None, wspace=0.25):
+    """Return a figure with ``count`` axes side by side, with room for their colour bars."""
+    import matplotlib.pyplot as plt
+
+    figsize = figsize or (4.5 * count, 4.2)
+    fig, axes = plt.subplots(1, count, figsize=figsize, squeeze=False, layout="constrained")
+    fig.get_layout_engine().set(wspace=wspace)
+    return fig, list(axes[0])
+
+
+def residual_in_sigmas(flat, truth, ideal, region, normalize):
+    """Return ``(flat / m - truth) / ideal`` on ``region`` (full size, NaN outside it).
+
+    ``m`` is 1, or with ``normalize`` the median of ``flat / truth`` over the region: a
+    gradient nearly constant over a cut-out (a sky's) then drops out.
+    """
+    residual = np.full(truth.shape, np.nan, dtype=np.float64)
+    ideal = np.broadcast_to(ideal, truth.shape)[region]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.nanmedian(flat[region] / truth[region]) if normalize else 1.0
+        residual[region] = (flat[region] / scale - truth[region]) / ideal
+    return residual
+
+
+def block_residual(flat, truth, ideal, size, min_fraction):
+    """Return block means of ``flat / truth / plane - 1`` and their ideal noise.
+
+    ``ideal`` is the noise of each pixel (infinite where no frame reached it); such pixels,
+    and NaN ones, are left out.  A block with fewer than ``min_fraction`` of its pixels
+    left is NaN in both maps.
+    """
+    from .pixels import block_mean, fit_plane
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = flat / truth
+        residual = ratio / fit_plane(ratio, 8) - 1
+    variance = np.broadcast_to(np.asarray(ideal, dtype=np.float64) ** 2, truth.shape)
+    valid = np.isfinite(residual) & np.isfinite(variance)
+    mean, count = block_mean(np.where(valid, residual, np.nan), size, np.float64, counts=True)
+    mean_variance = block_mean(np.where(valid, variance, np.nan), size, np.float64)
+    enough = count >= min_fraction * size * size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.sqrt(mean_variance / count)
+    return np.where(enough, mean, np.nan), np.where(enough, sigma, np.nan)
+
+
+def clip_bands(ax, values, bands):
+    """Draw a pixel's values as points, with one shaded band per clip (label: (low, high))."""
+    x = np.arange(1, len(values) + 1)
+    colours = ["tab:green", "tab:red", "tab:blue", "tab:orange"]
+    for (label, (low, high)), colour in zip(bands.items(), colours * len(bands), strict=False):
+        ax.fill_between([0.5, len(x) + 0.5], low, high, color=colour, alpha=0.25, label=label)
+    ax.plot(x, values, "ko", label="scaled value of each frame")
+    ax.axhline(np.median(values), color="k", lw=0.8)
+    ax.set(xticks=x, xlabel="frame", ylabel="scaled value", xlim=(0.5, len(x) + 0.5))
+    ax.legend(loc="upper left", fontsize=9)
+
+
+def check_alt(alt, function):
+    """Raise a ValueError naming ``function`` when the figure's description is empty."""
+    if not str(alt).strip():
+        raise ValueError(f"{function} needs a description of the figure (alt)")
+
+
+def positive_int(value, name, function):
+    """Return ``value`` as an int when it is a positive integer, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{function}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def flats_like(flats, shape, function):
+    """Return ``flats`` (title: image) as float arrays of ``shape``, else ValueError."""
+    from .pixels import as_float_array
+
+    if not flats:
+        raise ValueError(f"{function}: no flat given")
+    arrays = {title: as_float_array(flat) for title, flat in flats.items()}
+    for title, flat in arrays.items():
+        if flat.shape != tuple(shape):
+            raise ValueError(f"{function}: {title!r} has shape {flat.shape}, the truth {shape}")
+    return arrays
