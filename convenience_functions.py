@@ -51,11 +51,13 @@ __all__ = [
     "NoiseBudget",
     "TruthComparison",
     "block_mean",
+    "ccdproc_recipe",
     "combine_flats",
     "combine_flats_by_filter",
     "combine_sky_flats",
     "compare_with_truth",
     "fit_plane",
+    "frames_by_filter",
     "ideal_flat_noise",
     "inv_median",
     "noise_budget",
@@ -160,58 +162,21 @@ def show_image(
     (4, 4)
     >>> plt.close("all")
     """
-    import matplotlib.pyplot as plt
-    from astropy import visualization as vis
-
     stretch_class = _display.parse_stretch(stretch)
     low, high = _display.parse_percentiles(percentiles)
     block = _display.positive_int(block, "block", "show_image")
     values = _pixels.as_float_array(image)
     if values.ndim != 2:
         raise ValueError(f"show_image needs a 2-D image, got shape {values.shape}")
-    region, (row0, col0) = _display.parse_region(region, values.shape, "show_image")
-    values = values[region]
-
-    ny, nx = values.shape
-    factor = max(1, math.ceil(max(ny, nx) / max_pixels))
-    shown = _pixels.block_mean(values, factor)
-    finite = shown[np.isfinite(shown)]
-    if finite.size == 0:
-        raise ValueError("show_image: the image has no finite pixel")
-    if limits is None:
-        vmin, vmax = vis.AsymmetricPercentileInterval(low, high).get_limits(finite)
-    else:
-        vmin, vmax = (float(limit) for limit in limits)
-    if not vmax > vmin:  # a constant image: widen the interval so the stretch is defined
-        vmin, vmax = vmin - 0.5 * max(abs(vmin), 1.0), vmax + 0.5 * max(abs(vmax), 1.0)
-    norm = vis.ImageNormalize(vmin=vmin, vmax=vmax, stretch=stretch_class(), clip=True)
-
-    if ax is None:
-        _, ax = plt.subplots()
-    # in the chip's pixels: offset by the region's corner, scaled by the blocks of a map
-    x0, y0 = col0 * block - 0.5, row0 * block - 0.5
-    height, width = shown.shape[0] * factor * block, shown.shape[1] * factor * block
-    extent = (x0, x0 + width, y0, y0 + height)
-    artist = ax.imshow(
-        shown, cmap=cmap, norm=norm, origin="lower", interpolation="nearest", extent=extent
-    )
-    ax.set_xlim(x0, x0 + nx * block)  # the image's own extent, not the padding of blocks
-    ax.set_ylim(y0, y0 + ny * block)
-    ax.set(xlabel="x (pixel)", ylabel="y (pixel)")
-    ax.grid(False)  # grid lines (on in the course style) would hide fine detail
-    if title is not None:
-        ax.set_title(title)
-    if colorbar:
-        # An inset follows the image's own box, so the bar is exactly as tall as the image.
-        bar = ax.figure.colorbar(artist, cax=ax.inset_axes((1.03, 0.0, 0.04, 1.0)))
-        # A clipping norm draws ticks beyond [vmin, vmax] at the ends: keep those inside.
-        bar.set_ticks([tick for tick in bar.get_ticks() if vmin <= tick <= vmax])
-        if label is None:
-            unit = _pixels.unit_of(image)
-            dimensionless = unit is not None and unit == u.dimensionless_unscaled
-            label = "relative response" if dimensionless else unit or "pixel value"
-        bar.set_label(str(label))
-    return artist
+    region, corner = _display.parse_region(region, values.shape, "show_image")
+    if label is None:
+        unit = _pixels.unit_of(image)
+        dimensionless = unit is not None and unit == u.dimensionless_unscaled
+        label = "relative response" if dimensionless else unit or "pixel value"
+    scale = {"limits": limits, "percentiles": (low, high), "stretch": stretch_class()}
+    frame = {"corner": corner, "block": block, "max_pixels": max_pixels, "title": title}
+    bar = str(label) if colorbar else None
+    return _display.draw_image(values[region], ax, scale, frame, cmap=cmap, bar=bar)
 
 
 def show_figure(figure, *, alt):
@@ -773,6 +738,64 @@ def read_frame(path, *, unit=None):
     frame = CCDData(data, unit=unit, meta=header)
     frame.meta["FILENAME"] = Path(path).name
     return frame
+
+
+def frames_by_filter(collection, *, imagetyp):
+    """Return the frames of one IMAGETYP in an `ImageFileCollection`, grouped by FILTER.
+
+    Parameters
+    ----------
+    collection : ccdproc.ImageFileCollection
+        The frames of a folder, with ``imagetyp`` and ``filter`` among its keywords.
+    imagetyp : str
+        The IMAGETYP of the frames wanted (compared without case, as ccdproc does).
+
+    Returns
+    -------
+    dict of str to list of str
+        For each FILTER value, in sorted order, the frames' paths, sorted.  Filters with
+        no frame of that IMAGETYP are left out.
+
+    Raises
+    ------
+    ValueError
+        If no frame has that IMAGETYP and a FILTER (the message names the folder), or
+        ``imagetyp`` is not a non-empty string.
+
+    See Also
+    --------
+    combine_flats_by_filter : combines and writes one flat per FILTER of a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> from ccdproc import ImageFileCollection
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name, filt in (("a.fits", "V"), ("b.fits", "R"), ("c.fits", "V")):
+    ...     header = fits.Header({"IMAGETYP": "FLAT", "FILTER": filt})
+    ...     fits.writeto(folder / name, np.ones((2, 2)), header)
+    >>> groups = frames_by_filter(ImageFileCollection(folder), imagetyp="flat")
+    >>> {filt: [Path(p).name for p in paths] for filt, paths in groups.items()}
+    {'R': ['b.fits'], 'V': ['a.fits', 'c.fits']}
+    >>> import shutil; shutil.rmtree(folder)
+    """
+    if not isinstance(imagetyp, str) or not imagetyp.strip():
+        raise ValueError(f"frames_by_filter: imagetyp must be a non-empty string, got {imagetyp!r}")
+    summary = collection.summary
+    found = summary["filter"] if summary is not None and "filter" in summary.colnames else []
+    groups = {}
+    for filt in sorted({str(f) for f in found if f is not np.ma.masked}):
+        files = collection.files_filtered(imagetyp=imagetyp, filter=filt, include_path=True)
+        if len(files):
+            groups[filt] = sorted(files)
+    if not groups:
+        raise ValueError(
+            f"frames_by_filter: no frame in {collection.location} has IMAGETYP {imagetyp!r} "
+            "and a FILTER"
+        )
+    return groups
 
 
 def inv_median(data):
@@ -1423,6 +1446,89 @@ def _combine_options(method, clip_options, dtype, mem_limit):
     with _options.named(method):
         clip = _rejection.parse_clip(*clip_options)
         return clip, _options.parse_dtype(dtype), _options.parse_mem_limit(mem_limit)
+
+
+def ccdproc_recipe(images, *, scale=True, spelling="correct", mem_limit=350e6, dtype=None):
+    """Combine flats with `ccdproc.combine` as the CCD Data Reduction Guide does.
+
+    The guide's recipe: each frame scaled by its inverse median *when it is averaged*
+    (ccdproc clips the frames as they are, before scaling), values more than 5 spreads
+    from the median of a pixel's values rejected, the survivors averaged.  The result is
+    divided by its median, as a flat must be.  Notebook 01 writes the recipe step by
+    step; this function is that recipe, called wherever the course compares with it.
+
+    Parameters
+    ----------
+    images : sequence of str, os.PathLike or astropy.nddata.CCDData
+        The flats of one filter.  Files are read (and read again, piece by piece, within
+        ``mem_limit``) by ccdproc; those without BUNIT are read as ADU.
+    scale : bool, optional
+        Pass ``scale=inv_median`` to ccdproc (the guide); False for frames already scaled.
+    spelling : {'correct', 'guide'}, optional
+        ``'correct'``: the spread is ``'mad_std'`` around the ``'median'``.  ``'guide'``: the
+        guide's call as printed, ``sigma_clip_func=np.ma.median`` and the spread function
+        under the misspelt keyword ``signma_clip_dev_func``, which ccdproc silently ignores:
+        the spread is then the standard deviation.
+    mem_limit : float, optional
+        ccdproc's memory limit, in bytes.
+    dtype : numpy dtype, optional
+        ccdproc's working precision (default: its own, float64).
+
+    Returns
+    -------
+    astropy.nddata.CCDData
+        The combined flat, dimensionless, median 1, without uncertainty (ccdproc's is not
+        normalised with the data).
+
+    Raises
+    ------
+    ValueError
+        If ``spelling`` is neither ``'correct'`` nor ``'guide'``, no image is given, or
+        from ccdproc (frames that cannot be combined).
+
+    See Also
+    --------
+    combine_flats : scales before it rejects, with the CCD's noise model.
+    ccdproc.combine : the combiner itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.nddata import CCDData
+    >>> rng = np.random.default_rng(0)
+    >>> frames = [CCDData(rng.normal(lv, 30.0, (8, 8)), unit="adu") for lv in (900, 1000, 1100)]
+    >>> flat = ccdproc_recipe(frames)
+    >>> float(np.median(flat.data)), flat.unit
+    (1.0, Unit(dimensionless))
+    """
+    import ccdproc
+    from astropy.stats import mad_std
+
+    if spelling not in ("correct", "guide"):
+        raise ValueError(f"ccdproc_recipe: spelling must be 'correct' or 'guide', got {spelling!r}")
+    images = _frames.as_image_list(images)
+    if not images:
+        raise ValueError("ccdproc_recipe: no image given")
+    clip = {"sigma_clip": True, "sigma_clip_low_thresh": 5, "sigma_clip_high_thresh": 5}
+    if spelling == "guide":  # sic: the guide's keyword, which ccdproc ignores
+        clip.update(sigma_clip_func=np.ma.median, signma_clip_dev_func=mad_std)
+    else:
+        clip.update(sigma_clip_func="median", sigma_clip_dev_func="mad_std")
+    no_unit = any(
+        isinstance(i, (str, Path)) and "BUNIT" not in _files.read_header(i) for i in images
+    )
+    combined = ccdproc.combine(
+        images,
+        method="average",
+        scale=inv_median if scale else None,
+        mem_limit=mem_limit,
+        dtype=dtype,
+        **clip,
+        **({"unit": "adu"} if no_unit else {}),
+    )
+    combined.data = combined.data / np.nanmedian(combined.data)
+    combined.unit, combined.uncertainty = u.dimensionless_unscaled, None
+    return combined
 
 
 def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, **options):

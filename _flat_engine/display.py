@@ -9,7 +9,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .pixels import block_mean
 
 
 def parse_stretch(name):
@@ -145,3 +149,53 @@ def flats_like(flats, shape, function):
         if flat.shape != tuple(shape):
             raise ValueError(f"{function}: {title!r} has shape {flat.shape}, the truth {shape}")
     return arrays
+
+
+def draw_image(values, ax, scale, frame, *, cmap, bar):
+    """Draw ``values`` for `show_image`: block-averaged, stretched, in the chip's pixels.
+
+    ``scale`` holds ``limits`` (or None), ``percentiles`` and a ``stretch`` instance;
+    ``frame`` the ``corner`` (row, column) of the region in the image, the ``block`` size
+    of a map of block means, ``max_pixels`` and the ``title``; ``bar`` is the colour bar's
+    label, or None for no bar.  Returns the image artist.
+    """
+    import matplotlib.pyplot as plt
+    from astropy import visualization as vis
+
+    ny, nx = values.shape
+    factor = max(1, math.ceil(max(ny, nx) / frame["max_pixels"]))
+    shown = block_mean(values, factor)
+    finite = shown[np.isfinite(shown)]
+    if finite.size == 0:
+        raise ValueError("show_image: the image has no finite pixel")
+    if scale["limits"] is None:
+        interval = vis.AsymmetricPercentileInterval(*scale["percentiles"])
+        vmin, vmax = interval.get_limits(finite)
+    else:
+        vmin, vmax = (float(limit) for limit in scale["limits"])
+    if not vmax > vmin:  # a constant image: widen the interval so the stretch is defined
+        vmin, vmax = vmin - 0.5 * max(abs(vmin), 1.0), vmax + 0.5 * max(abs(vmax), 1.0)
+    norm = vis.ImageNormalize(vmin=vmin, vmax=vmax, stretch=scale["stretch"], clip=True)
+    if ax is None:
+        _, ax = plt.subplots()
+    # in the chip's pixels: offset by the region's corner, scaled by the blocks of a map
+    block, (row0, col0) = frame["block"], frame["corner"]
+    x0, y0 = col0 * block - 0.5, row0 * block - 0.5
+    height, width = shown.shape[0] * factor * block, shown.shape[1] * factor * block
+    extent = (x0, x0 + width, y0, y0 + height)
+    artist = ax.imshow(
+        shown, cmap=cmap, norm=norm, origin="lower", interpolation="nearest", extent=extent
+    )
+    ax.set_xlim(x0, x0 + nx * block)  # the image's own extent, not the padding of blocks
+    ax.set_ylim(y0, y0 + ny * block)
+    ax.set(xlabel="x (pixel)", ylabel="y (pixel)")
+    ax.grid(False)  # grid lines (on in the course style) would hide fine detail
+    if frame["title"] is not None:
+        ax.set_title(frame["title"])
+    if bar is not None:
+        # An inset follows the image's own box, so the bar is exactly as tall as the image.
+        colorbar = ax.figure.colorbar(artist, cax=ax.inset_axes((1.03, 0.0, 0.04, 1.0)))
+        # A clipping norm draws ticks beyond [vmin, vmax] at the ends: keep those inside.
+        colorbar.set_ticks([tick for tick in colorbar.get_ticks() if vmin <= tick <= vmax])
+        colorbar.set_label(bar)
+    return artist

@@ -191,6 +191,17 @@ def unit_from_header(header, label):
         raise ValueError(f"{label}: BUNIT {text!r} is not a unit astropy knows") from err
 
 
+def read_header(path):
+    """Return the header of the first image HDU of a FITS file (any compression)."""
+    try:
+        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+            return first_image_hdu(hdul)[1].header.copy()
+    except (OSError, ValueError, TypeError) as err:
+        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"cannot read {path} as a FITS image: {err}") from err
+
+
 def raw_header_value(path, keyword):
     """Return the raw bytes of ``keyword``'s value in the primary header of a FITS file.
 

@@ -41,10 +41,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import ccdproc
 import numpy as np
 from astropy.io import fits
-from astropy.stats import mad_std, sigma_clip
+from astropy.stats import sigma_clip
 
 ROOT = Path(__file__).resolve().parent.parent
 MEM_LIMIT = 350e6
@@ -65,22 +64,8 @@ DEFAULT_ORDER = "dcbaef"
 # --------------------------------------------------------------------------------------
 
 
-def _inv_median(data):
-    return 1 / np.median(data)
-
-
-# What both ccdproc cases share: scale by the inverse median, clip at 5 spreads, average.
-_CCDPROC_COMMON = {
-    "method": "average",
-    "scale": _inv_median,
-    "sigma_clip": True,
-    "sigma_clip_low_thresh": 5,
-    "sigma_clip_high_thresh": 5,
-}
-
-
 def case_a(files, mem_limit):
-    """Combine with ``ccdproc.combine`` as tutorials commonly call it.
+    """Combine with ``ccdproc.combine`` as tutorials commonly call it (`ccdproc_recipe`).
 
     Parameters
     ----------
@@ -94,13 +79,9 @@ def case_a(files, mem_limit):
     astropy.nddata.CCDData
         The combined frame.
     """
-    return ccdproc.combine(
-        files,
-        **_CCDPROC_COMMON,
-        sigma_clip_func=np.ma.median,
-        signma_clip_dev_func=mad_std,  # sic: the tutorials' misspelling, ignored by ccdproc
-        mem_limit=mem_limit,
-    )
+    import convenience_functions as cf
+
+    return cf.ccdproc_recipe(files, spelling="guide", mem_limit=mem_limit)
 
 
 def case_b(files, mem_limit):
@@ -108,14 +89,9 @@ def case_b(files, mem_limit):
 
     Parameters and return value as for `case_a`.
     """
-    return ccdproc.combine(
-        files,
-        **_CCDPROC_COMMON,
-        sigma_clip_func="median",
-        sigma_clip_dev_func="mad_std",
-        mem_limit=mem_limit,
-        dtype=np.float32,
-    )
+    import convenience_functions as cf
+
+    return cf.ccdproc_recipe(files, mem_limit=mem_limit, dtype=np.float32)
 
 
 def case_c(files, mem_limit):

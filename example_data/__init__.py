@@ -138,6 +138,9 @@ The package
     The FITS header of a frame, built from the example's and the camera's records.
 :mod:`example_data.examples`
     The functions that take an example number, and :func:`true_flat`.
+:mod:`example_data.folders`
+    :func:`open_data_folder`, a notebook's first step: the course's folder (its missing
+    frames written) or the reader's own (only checked).
 :mod:`example_data.writing`, :mod:`example_data.cli`
     Safe writing (:func:`ensure_example_data`, :func:`make_example` ...) and the command
     line (:func:`main`, ``python -m example_data``).
@@ -200,6 +203,7 @@ from example_data.examples import (
     example_medians,
     true_flat,
 )
+from example_data.folders import open_data_folder
 from example_data.header import SIMULATION_VERSION as SIMULATION_VERSION
 from example_data.truth import CosmicRays, Defects, Donuts, Galaxies, Sky, Sources, Spots, Stars
 from example_data.writing import (
@@ -273,5 +277,6 @@ __all__ = [
     "make_example1",
     "make_example2",
     "make_example3",
+    "open_data_folder",
     "true_flat",
 ]

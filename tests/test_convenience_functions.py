@@ -913,3 +913,53 @@ def test_combine_flats_by_filter_refuses_options_before_it_reads_or_writes(tmp_p
             )
     assert not opened
     assert not (tmp_path / "out").exists()
+
+
+def test_ccdproc_recipe_is_the_guides_call_normalised(tmp_path):
+    import ccdproc
+
+    frames = make_flats(4, spread=0.01, seed=3)
+    frames[1][10, 20] += 20000.0  # a cosmic ray: a MAD clip rejects it, a std clip cannot
+    paths = write_frames(tmp_path, frames)
+    common = {"method": "average", "scale": cf.inv_median, "sigma_clip": True}
+    common.update(sigma_clip_low_thresh=5, sigma_clip_high_thresh=5, mem_limit=350e6)
+    for spelling, spread in (
+        ("correct", {"sigma_clip_func": "median", "sigma_clip_dev_func": "mad_std"}),
+        ("guide", {"sigma_clip_func": np.ma.median}),  # the misspelt keyword is ignored
+    ):
+        direct = ccdproc.combine(paths, **common, **spread).data
+        recipe = cf.ccdproc_recipe(paths, spelling=spelling)
+        np.testing.assert_allclose(recipe.data, direct / np.nanmedian(direct), rtol=1e-12)
+        assert recipe.unit == u.dimensionless_unscaled
+        assert recipe.uncertainty is None
+    kept = cf.ccdproc_recipe(paths, spelling="guide").data[10, 20]
+    rejected = cf.ccdproc_recipe(paths).data[10, 20]
+    assert kept > rejected * 1.05  # the guide's call averages the ray in
+
+
+def test_ccdproc_recipe_reads_frames_without_bunit_and_refuses_bad_input(tmp_path):
+    frames = make_flats(3, seed=4)
+    for i, data in enumerate(frames):
+        fits.writeto(tmp_path / f"raw-{i}.fits", data, fits.Header({"IMAGETYP": "FLAT"}))
+    flat = cf.ccdproc_recipe(sorted(tmp_path.glob("raw-*.fits")), scale=False)
+    assert np.nanmedian(flat.data) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="spelling must be 'correct' or 'guide'"):
+        cf.ccdproc_recipe(sorted(tmp_path.glob("raw-*.fits")), spelling="signma")
+    with pytest.raises(ValueError, match="no image given"):
+        cf.ccdproc_recipe([])
+
+
+def test_frames_by_filter_groups_one_imagetyp(tmp_path):
+    from ccdproc import ImageFileCollection
+
+    write_frames(tmp_path, make_flats(2), filt="V", prefix="v")
+    write_frames(tmp_path, make_flats(3), filt="B", prefix="b")
+    write_frames(tmp_path, make_flats(1), filt="R", imagetyp="LIGHT", prefix="r")
+    groups = cf.frames_by_filter(ImageFileCollection(tmp_path), imagetyp="flat")
+    assert list(groups) == ["B", "V"]
+    assert [Path(p).name for p in groups["B"]] == ["b-001.fit", "b-002.fit", "b-003.fit"]
+    with pytest.raises(ValueError, match=r"no frame in .* has IMAGETYP 'bias'"):
+        cf.frames_by_filter(ImageFileCollection(tmp_path), imagetyp="bias")
+    for imagetyp in ("", "  ", None):
+        with pytest.raises(ValueError, match="imagetyp must be a non-empty string"):
+            cf.frames_by_filter(ImageFileCollection(tmp_path), imagetyp=imagetyp)

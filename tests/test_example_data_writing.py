@@ -308,3 +308,22 @@ def test_read_only_folder(tmp_path):
         assert list(tmp_path.iterdir()) == []
     finally:
         tmp_path.chmod(0o700)
+
+
+def test_open_data_folder_writes_only_into_the_course_folder(tmp_path, monkeypatch):
+    from example_data import folders
+
+    written = []
+    course = tmp_path / "example2-reduced"
+    monkeypatch.setattr(folders, "default_folder", lambda example: course.resolve())
+    monkeypatch.setattr(folders, "ensure_example_data", lambda *args: written.append(args))
+    assert ed.open_data_folder(course, example=2) == (course, True)
+    assert written == [(2, course)]
+    own = tmp_path / "mine"
+    own.mkdir()
+    assert ed.open_data_folder(str(own), example=2) == (own, False)
+    assert written == [(2, course)]  # the reader's folder is never written to
+    with pytest.raises(FileNotFoundError, match="missing is not a folder"):
+        ed.open_data_folder(tmp_path / "missing", example=2)
+    with pytest.raises(ValueError, match="example"):
+        ed.open_data_folder(own, example=4)
