@@ -83,7 +83,6 @@ EXAMPLE1 = Example(
     exptimes=EXAMPLE1_EXPTIMES,
     date_obs=EXAMPLE1_DATE_OBS,
     medians=EXAMPLE1_MEDIANS,
-    folder_name="example1-reduced",
     imagetyp="FLATFIELD",
     object="dome flat",
 )

@@ -120,7 +120,6 @@ EXAMPLE2 = Example(
     exptimes=EXAMPLE2_EXPTIMES,
     date_obs=EXAMPLE2_DATE_OBS,
     medians=EXAMPLE2_MEDIANS,
-    folder_name="example2-reduced",
     imagetyp="FLAT",
     object="AutoFlat",
 )

@@ -26,12 +26,12 @@ from example_data.camera import (
     _check_tracked,
     _rng,
 )
-from example_data.example2 import _ZERO_POINT, EXAMPLE2_CAMERA
+from example_data.example2 import _ZERO_POINT, EXAMPLE2_CAMERA, EXAMPLE2_SHAPE
 from example_data.maps import _ramps
 from example_data.sources import _add_galaxies, _add_night_stars, _bleed
 from example_data.truth import Galaxies, Sky, Sources, Stars
 
-EXAMPLE3_SHAPE = (2048, 2048)
+EXAMPLE3_SHAPE = (EXAMPLE2_SHAPE[0] // 2, EXAMPLE2_SHAPE[1] // 2)
 """Shape (rows, columns) of an example 3 frame: the example 2 chip binned 2 x 2."""
 EXAMPLE3_FILES = tuple(f"sky-r-bin2-{i:03d}.fit" for i in range(1, 13))
 """File names of the example 3 frames (dithered), in order."""
@@ -126,7 +126,6 @@ EXAMPLE3 = Example(
     exptimes=EXAMPLE3_EXPTIMES,
     date_obs=EXAMPLE3_DATE_OBS,
     medians=EXAMPLE3_SKY_LEVELS,
-    folder_name="example3-reduced",
     imagetyp="LIGHT",
     object="galaxy field",
     tracked_files=EXAMPLE3_TRACKED_FILES,
@@ -341,28 +340,17 @@ def _source_image(index: int, tracked: bool) -> np.ndarray:
 def example3_source_image(index: int, *, tracked: bool = False) -> np.ndarray:
     """Return the noiseless light of the stars and galaxies in frame ``index`` of example 3.
 
-    This is the light as it arrives at the chip, before the response: the frame holds
+    The sources of :func:`example3_sources` (the same arguments, the same errors) drawn as
+    their light arrives at the chip, before the response: the frame holds
     ``(sky + this) * true_flat(3, "r")``, then bleeding, noise and cosmic rays, capped at
     :data:`EXAMPLE3_SATURATE`. Each source is drawn out to where it falls below 0.2 ADU
     (about 1/200 of the sky's noise per pixel), so ``image > t`` for a small ``t`` marks the
     pixels that hold source light; bleed trails are not in it.
 
-    Parameters
-    ----------
-    index : int
-        0-based frame index.
-    tracked : bool, optional
-        Return the light of the tracked variant's frame rather than the dithered one's.
-
     Returns
     -------
     numpy.ndarray
         float32, shape :data:`EXAMPLE3_SHAPE`, ADU; 0 where no source contributes.
-
-    Raises
-    ------
-    ValueError
-        If ``index`` is out of range or ``tracked`` is not a bool.
     """
     index = _check_index(EXAMPLE3, index)
     return _source_image(index, _check_tracked(tracked))
