@@ -10,8 +10,9 @@ How a frame is built: :class:`_Simulation` builds an example's response maps onc
 its frames, through the two builders that every example module provides:
 
 ``response_maps(filters)``
-    The example's response map (float32, ADU per unit of light) of each filter in
-    ``filters``, as a dict by filter name. :func:`true_flat` is a map divided by its median.
+    The example's response map (float32: the illumination times each pixel's response) of
+    each filter in ``filters``, as a dict by filter name. :func:`true_flat` is a map divided
+    by its median.
 ``noiseless_frame(index, response, response_median, *, tracked=False)``
     The noiseless pixels (float32, ADU) of frame ``index``: its light seen through
     ``response``, its filter's map, scaled so that the frame's median is the example's
