@@ -128,7 +128,7 @@ The package
     frames), the seeded random streams and the checks of arguments.
 :mod:`example_data.example1`, :mod:`example_data.example2`, :mod:`example_data.example3`
     One module per example: its camera and record, its constants, its truth tables, its
-    response maps, and its frame and header builders.
+    response maps and its noiseless frames.
 :mod:`example_data.truth`
     The named tuples the truth tables are returned in (:class:`Spots` ... :class:`Sky`).
 :mod:`example_data.maps`, :mod:`example_data.noise`, :mod:`example_data.sources`
@@ -137,7 +137,10 @@ The package
 :mod:`example_data.header`
     The FITS header of a frame, built from the example's and the camera's records.
 :mod:`example_data.examples`
-    The functions that take an example number, and :func:`true_flat`.
+    The functions that take an example number, and :func:`true_flat`; the cameras' gain,
+    read noise and saturation level as public constants, set from the records; how a frame
+    is built from an example module's two builders, then given noise, cosmic rays and its
+    header.
 :mod:`example_data.folders`
     :func:`open_data_folder`, a notebook's first step: the course's folder (its missing
     frames written) or the reader's own (only checked).
@@ -157,9 +160,7 @@ from example_data.example1 import (
     EXAMPLE1_EXPTIMES,
     EXAMPLE1_FILES,
     EXAMPLE1_FILTERS,
-    EXAMPLE1_GAIN,
     EXAMPLE1_MEDIANS,
-    EXAMPLE1_READ_NOISE,
     EXAMPLE1_SHAPE,
     example1_spots,
 )
@@ -168,10 +169,7 @@ from example_data.example2 import (
     EXAMPLE2_DITHERS,
     EXAMPLE2_EXPTIMES,
     EXAMPLE2_FILES,
-    EXAMPLE2_GAIN,
     EXAMPLE2_MEDIANS,
-    EXAMPLE2_READ_NOISE,
-    EXAMPLE2_SATURATE,
     EXAMPLE2_SHAPE,
     EXAMPLE2_STAR_FRAMES,
     example2_donuts,
@@ -183,10 +181,7 @@ from example_data.example3 import (
     EXAMPLE3_DITHERS,
     EXAMPLE3_EXPTIMES,
     EXAMPLE3_FILES,
-    EXAMPLE3_GAIN,
     EXAMPLE3_PIXEL_SCALE,
-    EXAMPLE3_READ_NOISE,
-    EXAMPLE3_SATURATE,
     EXAMPLE3_SHAPE,
     EXAMPLE3_SKY_LEVELS,
     EXAMPLE3_TRACKED_FILES,
@@ -196,6 +191,14 @@ from example_data.example3 import (
     example3_sources,
 )
 from example_data.examples import (
+    EXAMPLE1_GAIN,
+    EXAMPLE1_READ_NOISE,
+    EXAMPLE2_GAIN,
+    EXAMPLE2_READ_NOISE,
+    EXAMPLE2_SATURATE,
+    EXAMPLE3_GAIN,
+    EXAMPLE3_READ_NOISE,
+    EXAMPLE3_SATURATE,
     default_folder,
     example_cosmic_rays,
     example_defects,

@@ -164,8 +164,6 @@ class Example:
         DATE-OBS (UTC, start of exposure) of each frame.
     medians : tuple of float
         Target median (ADU) of each frame (Example 3: its sky level).
-    folder_name : str
-        Name of the default folder, in ``notebooks/``.
     imagetyp : str
         IMAGETYP of the frames.
     object : str
@@ -181,10 +179,14 @@ class Example:
     exptimes: tuple[float, ...]
     date_obs: tuple[str, ...]
     medians: tuple[float, ...]
-    folder_name: str
     imagetyp: str
     object: str
     tracked_files: tuple[str, ...] | None = None
+
+    @property
+    def folder_name(self) -> str:
+        """Name of the example's default folder, in ``notebooks/``: ``exampleN-reduced``."""
+        return f"example{self.number}-reduced"
 
     @property
     def filter_names(self) -> tuple[str, ...]:

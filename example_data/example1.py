@@ -4,7 +4,8 @@ Three flats in g' and three in i' of chip 0 of the Large Format Camera (LFC) at 
 200-inch telescope, a cryogenically cooled, thinned, back-side illuminated CCD. This module
 holds the example's camera (:data:`EXAMPLE1_CAMERA`) and record (:data:`EXAMPLE1`), its
 constants, its dark spots (:func:`example1_spots`), its response maps (the dome's
-illumination times the chip's response, per filter), and its frame and header builders.
+illumination times the chip's response, per filter), and its noiseless frames (the
+builders of :mod:`example_data.examples`).
 """
 
 from __future__ import annotations
@@ -12,17 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from astropy.io import fits
 
-from example_data.camera import (
-    _STREAM_MAP,
-    _STREAM_NOISE,
-    _STREAM_SPOTS,
-    Camera,
-    Example,
-    _rng,
-)
-from example_data.header import _frame_header
+from example_data.camera import _STREAM_MAP, _STREAM_SPOTS, Camera, Example, _rng
 from example_data.maps import (
     _apply_defects,
     _multiply_ring,
@@ -30,7 +22,6 @@ from example_data.maps import (
     _place,
     _smooth_field,
 )
-from example_data.noise import _add_cosmic_rays, _add_noise, _cosmic_rays
 from example_data.truth import Spots
 
 EXAMPLE1_SHAPE = (4128, 2048)
@@ -83,10 +74,6 @@ EXAMPLE1_CAMERA = Camera(
     temperature=("CCDTEMP", -110.0, "[C] Detector temperature (cryogenic)"),
 )
 """The camera of example 1: chip 0 of the LFC on Palomar's 200-inch telescope."""
-EXAMPLE1_GAIN = EXAMPLE1_CAMERA.gain
-"""Gain of the example 1 camera, e-/ADU."""
-EXAMPLE1_READ_NOISE = EXAMPLE1_CAMERA.read_noise
-"""Read noise of the example 1 camera, e-."""
 
 EXAMPLE1 = Example(
     number=1,
@@ -96,7 +83,6 @@ EXAMPLE1 = Example(
     exptimes=EXAMPLE1_EXPTIMES,
     date_obs=EXAMPLE1_DATE_OBS,
     medians=EXAMPLE1_MEDIANS,
-    folder_name="example1-reduced",
     imagetyp="FLATFIELD",
     object="dome flat",
 )
@@ -233,27 +219,8 @@ def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
     return maps
 
 
-def normalised_response(filter_name: str) -> np.ndarray:
-    """Return the response of ``filter_name`` normalised to median 1 (:func:`true_flat`)."""
-    truth = response_maps([filter_name])[filter_name]
-    truth /= np.float32(np.median(truth))
-    return truth
-
-
-def simulate_frame(
+def noiseless_frame(
     index: int, response: np.ndarray, response_median: float, *, tracked: bool = False
 ) -> np.ndarray:
-    """Simulate the pixels of example 1 frame ``index`` from its filter's map.
-
-    ``response_median`` is the median of ``response``; ``tracked`` is for example 3 only.
-    """
-    level = np.float32(EXAMPLE1_MEDIANS[index] / response_median)
-    frame = np.multiply(response, level)
-    _add_noise(frame, _rng(EXAMPLE1.number, index, _STREAM_NOISE), EXAMPLE1_CAMERA)
-    _add_cosmic_rays(frame, _cosmic_rays(EXAMPLE1, index), EXAMPLE1_CAMERA.saturate)
-    return frame
-
-
-def header(index: int, *, tracked: bool = False) -> fits.Header:
-    """Return the header of example 1 frame ``index`` (``tracked`` is for example 3 only)."""
-    return _frame_header(EXAMPLE1, index)
+    """Return frame ``index`` without noise: a level times ``response`` (see :mod:`.examples`)."""
+    return np.multiply(response, np.float32(EXAMPLE1_MEDIANS[index] / response_median))

@@ -5,7 +5,7 @@ on a 0.6 m f/8 reflector. This module holds the example's camera (:data:`EXAMPLE
 which Example 3 bins 2 x 2) and record (:data:`EXAMPLE2`), its constants, its dust donuts
 (:func:`example2_donuts`), its star field (:func:`example2_stars`), the twilight sky's
 gradient (:func:`example2_sky_gradient`), its response map (vignetting, pixel response,
-donuts, defects), and its frame and header builders.
+donuts, defects), and its noiseless frames (the builders of :mod:`example_data.examples`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from astropy.io import fits
 
 from example_data.camera import (
     _ROW_BLOCK,
     _STREAM_DONUTS,
     _STREAM_MAP,
-    _STREAM_NOISE,
     _STREAM_STARS,
     _SUBSAMPLE,
     Camera,
@@ -29,9 +27,7 @@ from example_data.camera import (
     _check_index,
     _rng,
 )
-from example_data.header import _frame_header
 from example_data.maps import _apply_defects, _multiply_ring, _place, _ramps
-from example_data.noise import _add_cosmic_rays, _add_noise, _cosmic_rays
 from example_data.sources import _add_stars, _moffat_alpha
 from example_data.truth import Donuts, Stars
 
@@ -115,12 +111,6 @@ EXAMPLE2_CAMERA = Camera(
     writes_binning=True,
 )
 """The camera of example 2: an Andor Aspen CG16M (KAF-16803) on a 0.6 m f/8 reflector."""
-EXAMPLE2_GAIN = EXAMPLE2_CAMERA.gain
-"""Gain of the example 2 camera, e-/ADU."""
-EXAMPLE2_READ_NOISE = EXAMPLE2_CAMERA.read_noise
-"""Read noise of the example 2 camera, e-."""
-EXAMPLE2_SATURATE = EXAMPLE2_CAMERA.saturate
-"""Saturation level (ADU) of the calibrated example 2 frames; no pixel exceeds it."""
 
 EXAMPLE2 = Example(
     number=2,
@@ -130,7 +120,6 @@ EXAMPLE2 = Example(
     exptimes=EXAMPLE2_EXPTIMES,
     date_obs=EXAMPLE2_DATE_OBS,
     medians=EXAMPLE2_MEDIANS,
-    folder_name="example2-reduced",
     imagetyp="FLAT",
     object="AutoFlat",
 )
@@ -296,13 +285,15 @@ def example2_sky_gradient(index: int) -> tuple[float, float]:
 _EXAMPLE2_PIXEL = 0.007  # pixel-to-pixel response of the front-side illuminated chip
 
 
-def _response() -> np.ndarray:
-    """Build the example 2 response map (float32).
+def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
+    """Build the example 2 response map (float32) if ``filters`` holds "r" (it is r only).
 
     Pixel-to-pixel response variations (0.7 % rms), vignetting (a smooth radial fall-off,
     about 10 % in the corners, centred slightly off the chip's centre), dust donuts and the
     chip's defects.
     """
+    if not filters:
+        return {}
     nrow, ncol = EXAMPLE2_SHAPE
     rng = _rng(EXAMPLE2.number, -1, _STREAM_MAP)
     sens = rng.standard_normal(EXAMPLE2_SHAPE, dtype=np.float32)
@@ -319,28 +310,13 @@ def _response() -> np.ndarray:
     for r, c, radius, inner, depth in zip(*donuts, strict=True):
         _multiply_ring(sens, r, c, radius, depth, width=max(1.5, 0.04 * radius), inner=inner)
     _apply_defects(sens, EXAMPLE2)
-    return sens
+    return {"r": sens}
 
 
-def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
-    """Build the example 2 response map (float32) if ``filters`` holds "r" (it is r only)."""
-    return {"r": _response()} if filters else {}
-
-
-def normalised_response(filter_name: str) -> np.ndarray:
-    """Return the response normalised to median 1 (:func:`true_flat`; r only)."""
-    truth = _response()
-    truth /= np.float32(np.median(truth))
-    return truth
-
-
-def simulate_frame(
+def noiseless_frame(
     index: int, response: np.ndarray, response_median: float, *, tracked: bool = False
 ) -> np.ndarray:
-    """Simulate the pixels of example 2 frame ``index`` from the camera's map.
-
-    ``response_median`` is the median of ``response``; ``tracked`` is for example 3 only.
-    """
+    """Return frame ``index`` without noise: twilight sky and stars (see :mod:`.examples`)."""
     ramp_r, ramp_c = _ramps(EXAMPLE2_SHAPE, *example2_sky_gradient(index))
     step = _SUBSAMPLE
     sub = response[::step, ::step] * ramp_r[::step, None]
@@ -355,11 +331,4 @@ def simulate_frame(
         np.multiply(response[start:stop], ramp_r[start:stop, None], out=block)
         block *= ramp_c[None, :]
     _add_stars(frame, example2_stars(index), response, 1 / response_median, _MOFFAT_BETA)
-    _add_noise(frame, _rng(EXAMPLE2.number, index, _STREAM_NOISE), EXAMPLE2_CAMERA)
-    _add_cosmic_rays(frame, _cosmic_rays(EXAMPLE2, index), EXAMPLE2_SATURATE)
     return frame
-
-
-def header(index: int, *, tracked: bool = False) -> fits.Header:
-    """Return the header of example 2 frame ``index`` (``tracked`` is for example 3 only)."""
-    return _frame_header(EXAMPLE2, index)

@@ -6,7 +6,7 @@ arcsec at f/8 on 0.6 m), dithered between exposures; a tracked (undithered) vari
 written only on request. This module holds the example's camera and record
 (:data:`EXAMPLE3`), its constants, its moonlit sky (:func:`example3_sky`), its stars and
 galaxies (:func:`example3_sources`, :func:`example3_source_image`), its response (Example
-2's, binned), and its frame and header builders.
+2's, binned), and its noiseless frames (the builders of :mod:`example_data.examples`).
 """
 
 from __future__ import annotations
@@ -16,26 +16,22 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-from astropy.io import fits
 
 from example_data import example2
 from example_data.camera import (
     _ROW_BLOCK,
-    _STREAM_NOISE,
     _STREAM_STARS,
     Example,
     _check_index,
     _check_tracked,
     _rng,
 )
-from example_data.example2 import _ZERO_POINT, EXAMPLE2_CAMERA
-from example_data.header import _frame_header
+from example_data.example2 import _ZERO_POINT, EXAMPLE2_CAMERA, EXAMPLE2_SHAPE
 from example_data.maps import _ramps
-from example_data.noise import _add_cosmic_rays, _add_noise, _cosmic_rays
 from example_data.sources import _add_galaxies, _add_night_stars, _bleed
 from example_data.truth import Galaxies, Sky, Sources, Stars
 
-EXAMPLE3_SHAPE = (2048, 2048)
+EXAMPLE3_SHAPE = (EXAMPLE2_SHAPE[0] // 2, EXAMPLE2_SHAPE[1] // 2)
 """Shape (rows, columns) of an example 3 frame: the example 2 chip binned 2 x 2."""
 EXAMPLE3_FILES = tuple(f"sky-r-bin2-{i:03d}.fit" for i in range(1, 13))
 """File names of the example 3 frames (dithered), in order."""
@@ -121,12 +117,6 @@ EXAMPLE3_CAMERA = dataclasses.replace(
 )
 """The camera of example 3: example 2's, binned 2 x 2 on the chip (gain, read noise and
 saturation unchanged)."""
-EXAMPLE3_GAIN = EXAMPLE3_CAMERA.gain
-"""Gain of the example 3 camera, e-/ADU (the example 2 camera's; binning does not change it)."""
-EXAMPLE3_READ_NOISE = EXAMPLE3_CAMERA.read_noise
-"""Read noise of the example 3 camera, e-: the charge of a binned pixel is read once."""
-EXAMPLE3_SATURATE = EXAMPLE3_CAMERA.saturate
-"""Saturation level (ADU) of the calibrated example 3 frames; no pixel exceeds it."""
 
 EXAMPLE3 = Example(
     number=3,
@@ -136,7 +126,6 @@ EXAMPLE3 = Example(
     exptimes=EXAMPLE3_EXPTIMES,
     date_obs=EXAMPLE3_DATE_OBS,
     medians=EXAMPLE3_SKY_LEVELS,
-    folder_name="example3-reduced",
     imagetyp="LIGHT",
     object="galaxy field",
     tracked_files=EXAMPLE3_TRACKED_FILES,
@@ -351,65 +340,43 @@ def _source_image(index: int, tracked: bool) -> np.ndarray:
 def example3_source_image(index: int, *, tracked: bool = False) -> np.ndarray:
     """Return the noiseless light of the stars and galaxies in frame ``index`` of example 3.
 
-    This is the light as it arrives at the chip, before the response: the frame holds
+    The sources of :func:`example3_sources` (the same arguments, the same errors) drawn as
+    their light arrives at the chip, before the response: the frame holds
     ``(sky + this) * true_flat(3, "r")``, then bleeding, noise and cosmic rays, capped at
     :data:`EXAMPLE3_SATURATE`. Each source is drawn out to where it falls below 0.2 ADU
     (about 1/200 of the sky's noise per pixel), so ``image > t`` for a small ``t`` marks the
     pixels that hold source light; bleed trails are not in it.
 
-    Parameters
-    ----------
-    index : int
-        0-based frame index.
-    tracked : bool, optional
-        Return the light of the tracked variant's frame rather than the dithered one's.
-
     Returns
     -------
     numpy.ndarray
         float32, shape :data:`EXAMPLE3_SHAPE`, ADU; 0 where no source contributes.
-
-    Raises
-    ------
-    ValueError
-        If ``index`` is out of range or ``tracked`` is not a bool.
     """
     index = _check_index(EXAMPLE3, index)
     return _source_image(index, _check_tracked(tracked))
 
 
-def _response() -> np.ndarray:
-    """Build the example 3 response map: example 2's, binned 2 x 2, normalised to median 1.
+def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
+    """Build the example 3 response map (float32) if ``filters`` holds "r" (it is r only).
 
-    A binned pixel collects the charge of 2 x 2 pixels, so its response is their mean
-    response (float32).
+    Example 2's map binned 2 x 2, normalised to median 1: a binned pixel collects the charge
+    of 2 x 2 pixels, so its response is their mean response.
     """
-    fine = example2._response()
+    if not filters:
+        return {}
+    fine = example2.response_maps(filters)["r"]
     nrow, ncol = EXAMPLE3_SHAPE
     binned = fine.reshape(nrow, 2, ncol, 2).sum(axis=(1, 3), dtype=np.float64)
     del fine
     binned /= 4.0
     binned /= np.median(binned)
-    return binned.astype(np.float32)
+    return {"r": binned.astype(np.float32)}
 
 
-def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
-    """Build the example 3 response map (float32) if ``filters`` holds "r" (it is r only)."""
-    return {"r": _response()} if filters else {}
-
-
-def normalised_response(filter_name: str) -> np.ndarray:
-    """Return the response, median 1 (:func:`true_flat`; r only; it is normalised as built)."""
-    return _response()
-
-
-def simulate_frame(
+def noiseless_frame(
     index: int, response: np.ndarray, response_median: float, *, tracked: bool = False
 ) -> np.ndarray:
-    """Simulate the pixels of example 3 frame ``index`` from the binned response (median 1).
-
-    ``response_median`` is not used: the response is normalised to median 1 as it is built.
-    """
+    """Return frame ``index`` without noise: sky and sources, bled (see :mod:`.examples`)."""
     sky = example3_sky(index)
     ramp_r, ramp_c = _ramps(EXAMPLE3_SHAPE, sky.amplitude, sky.angle)
     ramp_r *= np.float32(sky.level)
@@ -420,12 +387,4 @@ def simulate_frame(
         block += ramp_r[start:stop, None] * ramp_c[None, :]
         block *= response[start:stop]
     _bleed(frame, example3_sources(index, tracked=tracked).stars, EXAMPLE3_CAMERA)
-    _add_noise(frame, _rng(EXAMPLE3.number, index, _STREAM_NOISE), EXAMPLE3_CAMERA)
-    _add_cosmic_rays(frame, _cosmic_rays(EXAMPLE3, index), EXAMPLE3_SATURATE)
     return frame
-
-
-def header(index: int, *, tracked: bool = False) -> fits.Header:
-    """Return the header of example 3 frame ``index`` (dithered or tracked)."""
-    dithered = ("SIMDITH", not tracked, "Simulation: pointing dithered between frames")
-    return _frame_header(EXAMPLE3, index, extra=[dithered])

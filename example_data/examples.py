@@ -3,9 +3,26 @@
 The public functions that take an example number (:func:`default_folder`,
 :func:`example_files`, :func:`example_medians`, :func:`example_defects`,
 :func:`example_cosmic_rays`, :func:`true_flat`) look the example up here and hand its
-record to the shared physics, and :class:`_Simulation` builds an example's response maps
-once and then its frames, through the builders that every example module provides
-(``response_maps``, ``simulate_frame``, ``header``, ``normalised_response``).
+record to the shared physics. The cameras' gain, read noise and saturation level are set
+here too, from the records, as public constants (:data:`EXAMPLE1_GAIN` ...).
+
+How a frame is built: :class:`_Simulation` builds an example's response maps once, then
+its frames, through the two builders that every example module provides:
+
+``response_maps(filters)``
+    The example's response map (float32: the illumination times each pixel's response) of
+    each filter in ``filters``, as a dict by filter name. :func:`true_flat` is a map divided
+    by its median.
+``noiseless_frame(index, response, response_median, *, tracked=False)``
+    The noiseless pixels (float32, ADU) of frame ``index``: its light seen through
+    ``response``, its filter's map, scaled so that the frame's median is the example's
+    target (``response_median`` is the map's median, measured on a subsample), and for
+    Example 3 the charge that bleeds from overloaded pixels. ``tracked`` is for Example 3
+    only: the frame of the tracked (undithered) variant.
+
+:class:`_Simulation` then adds the noise and the cosmic rays, the same recipe for every
+example (:func:`~example_data.noise._add_noise_and_cosmic_rays`), and the header, from the
+example's record (:func:`~example_data.header._frame_header`).
 """
 
 from __future__ import annotations
@@ -19,8 +36,9 @@ from astropy.io import fits
 
 from example_data import example1, example2, example3
 from example_data.camera import Example, _check_example, _check_index
-from example_data.maps import _chip_defects, _subsample_median
-from example_data.noise import _cosmic_rays
+from example_data.header import _frame_header
+from example_data.maps import _chip_defects, _median_normalised, _subsample_median
+from example_data.noise import _add_noise_and_cosmic_rays, _cosmic_rays
 from example_data.truth import CosmicRays, Defects
 
 _MODULES: dict[int, ModuleType] = {1: example1, 2: example2, 3: example3}
@@ -29,6 +47,23 @@ _RECORDS: dict[int, Example] = {
     2: example2.EXAMPLE2,
     3: example3.EXAMPLE3,
 }
+
+EXAMPLE1_GAIN = example1.EXAMPLE1_CAMERA.gain
+"""Gain of the example 1 camera, e-/ADU."""
+EXAMPLE1_READ_NOISE = example1.EXAMPLE1_CAMERA.read_noise
+"""Read noise of the example 1 camera, e-."""
+EXAMPLE2_GAIN = example2.EXAMPLE2_CAMERA.gain
+"""Gain of the example 2 camera, e-/ADU."""
+EXAMPLE2_READ_NOISE = example2.EXAMPLE2_CAMERA.read_noise
+"""Read noise of the example 2 camera, e-."""
+EXAMPLE2_SATURATE = example2.EXAMPLE2_CAMERA.saturate
+"""Saturation level (ADU) of the calibrated example 2 frames; no pixel exceeds it."""
+EXAMPLE3_GAIN = example3.EXAMPLE3_CAMERA.gain
+"""Gain of the example 3 camera, e-/ADU (the example 2 camera's; binning does not change it)."""
+EXAMPLE3_READ_NOISE = example3.EXAMPLE3_CAMERA.read_noise
+"""Read noise of the example 3 camera, e-: the charge of a binned pixel is read once."""
+EXAMPLE3_SATURATE = example3.EXAMPLE3_CAMERA.saturate
+"""Saturation level (ADU) of the calibrated example 3 frames; no pixel exceeds it."""
 
 
 def example_defects(example: int) -> Defects:
@@ -102,55 +137,31 @@ def example_cosmic_rays(example: int, index: int) -> CosmicRays:
 
 
 def default_folder(example: int) -> Path:
-    """Return the default folder of an example: ``notebooks/exampleN-reduced`` here.
+    """Return the default folder of example 1, 2 or 3: ``notebooks/exampleN-reduced`` here.
 
-    Parameters
-    ----------
-    example : {1, 2, 3}
-        Example number.
-
-    Returns
-    -------
-    pathlib.Path
-        Absolute path of the folder beside this module (it may not exist yet).
+    The absolute path of the folder beside this package (it may not exist yet).
     """
     example = _check_example(example)
     return Path(__file__).resolve().parent.parent / "notebooks" / _RECORDS[example].folder_name
 
 
 def example_files(example: int) -> tuple[str, ...]:
-    """Return the file names of an example's frames, in order.
+    """Return the file names of the frames of example 1, 2 or 3, in order.
 
-    Parameters
-    ----------
-    example : {1, 2, 3}
-        Example number.
-
-    Returns
-    -------
-    tuple of str
-        :data:`EXAMPLE1_FILES`, :data:`EXAMPLE2_FILES` or :data:`EXAMPLE3_FILES` (the
-        tracked variant of example 3 is :data:`EXAMPLE3_TRACKED_FILES`).
+    That is :data:`EXAMPLE1_FILES`, :data:`EXAMPLE2_FILES` or :data:`EXAMPLE3_FILES` (the
+    tracked variant of example 3 is :data:`EXAMPLE3_TRACKED_FILES`).
     """
     return _RECORDS[_check_example(example)].files
 
 
 def example_medians(example: int) -> tuple[float, ...]:
-    """Return the target median (ADU) of each of an example's frames, in order.
+    """Return the target median (ADU) of each frame of example 1, 2 or 3, in order.
 
-    Parameters
-    ----------
-    example : {1, 2, 3}
-        Example number.
-
-    Returns
-    -------
-    tuple of float
-        :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
-        frames' medians agree to better than 0.2 %; for example 3 the sky levels,
-        :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.1 % (the
-        sources' light raises them a little; the pixels free of it, divided by the sky's
-        gradient and :func:`true_flat`, have the sky level as their median to 0.05 %).
+    That is :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
+    frames' medians agree to better than 0.2 %; for example 3 the sky levels,
+    :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.1 % (the
+    sources' light raises them a little; the pixels free of it, divided by the sky's
+    gradient and :func:`true_flat`, have the sky level as their median to 0.05 %).
     """
     return _RECORDS[_check_example(example)].medians
 
@@ -170,10 +181,11 @@ class _Simulation:
     def frame(self, index: int) -> tuple[np.ndarray, fits.Header]:
         """Return the pixel data and header of frame ``index``."""
         name = self.record.filters[index]
-        data = self.module.simulate_frame(
+        data = self.module.noiseless_frame(
             index, self.maps[name], self.medians[name], tracked=self.tracked
         )
-        return data, self.module.header(index, tracked=self.tracked)
+        _add_noise_and_cosmic_rays(data, self.record, index)
+        return data, _frame_header(self.record, index, tracked=self.tracked)
 
 
 def _simulate_frame(
@@ -241,4 +253,4 @@ def true_flat(example: int, filter: str) -> np.ndarray:
         raise ValueError(
             f"example {example} has no filter {filter!r}; choose one of {', '.join(filters)}"
         )
-    return _MODULES[example].normalised_response(filter)
+    return _median_normalised(_MODULES[example].response_maps([filter])[filter])

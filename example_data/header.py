@@ -2,19 +2,18 @@
 
 One builder serves every example: the frame's own cards (IMAGETYP, OBJECT, FILTER,
 EXPTIME, DATE-OBS, MJD-OBS) from the :class:`~example_data.camera.Example` record, the
-camera's cards from its :class:`~example_data.camera.Camera` record, any cards of the
-example's own, and the keywords and HISTORY that mark the frame as simulated by this
-package, with the version of the simulation recipe (SIMVERS).
+camera's cards from its :class:`~example_data.camera.Camera` record, for an example with a
+tracked variant whether the frame is dithered (SIMDITH), and the keywords and HISTORY that
+mark the frame as simulated by this package, with the version of the simulation recipe
+(SIMVERS).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from astropy.io import fits
 from astropy.time import Time
 
-from example_data.camera import Card, Example
+from example_data.camera import Example
 
 #: Version of the simulation recipe, written to the header as ``SIMVERS``.
 SIMULATION_VERSION = 5
@@ -45,11 +44,12 @@ def _mjd(date_obs: str) -> float:
     return round(Time(date_obs, format="isot", scale="utc").mjd, 6)
 
 
-def _frame_header(example: Example, index: int, extra: Sequence[Card] = ()) -> fits.Header:
-    """Return the header of frame ``index`` of ``example``, with ``extra`` cards last.
+def _frame_header(example: Example, index: int, *, tracked: bool = False) -> fits.Header:
+    """Return the header of frame ``index`` of ``example`` (of its tracked variant if ``tracked``).
 
     The cards of the frame (type, target, filter, exposure, start), the camera's (see
-    :meth:`~example_data.camera.Camera.header_cards`), ``extra``, then those of the
+    :meth:`~example_data.camera.Camera.header_cards`), SIMDITH if the example has a tracked
+    variant (Example 3: T for the dithered frames, F for the tracked ones), then those of the
     simulation.
     """
     camera = example.camera
@@ -63,7 +63,9 @@ def _frame_header(example: Example, index: int, extra: Sequence[Card] = ()) -> f
         header["EXPOSURE"] = (example.exptimes[index], "[s] Exposure time")
     header["DATE-OBS"] = (date_obs, "UTC date and time of exposure start")
     header["MJD-OBS"] = (_mjd(date_obs), "[d] Modified Julian Date of DATE-OBS")
-    for key, value, comment in (*camera.header_cards(), *extra):
+    for key, value, comment in camera.header_cards():
         header[key] = (value, comment)
+    if example.tracked_files is not None:
+        header["SIMDITH"] = (not tracked, "Simulation: pointing dithered between frames")
     _common_header(header, index)
     return header

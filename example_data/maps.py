@@ -152,3 +152,9 @@ def _ramps(shape: tuple[int, int], amplitude: float, angle: float) -> tuple[np.n
 def _subsample_median(image: np.ndarray) -> float:
     """Return the median of a regular subsample of ``image`` (precise to about 1e-4)."""
     return float(np.median(image[::_SUBSAMPLE, ::_SUBSAMPLE]))
+
+
+def _median_normalised(response: np.ndarray) -> np.ndarray:
+    """Divide a response map by its median in place and return it (:func:`true_flat`)."""
+    response /= np.float32(np.median(response))
+    return response

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from example_data.camera import _ROW_BLOCK, _STREAM_COSMICS, Camera, Example, _rng
+from example_data.camera import _ROW_BLOCK, _STREAM_COSMICS, _STREAM_NOISE, Camera, Example, _rng
 from example_data.truth import CosmicRays
 
 # Cosmic rays: one rate per area for both cameras, 2 hits per cm^2 per minute (secondary
@@ -153,3 +153,13 @@ def _add_cosmic_rays(frame: np.ndarray, rays: CosmicRays, saturate: float | None
     np.add.at(frame, (rays.row, rays.col), rays.adu.astype(np.float32))
     if saturate is not None:
         frame[rays.row, rays.col] = np.minimum(frame[rays.row, rays.col], np.float32(saturate))
+
+
+def _add_noise_and_cosmic_rays(frame: np.ndarray, example: Example, index: int) -> None:
+    """Add the noise, then the cosmic rays, of frame ``index`` of ``example`` to ``frame``.
+
+    The last steps of every example's frames: shot and read noise from the frame's own
+    stream, then its cosmic rays, both capped at the camera's saturation level (if any).
+    """
+    _add_noise(frame, _rng(example.number, index, _STREAM_NOISE), example.camera)
+    _add_cosmic_rays(frame, _cosmic_rays(example, index), example.camera.saturate)

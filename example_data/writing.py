@@ -240,27 +240,10 @@ def ensure_example2(folder: str | os.PathLike[str] | None = None) -> Path:
 def ensure_example3(folder: str | os.PathLike[str] | None = None, *, tracked: bool = False) -> Path:
     """Write the missing example 3 frames into ``folder``.
 
-    ``ensure_example_data(3, folder, tracked=tracked)``: the twelve dithered night frames
-    (:data:`EXAMPLE3_FILES`) or, with ``tracked=True`` and an explicit ``folder``, the tracked
-    variant (:data:`EXAMPLE3_TRACKED_FILES`).
-
-    Parameters
-    ----------
-    folder : str or os.PathLike, optional
-        Destination folder, created if needed (default: ``notebooks/example3-reduced``;
-        required when ``tracked`` is True).
-    tracked : bool, optional
-        Write the tracked (undithered) frames.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder.
-
-    Raises
-    ------
-    ValueError, OSError
-        As for :func:`ensure_example_data`.
+    Same as :func:`ensure_example_data` with ``example=3``; see there for Parameters,
+    Returns, Raises. It writes the twelve dithered night frames (:data:`EXAMPLE3_FILES`) or,
+    with ``tracked=True`` and an explicit ``folder``, the tracked variant
+    (:data:`EXAMPLE3_TRACKED_FILES`).
     """
     return ensure_example_data(3, folder, tracked=tracked)
 
@@ -268,26 +251,9 @@ def ensure_example3(folder: str | os.PathLike[str] | None = None, *, tracked: bo
 def make_example(example: int, folder: str | os.PathLike[str], *, tracked: bool = False) -> Path:
     """Write all frames of an example into ``folder``, replacing earlier copies of ours.
 
-    Parameters
-    ----------
-    example : {1, 2, 3}
-        Example number.
-    folder : str or os.PathLike
-        Destination folder, created if needed.
-    tracked : bool, optional
-        Example 3 only: write the tracked (undithered) variant, as for
-        :func:`ensure_example_data`.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder.
-
-    Raises
-    ------
-    ValueError, OSError
-        As for :func:`ensure_example_data` (nothing is written when a foreign file is in
-        the way).
+    Same as :func:`ensure_example_data`, but every frame of ours is written again, intact or
+    not, and ``folder`` has no default; see there for Parameters, Returns, Raises (nothing
+    is written when a foreign file is in the way).
     """
     example = _check_example(example)
     return _ensure(example, folder, overwrite_ours=True, tracked=tracked).folder
@@ -306,22 +272,7 @@ def make_example2(folder: str | os.PathLike[str]) -> Path:
 def make_example3(folder: str | os.PathLike[str], *, tracked: bool = False) -> Path:
     """Write all example 3 frames into ``folder``: ``make_example(3, folder, tracked=...)``.
 
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        Destination folder, created if needed.
-    tracked : bool, optional
-        Write the tracked (undithered) variant, files :data:`EXAMPLE3_TRACKED_FILES`, rather
-        than the dithered frames, :data:`EXAMPLE3_FILES`.
-
-    Returns
-    -------
-    pathlib.Path
-        The folder.
-
-    Raises
-    ------
-    ValueError, OSError
-        As for :func:`ensure_example_data`.
+    Same as :func:`make_example` with ``example=3``; see :func:`ensure_example_data` for
+    Parameters, Returns, Raises (``tracked=True`` writes :data:`EXAMPLE3_TRACKED_FILES`).
     """
     return make_example(3, folder, tracked=tracked)
