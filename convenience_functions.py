@@ -74,6 +74,7 @@ __all__ = [
     "show_residuals",
     "source_mask",
     "truth_table",
+    "use_course_style",
     "write_flat",
 ]
 
@@ -177,6 +178,60 @@ def show_image(
     frame = {"corner": corner, "block": block, "max_pixels": max_pixels, "title": title}
     bar = str(label) if colorbar else None
     return _display.draw_image(values[region], ax, scale, frame, cmap=cmap, bar=bar)
+
+
+def use_course_style(*, quiet_wcs_notes=False):
+    """Prepare a notebook as the course's: its figure style, each astropy message once.
+
+    1. Matplotlib takes the style of ``guide.mplstyle``, found beside this module wherever
+       the notebook runs.
+    2. ccdproc's `ImageFileCollection` logs through Python's root logger, after which every
+       astropy message (such as ccdproc's INFO line about memory) would be printed twice:
+       astropy's logger stops passing its messages on, so each is printed once.
+    3. With ``quiet_wcs_notes=True``, astropy's `~astropy.wcs.FITSFixedWarning` is silenced
+       for the rest of the session.  When ccdproc reads a file it also reads its WCS, and
+       astropy notes, once per file, any header keyword it fixed (such as MJD-OBS computed
+       from DATE-OBS); the pixels are not touched, so the notes are only noise here.
+
+    Parameters
+    ----------
+    quiet_wcs_notes : bool, optional
+        Silence astropy's notes on fixed WCS keywords.
+
+    Raises
+    ------
+    TypeError
+        If ``quiet_wcs_notes`` is not a bool.
+    OSError
+        If ``guide.mplstyle`` is missing beside this module.
+
+    See Also
+    --------
+    show_figure : shows a figure in this style, with its description.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> with plt.style.context("default"):
+    ...     use_course_style()
+    """
+    import logging
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from astropy.wcs import FITSFixedWarning
+
+    if not isinstance(quiet_wcs_notes, bool):
+        raise TypeError(
+            f"use_course_style: quiet_wcs_notes must be a bool, got {quiet_wcs_notes!r}"
+        )
+    style = Path(__file__).resolve().parent / "guide.mplstyle"
+    if not style.is_file():
+        raise OSError(f"use_course_style: the course's style {style} is missing")
+    plt.style.use(style)
+    logging.getLogger("astropy").propagate = False
+    if quiet_wcs_notes:
+        warnings.simplefilter("ignore", FITSFixedWarning)
 
 
 def show_figure(figure, *, alt):
@@ -376,11 +431,6 @@ def show_panels(images, *, alt, limits=None, percentiles=(1, 99.5), figsize=None
     **options
         Further keywords of `show_image` (``label``, ``stretch``, ``region``, ``cmap``...).
 
-    Returns
-    -------
-    None
-        The figure is shown, with ``alt``, and closed (`show_figure`).
-
     Raises
     ------
     ValueError
@@ -394,12 +444,10 @@ def show_panels(images, *, alt, limits=None, percentiles=(1, 99.5), figsize=None
 
     Examples
     --------
-    >>> import matplotlib.pyplot as plt
     >>> import numpy as np
     >>> images = {"a": np.zeros((8, 8)), "b": np.ones((8, 8))}
     >>> show_panels(images, alt="Two plain squares.", limits=(0, 1))  # doctest: +ELLIPSIS
     {'text/html': '<img src="data:image/png;base64,..." alt="Two plain squares.">', ...}
-    >>> plt.close("all")
     """
     if not images:
         raise ValueError("show_panels: no image given")
@@ -439,11 +487,6 @@ def show_residuals(flats, truth, *, ideal, alt, region=None, normalize=False, li
     limits : tuple of two floats, optional
         The display interval, in ideal sigmas.
 
-    Returns
-    -------
-    None
-        The figure is shown, with ``alt``, and closed (`show_figure`).
-
     Raises
     ------
     ValueError
@@ -457,14 +500,12 @@ def show_residuals(flats, truth, *, ideal, alt, region=None, normalize=False, li
 
     Examples
     --------
-    >>> import matplotlib.pyplot as plt
     >>> import numpy as np
     >>> truth = np.ones((20, 20))
     >>> flat = truth.copy()
     >>> flat[5, 5] += 0.01  # a cosmic ray left in: 10 ideal sigmas
     >>> show_residuals({"flat": flat}, truth, ideal=0.001, alt="One hit.")  # doctest: +ELLIPSIS
     {'text/html': '<img src="data:image/png;base64,..." alt="One hit.">', ...}
-    >>> plt.close("all")
     """
     _display.check_alt(alt, "show_residuals")
     truth = _pixels.as_float_array(truth)
@@ -524,7 +565,6 @@ def show_block_residuals(flats, truth, *, alt, size=16, min_fraction=0.5, limits
 
     Examples
     --------
-    >>> import matplotlib.pyplot as plt
     >>> import numpy as np
     >>> truth = np.ones((32, 32))
     >>> flat = truth + 0.01 * np.random.default_rng(0).standard_normal(truth.shape)
@@ -534,7 +574,6 @@ def show_block_residuals(flats, truth, *, alt, size=16, min_fraction=0.5, limits
     >>> mean, sigma = blocks["flat"]
     >>> mean.shape, float(sigma[0, 0])  # 64 pixels a block: the noise divided by 8
     ((4, 4), 0.00125)
-    >>> plt.close("all")
     """
     size = _display.positive_int(size, "size", "show_block_residuals")
     _display.check_alt(alt, "show_block_residuals")
@@ -554,18 +593,7 @@ def show_block_residuals(flats, truth, *, alt, size=16, min_fraction=0.5, limits
     return blocks
 
 
-def truth_table(
-    flats,
-    truth,
-    *,
-    levels,
-    gain,
-    read_noise=0.0,
-    threshold=5.0,
-    frames=None,
-    remove_plane=False,
-    ideal_from_counts=False,
-):
+def truth_table(flats, truth, *, frames=None, **options):
     """Judge several combined flats against the truth, one row each (`compare_with_truth`).
 
     Parameters
@@ -575,11 +603,12 @@ def truth_table(
         ``n_used``, needed for the share of good values rejected).
     truth : numpy.ndarray
         The response the flats should have recovered.
-    levels, gain, read_noise, threshold, remove_plane, ideal_from_counts
-        As in `compare_with_truth`.
     frames : sequence of str or os.PathLike, optional
         The frames combined: adds the column of good values rejected (masked for a flat
         given without its ``n_used``).
+    **options
+        The keywords of `compare_with_truth` (``levels`` and ``gain`` are required;
+        ``read_noise``, ``threshold``, ``remove_plane``, ``ideal_from_counts``).
 
     Returns
     -------
@@ -592,6 +621,8 @@ def truth_table(
     ValueError
         If no flat is given, a shape differs from the truth's, a level or the gain is not
         positive, or ``threshold`` is not a positive number.
+    TypeError
+        For a keyword `compare_with_truth` does not have, or without ``levels`` and ``gain``.
 
     See Also
     --------
@@ -610,13 +641,13 @@ def truth_table(
     from astropy.table import MaskedColumn, Table
 
     truth = _pixels.as_float_array(truth)
+    inspect.signature(compare_with_truth).bind(truth, truth, **options)  # unknown: TypeError
     with _options.named("truth_table"):
-        threshold = _options.as_number(threshold, "threshold", minimum=0, strict=True)
-        _options.as_number(gain, "gain", minimum=0, strict=True)
+        threshold = options.get("threshold", 5.0)
+        _options.as_number(threshold, "threshold", minimum=0, strict=True)
+        _options.as_number(options["gain"], "gain", minimum=0, strict=True)
     pairs = {name: f if isinstance(f, tuple) else (f, None) for name, f in flats.items()}
     _display.flats_like({name: pair[0] for name, pair in pairs.items()}, truth.shape, "truth_table")
-    options = {"levels": levels, "gain": gain, "read_noise": read_noise, "threshold": threshold}
-    options.update(remove_plane=remove_plane, ideal_from_counts=ideal_from_counts)
     rows = [
         compare_with_truth(flat, truth, n_used=n_used, frames=frames, **options)
         for flat, n_used in pairs.values()
@@ -647,11 +678,6 @@ def show_clip_bands(values, bands, *, alt, title=None):
     title : str, optional
         Title of the axes.
 
-    Returns
-    -------
-    None
-        The figure is shown, with ``alt``, and closed (`show_figure`).
-
     Raises
     ------
     ValueError
@@ -664,11 +690,9 @@ def show_clip_bands(values, bands, *, alt, title=None):
 
     Examples
     --------
-    >>> import matplotlib.pyplot as plt
     >>> bands = {"±5 σ": (0.98, 1.02)}
     >>> show_clip_bands([1.0, 0.99, 1.01], bands, alt="Three values.")  # doctest: +ELLIPSIS
     {'text/html': '<img src="data:image/png;base64,..." alt="Three values.">', ...}
-    >>> plt.close("all")
     """
     import matplotlib.pyplot as plt
 

@@ -256,11 +256,11 @@ def make_flats_with_rays(n_frames, *, shape=RAY_FLATS_SHAPE, seed=RAY_FLATS_SEED
     Parameters
     ----------
     n_frames : int
-        Number of frames.
+        How many frames to draw; the levels, the noise and the rays all depend on it.
     shape : tuple of int, optional
-        (rows, columns) of each frame.
+        The frames' (rows, columns): :data:`RAY_FLATS_SHAPE` by default, 1024 x 1024.
     seed : int, optional
-        Seed; the frames depend on it and on ``n_frames``.
+        Seed of the draw, with ``n_frames``.
     truth : numpy.ndarray, optional
         The response (median 1); default ``true_response(shape, seed)``.
 

@@ -285,3 +285,11 @@ def test_show_clip_bands_refuses_bad_input(values, bands, alt, shown):
     with pytest.raises(ValueError, match="show_clip_bands"):
         cf.show_clip_bands(values, bands, alt=alt)
     assert not shown
+
+
+def test_truth_table_refuses_unknown_or_missing_keywords():
+    truth, flat = seeded()
+    with pytest.raises(TypeError, match="theshold"):
+        cf.truth_table({"a": flat}, truth, levels=[20000.0], gain=1.0, theshold=5)
+    with pytest.raises(TypeError, match="gain"):
+        cf.truth_table({"a": flat}, truth, levels=[20000.0])
