@@ -1,7 +1,8 @@
 """Display, measurement and flat-combination helpers shared by the course notebooks.
 
 Display
-    `show_image` draws a frame with a percentile interval and a stretch;
+    `use_course_style` prepares a notebook (the course's figure style, astropy's messages
+    once); `show_image` draws a frame with a percentile interval and a stretch;
     `plot_frame_levels` plots the level of each frame; `show_figure` shows a figure in a
     notebook with a description for readers who cannot see it; `show_panels` shows images
     side by side with one stretch, `region_around` picks a cut-out; `show_residuals`,
@@ -9,27 +10,34 @@ Display
     (simulated data), `show_clip_bands` what two clips keep of one pixel.
 Reading and measurement
     `read_frame` reads a frame as `~astropy.nddata.CCDData` (ADU when BUNIT is missing);
-    `inv_median` is the usual flat scaling; `pixel_scatter` and `noise_budget` measure
-    the pixel-to-pixel noise of flats; `compare_with_truth` judges a combined flat
+    `frames_by_filter` groups a folder's frames of one IMAGETYP by FILTER; `inv_median`
+    is the usual flat scaling; `pixel_scatter` and `noise_budget` measure the
+    pixel-to-pixel noise of flats; `ideal_flat_noise` is the noise of a perfect
+    combination, the yardstick of `compare_with_truth`, which judges a combined flat
     against the response it should have recovered; `fit_plane` fits the large-scale
-    gradient (a sky's) that a flat made of sky records.
+    gradient (a sky's) that a flat made of sky records; `block_mean` averages an image in
+    blocks, ignoring NaN.
 Combination
     `combine_flats` scales each flat by its inverse median, rejects outliers pixel by
     pixel, averages the survivors and normalises, in bounded memory;
-    `combine_flats_by_filter` writes one combined flat per FILTER of a folder;
-    `safe_filter_name` turns a filter name into a file name.
+    `combine_flats_by_filter` writes one combined flat per FILTER of a folder, each with
+    `write_flat`, which never overwrites a file that is not a combined flat;
+    `safe_filter_name` turns a filter name into a file name; `ccdproc_recipe` is the CCD
+    Data Reduction Guide's `ccdproc.combine` call, to compare with.
 Night-sky flats
     `combine_sky_flats` combines dithered science frames into a flat, their sources
     masked; `source_mask` shows the mask of one frame.
 
 The machinery these functions stand on (reading frames in blocks of rows, the rejection
-kernel, the memory plan, the file writer) is in the private module `_flat_engine`.
+kernel, the memory plan, the file writer, the drawing) is in the private package
+`_flat_engine`, one subject per module; its ``__init__`` is the map.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -406,6 +414,10 @@ def region_around(center, size, *, shape=None):
     except (TypeError, ValueError) as err:
         raise ValueError(f"region_around: center must be (row, column), got {center!r}") from err
     starts = (row - size // 2, col - size // 2)
+    if min(starts) + size <= 0:  # wholly above or left of the image: nothing of it is there
+        raise ValueError(
+            f"region_around: a {size}-pixel square at {center!r} is outside the image"
+        )
     region = tuple(slice(max(start, 0), start + size) for start in starts)
     if shape is not None:
         region, _ = _display.parse_region(region, tuple(shape), "region_around")
@@ -527,14 +539,15 @@ def show_block_residuals(flats, truth, *, alt, size=16, min_fraction=0.5, limits
     Each flat is divided by the truth and by the plane that best fits that ratio (a sky's
     gradient, `fit_plane`); what is left is averaged in blocks of ``size`` x ``size``
     pixels, which divides the noise by ``size`` and shows leaks far below a pixel's noise.
-    A block's noise comes from the ideal noise of its pixels (pixels that kept fewer frames
-    are noisier; pixels no frame reached, and NaN pixels, are left out).
+    A block's noise comes from the ideal noise of its pixels, divided like the flat by
+    the truth and the plane (pixels that kept fewer frames are noisier; pixels no frame
+    reached, and NaN pixels, are left out).
 
     Parameters
     ----------
     flats : dict of str to (numpy.ndarray, numpy.ndarray)
         By title, each flat and its ideal noise per pixel (`ideal_flat_noise` with the
-        flat's ``n_used``).
+        truth as ``response`` and the flat's ``n_used``).
     truth : numpy.ndarray
         The response the flats should have recovered.
     alt : str
@@ -764,15 +777,21 @@ def read_frame(path, *, unit=None):
     return frame
 
 
-def frames_by_filter(collection, *, imagetyp):
-    """Return the frames of one IMAGETYP in an `ImageFileCollection`, grouped by FILTER.
+def frames_by_filter(folder_or_collection, *, imagetyp):
+    """Return the frames of one IMAGETYP in a folder, grouped by FILTER.
+
+    Every FITS file of the folder counts, whatever its extension or compression (or the
+    files of an `ccdproc.ImageFileCollection`, such as one built with ``glob_exclude``);
+    the keywords are read from each file's image header.  Earlier combined flats
+    (COMBINED = True) are left out, so that a flat never goes into its own combination.
+    This is the selection `combine_flats_by_filter` makes.
 
     Parameters
     ----------
-    collection : ccdproc.ImageFileCollection
-        The frames of a folder, with ``imagetyp`` and ``filter`` among its keywords.
+    folder_or_collection : str, os.PathLike or ccdproc.ImageFileCollection
+        The folder, or a collection of it.
     imagetyp : str
-        The IMAGETYP of the frames wanted (compared without case, as ccdproc does).
+        The IMAGETYP of the frames wanted (compared without case and surrounding spaces).
 
     Returns
     -------
@@ -783,43 +802,33 @@ def frames_by_filter(collection, *, imagetyp):
     Raises
     ------
     ValueError
-        If no frame has that IMAGETYP and a FILTER (the message names the folder), or
-        ``imagetyp`` is not a non-empty string.
+        If the folder does not exist, no frame has that IMAGETYP and a FILTER (the message
+        lists the values seen), two FILTER values differ only in characters FITS does not
+        allow, or ``imagetyp`` is not a non-empty string.
 
     See Also
     --------
     combine_flats_by_filter : combines and writes one flat per FILTER of a folder.
+    ccdproc.ImageFileCollection : the table of a folder's headers.
 
     Examples
     --------
     >>> import tempfile
     >>> import numpy as np
     >>> from astropy.io import fits
-    >>> from ccdproc import ImageFileCollection
     >>> folder = Path(tempfile.mkdtemp())
     >>> for name, filt in (("a.fits", "V"), ("b.fits", "R"), ("c.fits", "V")):
     ...     header = fits.Header({"IMAGETYP": "FLAT", "FILTER": filt})
     ...     fits.writeto(folder / name, np.ones((2, 2)), header)
-    >>> groups = frames_by_filter(ImageFileCollection(folder), imagetyp="flat")
+    >>> groups = frames_by_filter(folder, imagetyp="flat")
     >>> {filt: [Path(p).name for p in paths] for filt, paths in groups.items()}
     {'R': ['b.fits'], 'V': ['a.fits', 'c.fits']}
     >>> import shutil; shutil.rmtree(folder)
     """
     if not isinstance(imagetyp, str) or not imagetyp.strip():
         raise ValueError(f"frames_by_filter: imagetyp must be a non-empty string, got {imagetyp!r}")
-    summary = collection.summary
-    found = summary["filter"] if summary is not None and "filter" in summary.colnames else []
-    groups = {}
-    for filt in sorted({str(f) for f in found if f is not np.ma.masked}):
-        files = collection.files_filtered(imagetyp=imagetyp, filter=filt, include_path=True)
-        if len(files):
-            groups[filt] = sorted(files)
-    if not groups:
-        raise ValueError(
-            f"frames_by_filter: no frame in {collection.location} has IMAGETYP {imagetyp!r} "
-            "and a FILTER"
-        )
-    return groups
+    _, groups = _frames.flats_by_filter(folder_or_collection, imagetyp, "frames_by_filter")
+    return {filt: [str(path) for path in paths] for filt, paths in sorted(groups.items())}
 
 
 def inv_median(data):
@@ -1040,9 +1049,9 @@ def ideal_flat_noise(levels, *, gain, read_noise=0.0, response=1.0, n_used=None)
     ----------
     levels : sequence of float
         The level (median, ADU) of each frame combined.
-    gain : float
+    gain : float or astropy.units.Quantity
         Gain in electrons per ADU.
-    read_noise : float, optional
+    read_noise : float or astropy.units.Quantity, optional
         Read noise in electrons.
     response : float or numpy.ndarray, optional
         The relative response ``t`` (e.g. a true flat, median 1); negative values count
@@ -1061,8 +1070,9 @@ def ideal_flat_noise(levels, *, gain, read_noise=0.0, response=1.0, n_used=None)
     Raises
     ------
     ValueError
-        If no level is given, or a level, the gain or the read noise is not a finite
-        positive number (the read noise may be 0).
+        If no level is given, a level, the gain or the read noise is not a finite positive
+        number (the read noise may be 0), ``n_used`` holds anything but counts from 0 to
+        the number of levels, or ``response`` and ``n_used`` have different shapes.
 
     See Also
     --------
@@ -1077,15 +1087,29 @@ def ideal_flat_noise(levels, *, gain, read_noise=0.0, response=1.0, n_used=None)
     >>> round(100 * ideal_flat_noise([20000, 20000, 20000], gain=2.0), 3)
     0.289
     """
-    levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
-    if levels.ndim != 1 or levels.size == 0 or not np.all(np.isfinite(levels) & (levels > 0)):
-        raise ValueError(f"ideal_flat_noise: levels must be positive numbers, got {levels}")
-    with _options.named("ideal_flat_noise"):
+    with _options.named("ideal_flat_noise"):  # every input checked before any work
+        try:
+            levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
+            response = np.asarray(response, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"levels and response must be numbers: {err}") from err
+        if levels.ndim != 1 or levels.size == 0 or not np.all(np.isfinite(levels) & (levels > 0)):
+            raise ValueError(f"levels must be positive numbers, got {levels}")
+        gain = _options.quantity_value(gain, u.electron / u.adu, "gain")
         gain = _options.as_number(gain, "gain", minimum=0, strict=True)
+        read_noise = _options.quantity_value(read_noise, u.electron, "read_noise")
         read_noise = _options.as_number(read_noise, "read_noise", minimum=0)
-    ideal = _truth.ideal_noise(
-        np.asarray(response, dtype=np.float64), levels, gain, read_noise, n_used
-    )
+        if n_used is not None:
+            n_used = np.asarray(n_used)
+            if n_used.dtype.kind not in "ui" or n_used.min(initial=0) < 0:
+                raise ValueError("n_used must hold counts of frames (integers >= 0)")
+            if n_used.max(initial=0) > levels.size:
+                raise ValueError(f"n_used exceeds the {levels.size} frames of levels")
+        try:
+            np.broadcast_shapes(response.shape, () if n_used is None else n_used.shape)
+        except ValueError as err:
+            raise ValueError(f"response and n_used have different shapes: {err}") from err
+    ideal = _truth.ideal_noise(response, levels, gain, read_noise, n_used)
     return float(ideal) if np.ndim(ideal) == 0 else ideal
 
 
@@ -1448,8 +1472,9 @@ def combine_flats(
         # 1. Open the frames (their headers) and check that they can be combined.
         frames = _frames.open_frames(images, stack)
         _stack.check_frames(frames, clip, method)
-        noise = _rejection.frame_noise(frames, clip)
-        plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
+        with _options.named(method):  # GAIN and RDNOISE of each frame, the memory plan
+            noise = _rejection.frame_noise(frames, clip)
+            plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
         # 2. The inverse median of each frame (the first read of each).
         scales = _stack.frame_scales(frames, plan, dtype)
         model = _rejection.noise_model([1.0 / scale for scale in scales], clip, noise)
@@ -1507,8 +1532,13 @@ def ccdproc_recipe(images, *, scale=True, spelling="correct", mem_limit=350e6, d
     Raises
     ------
     ValueError
-        If ``spelling`` is neither ``'correct'`` nor ``'guide'``, no image is given, or
-        from ccdproc (frames that cannot be combined).
+        If ``spelling`` is neither ``'correct'`` nor ``'guide'``, fewer than 3 frames are
+        given, ``mem_limit`` is not positive, ``dtype`` is not float32 or float64, a file
+        is not a FITS image (the message names it), or the frames' BUNIT differ.
+    TypeError
+        If ``images`` is one path, or an option has the wrong type.
+    OSError
+        If a file cannot be opened.
 
     See Also
     --------
@@ -1528,19 +1558,30 @@ def ccdproc_recipe(images, *, scale=True, spelling="correct", mem_limit=350e6, d
     import ccdproc
     from astropy.stats import mad_std
 
-    if spelling not in ("correct", "guide"):
-        raise ValueError(f"ccdproc_recipe: spelling must be 'correct' or 'guide', got {spelling!r}")
-    images = _frames.as_image_list(images)
-    if not images:
-        raise ValueError("ccdproc_recipe: no image given")
+    method = "ccdproc_recipe"
+    with _options.named(method):  # every option checked before a frame is read
+        if spelling not in ("correct", "guide"):
+            raise ValueError(f"spelling must be 'correct' or 'guide', got {spelling!r}")
+        if not isinstance(scale, bool):
+            raise TypeError(f"scale must be True or False, got {scale!r}")
+        mem_limit = _options.parse_mem_limit(mem_limit)
+        dtype = None if dtype is None else _options.parse_dtype(dtype)
+        if isinstance(images, (str, os.PathLike)):
+            raise TypeError("images must be a sequence of frames, not one path")
+        images = _frames.as_image_list(images)
+        if len(images) < 3:
+            raise ValueError(f"a 5-sigma clip needs at least 3 frames, got {len(images)}")
     clip = {"sigma_clip": True, "sigma_clip_low_thresh": 5, "sigma_clip_high_thresh": 5}
     if spelling == "guide":  # sic: the guide's keyword, which ccdproc ignores
         clip.update(sigma_clip_func=np.ma.median, signma_clip_dev_func=mad_std)
     else:
         clip.update(sigma_clip_func="median", sigma_clip_dev_func="mad_std")
-    no_unit = any(
-        isinstance(i, (str, Path)) and "BUNIT" not in _files.read_header(i) for i in images
-    )
+    paths = [i for i in images if isinstance(i, (str, os.PathLike))]
+    headers = {str(path): _files.read_header(path) for path in paths}  # ValueError naming it
+    units = {_files.unit_from_header(h, name) for name, h in headers.items()}
+    if len(units) > 1:
+        raise ValueError(f"{method}: the frames are in different units ({units})")
+    without = [name for name, header in headers.items() if "BUNIT" not in header]
     combined = ccdproc.combine(
         images,
         method="average",
@@ -1548,10 +1589,11 @@ def ccdproc_recipe(images, *, scale=True, spelling="correct", mem_limit=350e6, d
         mem_limit=mem_limit,
         dtype=dtype,
         **clip,
-        **({"unit": "adu"} if no_unit else {}),
+        **({"unit": "adu"} if without else {}),
     )
     combined.data = combined.data / np.nanmedian(combined.data)
     combined.unit, combined.uncertainty = u.dimensionless_unscaled, None
+    combined.meta["COMBINED"] = (True, f"by {method} (ccdproc.combine)")
     return combined
 
 
@@ -1582,7 +1624,7 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     output_dir : str or os.PathLike, optional
         Where to write; created if missing.  Defaults to the collection's folder.
     **options
-        Keyword options of `combine_flats` (``sigma``, ``stdfunc``, ``mem_limit``, ...).
+        Keyword options of `combine_flats` (``sigma_upper``, ``stdfunc``, ``mem_limit``, ...).
 
     Returns
     -------
@@ -1622,16 +1664,25 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     'combined_flat_filter_V.fit'
     >>> import shutil; shutil.rmtree(folder)
     """
-    # Every option of combine_flats checked now, before any file is opened or written.
-    arguments = inspect.signature(combine_flats).bind([], **options)  # unknown: TypeError
+    method = "combine_flats_by_filter"
+    with _options.named(method):  # every option checked before a file is opened or written
+        if {"images", "return_counts"} & set(options):
+            raise TypeError("images and return_counts are not options of this function")
+        arguments = inspect.signature(combine_flats).bind([], **options)  # unknown: TypeError
+        if not isinstance(imagetyp, str) or not imagetyp.strip():
+            raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")
     arguments.apply_defaults()
     chosen = arguments.arguments
     clip_options = tuple(chosen[name] for name in _CLIP_OPTIONS)
-    _combine_options("combine_flats_by_filter", clip_options, chosen["dtype"], chosen["mem_limit"])
-    if not isinstance(imagetyp, str) or not imagetyp.strip():
-        raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")
-    folder, groups = _frames.flats_by_filter(folder_or_collection, imagetyp)
-    out_folder = Path(output_dir) if output_dir is not None else folder
+    clip = _combine_options(method, clip_options, chosen["dtype"], chosen["mem_limit"])[0]
+    folder, groups = _frames.flats_by_filter(folder_or_collection, imagetyp, method)
+    few = {filt: len(paths) for filt, paths in groups.items() if len(paths) < 3}
+    if clip.rejects and few:  # refused before anything is written
+        raise ValueError(
+            f"{method}: rejection needs at least 3 frames of each filter; frames by filter: "
+            f"{few}.  Pass sigma_lower=None, sigma_upper=None to average without rejection."
+        )
+    out_folder = Path(output_dir).expanduser() if output_dir is not None else folder
     out_folder.mkdir(parents=True, exist_ok=True)
 
     targets = {}
@@ -1641,7 +1692,7 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         clash = [f for f, t in targets.items() if str(t).casefold() == str(target).casefold()]
         if clash:
             raise ValueError(f"filters {clash[0]!r} and {filt!r} would both be written to {target}")
-        _files.check_replaceable(target, "combine_flats_by_filter")
+        _files.check_replaceable(target, method)
         targets[filt] = target
 
     for filt, target in targets.items():
@@ -1659,13 +1710,14 @@ def write_flat(flat, path, *, n_used=None):
     ``NUSED`` with the number of frames averaged at each pixel.  It is written through a
     hidden temporary file and a rename, so an interrupted run never leaves half a file.
     Only a missing file or an earlier combined flat (COMBINED = True in its header) is
-    replaced: a file of that name that is something else is never overwritten.
+    replaced: a file of that name that is something else is never overwritten.  The file
+    written says COMBINED = True, so that the next run may replace it.
 
     Parameters
     ----------
     flat : astropy.nddata.CCDData
-        The combined flat, e.g. from `combine_flats` or `combine_sky_flats`; its header
-        should say COMBINED = True, as theirs do, so that a later run may replace it.
+        The combined flat, e.g. from `combine_flats`, `combine_sky_flats` or
+        `ccdproc_recipe`.
     path : str or os.PathLike
         The file to write.
     n_used : numpy.ndarray, optional
@@ -1706,6 +1758,8 @@ def write_flat(flat, path, *, n_used=None):
         raise ValueError(f"write_flat: flat must be a CCDData, got {type(flat).__name__}")
     if n_used is not None and np.shape(n_used) != flat.shape:
         raise ValueError(f"write_flat: n_used has shape {np.shape(n_used)}, the flat {flat.shape}")
+    if n_used is not None and np.asarray(n_used).dtype.kind not in "ui":
+        raise ValueError(f"write_flat: n_used must hold counts, got {np.asarray(n_used).dtype}")
     path = Path(path)
     _files.write_combined(path, _files.combined_flat_hdus(flat, n_used), "write_flat")
     return path
@@ -1847,9 +1901,10 @@ def source_mask(
     >>> bool(mask[60, 70]), bool(mask[10, 10])
     (True, False)
     """
-    detection = _sky.parse_detection(
-        nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
-    )
+    with _options.named("source_mask"):
+        detection = _sky.parse_detection(
+            nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
+        )
     ccd = read_frame(image) if isinstance(image, (str, Path)) else image
     header = getattr(ccd, "header", None) or {}
     values = np.array(_pixels.as_float_array(ccd), dtype=np.float32)  # a copy; masked: NaN
@@ -2022,8 +2077,9 @@ def combine_sky_flats(
                 f"got {len(frames)}"
             )
         _stack.check_frames(frames, clip, method)
-        noise = _rejection.frame_noise(frames, clip)
-        plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
+        with _options.named(method):
+            noise = _rejection.frame_noise(frames, clip)
+            plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
         flat = None  # the first search is on the frames themselves
         for search in range(passes):
             # 1. The sources of each frame (divided by the latest flat); its sky level.

@@ -94,16 +94,19 @@ def residual_in_sigmas(flat, truth, ideal, region, normalize):
 def block_residual(flat, truth, ideal, size, min_fraction):
     """Return block means of ``flat / truth / plane - 1`` and their ideal noise.
 
-    ``ideal`` is the noise of each pixel (infinite where no frame reached it); such pixels,
-    and NaN ones, are left out.  A block with fewer than ``min_fraction`` of its pixels
-    left is NaN in both maps.
+    ``ideal`` is the noise of each pixel of the flat (infinite where no frame reached it);
+    the residual's is that divided by ``truth * plane``.  Pixels of infinite noise, and NaN
+    ones, are left out.  A block with fewer than ``min_fraction`` of its pixels left is NaN
+    in both maps.
     """
     from .pixels import block_mean, fit_plane
 
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = flat / truth
-        residual = ratio / fit_plane(ratio, 8) - 1
-    variance = np.broadcast_to(np.asarray(ideal, dtype=np.float64) ** 2, truth.shape)
+        plane = fit_plane(ratio, 8)
+        residual = ratio / plane - 1
+        variance = (np.asarray(ideal, dtype=np.float64) / (truth * plane)) ** 2
+    variance = np.broadcast_to(variance, truth.shape)
     valid = np.isfinite(residual) & np.isfinite(variance)
     mean, count = block_mean(np.where(valid, residual, np.nan), size, np.float64, counts=True)
     mean_variance = block_mean(np.where(valid, variance, np.nan), size, np.float64)
@@ -127,7 +130,7 @@ def clip_bands(ax, values, bands):
 
 def check_alt(alt, function):
     """Raise a ValueError naming ``function`` when the figure's description is empty."""
-    if not str(alt).strip():
+    if alt is None or not str(alt).strip():
         raise ValueError(f"{function} needs a description of the figure (alt)")
 
 

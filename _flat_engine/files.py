@@ -244,11 +244,14 @@ def is_combined_output(path):
 def combined_flat_hdus(flat, n_used=None):
     """Return the HDU list of a combined flat (a CCDData) as the course writes it.
 
-    ``CCDData.to_hdu`` gives the data with UNCERT and MASK extensions; its dimensionless
-    BUNIT ('') is written '1', the FITS standard's spelling, which ``CCDData.read`` turns
+    ``CCDData.to_hdu`` gives the data with UNCERT and MASK extensions; COMBINED = True is
+    set (so that a later write may replace the file); a dimensionless BUNIT ('') is
+    written '1', the FITS standard's spelling, which ``CCDData.read`` turns
     back into a unit; ``n_used`` (frames averaged per pixel) becomes an extension NUSED.
     """
     hdus = flat.to_hdu()
+    if hdus[0].header.get("COMBINED") is not True:  # what write_combined may replace later
+        hdus[0].header["COMBINED"] = (True, "a combined flat")
     if flat.unit is not None and flat.unit.is_equivalent(u.dimensionless_unscaled):
         hdus[0].header["BUNIT"] = ("1", "dimensionless: a normalised flat")
     if n_used is not None:

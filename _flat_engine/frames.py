@@ -260,12 +260,13 @@ def _selection_header(path):
 _SELECTION_KEYS = ("IMAGETYP", "FILTER", "COMBINED")
 
 
-def flats_by_filter(folder_or_collection, imagetyp):
+def flats_by_filter(folder_or_collection, imagetyp, method):
     """Return ``(folder, {FILTER: [paths]})`` of the flats to combine in a folder.
 
     Every file of the folder (or of the collection) that astropy opens as FITS counts,
     whatever its extension or compression (``FLAT_001.FIT``, ``flat.fits.gz``); the
-    keywords are read from each file's image header.
+    keywords are read from each file's image header.  Errors start with ``method``, the
+    name of the public function called.
     """
     from ccdproc import ImageFileCollection
 
@@ -275,7 +276,7 @@ def flats_by_filter(folder_or_collection, imagetyp):
     else:
         folder = Path(folder_or_collection)
         if not folder.is_dir():
-            raise ValueError(f"combine_flats_by_filter: {folder} is not a folder")
+            raise ValueError(f"{method}: {folder} is not a folder")
         collection = None
     if collection is not None:
         names = [str(name) for name in collection.files or []]
@@ -296,7 +297,7 @@ def flats_by_filter(folder_or_collection, imagetyp):
         groups.setdefault(str(filt).strip(), []).append(path)
     if not groups:
         raise ValueError(
-            f"combine_flats_by_filter: no frame in {folder} has IMAGETYP {imagetyp!r} and "
+            f"{method}: no frame in {folder} has IMAGETYP {imagetyp!r} and "
             f"a FILTER; IMAGETYP values seen: {sorted(seen_types) or 'none'}; FILTER values "
             f"seen: {sorted(seen_filters) or 'none'}"
         )
@@ -304,7 +305,7 @@ def flats_by_filter(folder_or_collection, imagetyp):
         raw = {raw_header_value(path, "FILTER") for path in paths} - {None}
         if "?" in filt and len(raw) > 1:
             raise ValueError(
-                f"combine_flats_by_filter: FILTER values that differ only in characters FITS "
+                f"{method}: FILTER values that differ only in characters FITS "
                 f"does not allow all read as {filt!r} ({', '.join(sorted(map(str, raw)))}); "
                 "rename the filters in plain ASCII"
             )

@@ -68,7 +68,7 @@ def judge(flat, n_used, truth, levels, gain, read_noise):
     far = np.abs(values) / (own * np.sqrt(np.median(used) / used))
     # Photon and read noise of the mean of the frames used at each pixel
     ideal = ideal_flat_noise(
-        levels, gain=gain, read_noise=read_noise, response=truth[good], n_used=used
+        levels, gain=gain, read_noise=read_noise, response=truth[good], n_used=n_used[good]
     )
     ratio = float(np.sqrt(np.mean((values / ideal) ** 2)))
     empty = int(np.sum(~np.isfinite(flat)))

@@ -119,6 +119,25 @@ the sky's emission lines and any change of the sky's colour with the Moon, airgl
 variations on small scales, the softening of the anti-blooming drains' onset (a pixel fills
 linearly, then stops), the read noise and charge of the two columns that binning sums
 separately, faint galaxies below r = 14 other than the five, satellites and aircraft,
+field rotation and distortion (the dither is a pure shift), and the convolution of the
+galaxies with the seeing (their cores are only softened).
+
+Every random number comes from :func:`numpy.random.default_rng` seeded with a fixed base seed,
+the example number, the frame index and a stream number, so a frame does not depend on
+which other frames are generated, in which order, or on which thread.
+
+Writing is safe: each file is written under a temporary name in the destination folder and
+renamed into place only when complete (with `_flat_engine.files.write_atomically`, the writer
+of the helper module too), and a file with an expected name that this module did not write
+is never overwritten (a :class:`ValueError` is raised instead).  Every frame carries the FITS
+checksums, so a frame of ours that was truncated or altered is recognised and written again.
+
+Use :func:`ensure_example_data` (or :func:`ensure_example1` ... :func:`ensure_example3`) from a
+notebook, or pre-generate from a shell::
+
+    python -m example_data                         # all three examples, default folders
+    python -m example_data --example 2 --folder DIR
+    python -m example_data --example 3 --folder DIR --tracked   # the undithered variant
 
 The package
 -----------

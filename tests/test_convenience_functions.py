@@ -945,8 +945,49 @@ def test_ccdproc_recipe_reads_frames_without_bunit_and_refuses_bad_input(tmp_pat
     assert np.nanmedian(flat.data) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="spelling must be 'correct' or 'guide'"):
         cf.ccdproc_recipe(sorted(tmp_path.glob("raw-*.fits")), spelling="signma")
-    with pytest.raises(ValueError, match="no image given"):
-        cf.ccdproc_recipe([])
+    raw = sorted(tmp_path.glob("raw-*.fits"))
+    for options, error, message in (
+        ({"images": []}, ValueError, "at least 3 frames, got 0"),
+        ({"images": raw[0]}, TypeError, "not one path"),
+        ({"mem_limit": "1e9"}, TypeError, "mem_limit must be a number"),
+        ({"mem_limit": -1}, ValueError, "mem_limit must be a finite number > 0"),
+        ({"dtype": np.int16}, ValueError, "float32 or float64"),
+        ({"scale": "yes"}, TypeError, "scale must be True or False"),
+    ):
+        arguments = {"images": raw, **options}
+        with pytest.raises(error, match=f"^ccdproc_recipe: .*{message}"):
+            cf.ccdproc_recipe(arguments.pop("images"), **arguments)
+    (tmp_path / "notes.fits").write_text("not FITS")
+    with pytest.raises(ValueError, match=r"notes\.fits"):
+        cf.ccdproc_recipe([*raw, tmp_path / "notes.fits"])
+    fits.writeto(tmp_path / "e.fits", frames[0], fits.Header({"BUNIT": "electron"}))
+    with pytest.raises(ValueError, match="different units"):
+        cf.ccdproc_recipe([*raw, tmp_path / "e.fits"])
+    assert cf.ccdproc_recipe(raw).meta["COMBINED"] is True
+
+
+def test_ideal_flat_noise_refuses_what_is_not_a_count_or_level():
+    levels = [20000.0, 20000.0]
+    for options in (
+        {"levels": []},
+        {"levels": ["bright"]},
+        {"levels": [0.0]},
+        {"gain": 0.0},
+        {"read_noise": -1.0},
+        {"n_used": np.array([-1, 2])},
+        {"n_used": np.array([1.5, 2.0])},
+        {"n_used": np.array([3, 2])},  # more frames than levels
+        {"response": np.ones((3, 3)), "n_used": np.ones((2, 2), int)},
+        {"gain": 2 * u.adu},
+    ):
+        arguments = {"levels": levels, "gain": 2.0, **options}
+        with pytest.raises(ValueError, match=r"^ideal_flat_noise: "):
+            cf.ideal_flat_noise(arguments.pop("levels"), **arguments)
+    with_units = cf.ideal_flat_noise(levels, gain=2 * u.electron / u.adu, read_noise=5 * u.electron)
+    assert with_units == cf.ideal_flat_noise(levels, gain=2.0, read_noise=5.0)
+    counts = cf.ideal_flat_noise(levels, gain=2.0, n_used=np.array([2, 1, 0]))
+    np.testing.assert_allclose(counts[:2], [0.005 / np.sqrt(2), 0.005])
+    assert counts[2] == np.inf
 
 
 def test_frames_by_filter_groups_one_imagetyp(tmp_path):
@@ -955,11 +996,45 @@ def test_frames_by_filter_groups_one_imagetyp(tmp_path):
     write_frames(tmp_path, make_flats(2), filt="V", prefix="v")
     write_frames(tmp_path, make_flats(3), filt="B", prefix="b")
     write_frames(tmp_path, make_flats(1), filt="R", imagetyp="LIGHT", prefix="r")
+    combined = cf.combine_flats(write_frames(tmp_path / "sub", make_flats(3), filt="B"))
+    cf.write_flat(combined, tmp_path / "an-earlier-flat.fits")  # COMBINED = True: left out
     groups = cf.frames_by_filter(ImageFileCollection(tmp_path), imagetyp="flat")
     assert list(groups) == ["B", "V"]
+    assert cf.frames_by_filter(str(tmp_path), imagetyp="FLAT ") == groups
     assert [Path(p).name for p in groups["B"]] == ["b-001.fit", "b-002.fit", "b-003.fit"]
-    with pytest.raises(ValueError, match=r"no frame in .* has IMAGETYP 'bias'"):
+    with pytest.raises(ValueError, match=r"^frames_by_filter: no frame in .* IMAGETYP 'bias'"):
         cf.frames_by_filter(ImageFileCollection(tmp_path), imagetyp="bias")
+    with pytest.raises(ValueError, match=r"^frames_by_filter: .*missing is not a folder"):
+        cf.frames_by_filter(tmp_path / "missing", imagetyp="flat")
     for imagetyp in ("", "  ", None):
         with pytest.raises(ValueError, match="imagetyp must be a non-empty string"):
             cf.frames_by_filter(ImageFileCollection(tmp_path), imagetyp=imagetyp)
+
+
+def test_combine_flats_by_filter_refuses_before_writing_anything(tmp_path):
+    write_frames(tmp_path, make_flats(3), filt="B", prefix="b")
+    write_frames(tmp_path, make_flats(2), filt="R", prefix="r")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"^combine_flats_by_filter: .*\{'R': 2\}"):
+        cf.combine_flats_by_filter(tmp_path, imagetyp="flat", output_dir=out)
+    for options in ({"return_counts": True}, {"images": []}, {"sigma": 5}):
+        with pytest.raises(TypeError, match=r"^combine_flats_by_filter: "):
+            cf.combine_flats_by_filter(tmp_path, imagetyp="flat", output_dir=out, **options)
+    assert not out.exists()
+    written = cf.combine_flats_by_filter(
+        tmp_path, imagetyp="flat", output_dir=out, sigma_lower=None, sigma_upper=None
+    )
+    assert sorted(written) == ["B", "R"]
+
+
+def test_write_flat_marks_its_file_so_a_rerun_may_replace_it(tmp_path):
+    flat = CCDData(np.ones((4, 4)), unit="")  # no COMBINED in its header
+    path = cf.write_flat(flat, tmp_path / "flat.fits")
+    assert fits.getheader(path)["COMBINED"] is True
+    assert cf.write_flat(flat, path) == path
+    with pytest.raises(ValueError, match="n_used must hold counts"):
+        cf.write_flat(flat, path, n_used=np.ones((4, 4)))
+    (tmp_path / "mine.fits").write_bytes(b"my own file")
+    with pytest.raises(ValueError, match="refusing to overwrite it"):
+        cf.write_flat(flat, tmp_path / "mine.fits")
+    assert (tmp_path / "mine.fits").read_bytes() == b"my own file"

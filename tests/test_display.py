@@ -170,9 +170,13 @@ def test_show_block_residuals_returns_and_shows_block_means_in_sigmas(shown):
     assert mean.shape == (4, 6)
     assert np.isnan(mean[0, 0])
     assert np.isnan(sigma[0, 0])
-    residual = flat / truth / cf.fit_plane(flat / truth) - 1
+    plane = cf.fit_plane(flat / truth)
+    residual = flat / truth / plane - 1
     np.testing.assert_allclose(mean[1:, 1:], cf.block_mean(residual, 16)[1:, 1:], atol=1e-6)
-    np.testing.assert_allclose(sigma[1:, 1:], 0.01 / 16)
+    # the residual's noise is the flat's divided by truth x plane, averaged over a block
+    variance = cf.block_mean((0.01 / (truth * plane)) ** 2, 16)
+    np.testing.assert_allclose(sigma[1:, 1:], np.sqrt(variance[1:, 1:] / 256), rtol=1e-6)
+    assert not np.allclose(sigma[1:, 1:], 0.01 / 16, rtol=1e-3)  # the truth is not flat
     (artist,) = images_of(shown[0])
     np.testing.assert_allclose(artist.get_array().filled(np.nan), mean / sigma, rtol=1e-5)
     assert artist.get_extent() == [-0.5, 95.5, -0.5, 63.5]
@@ -293,3 +297,15 @@ def test_truth_table_refuses_unknown_or_missing_keywords():
         cf.truth_table({"a": flat}, truth, levels=[20000.0], gain=1.0, theshold=5)
     with pytest.raises(TypeError, match="gain"):
         cf.truth_table({"a": flat}, truth, levels=[20000.0])
+
+
+def test_region_around_refuses_a_square_wholly_outside_the_image():
+    for center in ((-100, 50), (50, -100)):
+        with pytest.raises(ValueError, match=r"^region_around: .* is outside the image"):
+            cf.region_around(center, 10, shape=(4096, 4096))
+    assert cf.region_around((2, 2), 10) == (slice(0, 7), slice(0, 7))  # cut, not moved
+
+
+def test_a_figure_without_a_description_is_refused():
+    with pytest.raises(ValueError, match="needs a description"):
+        cf.show_panels({"a": np.ones((4, 4))}, alt=None)
