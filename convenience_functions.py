@@ -446,7 +446,7 @@ def show_panels(images, *, alt, limits=None, percentiles=(1, 99.5), figsize=None
     Raises
     ------
     ValueError
-        If no image is given, ``alt`` is empty, the percentiles are invalid, or
+        If ``images`` is not a non-empty dict, ``alt`` is empty, the percentiles are invalid, or
         `show_image` refuses an image or an option.
 
     See Also
@@ -461,8 +461,8 @@ def show_panels(images, *, alt, limits=None, percentiles=(1, 99.5), figsize=None
     >>> show_panels(images, alt="Two plain squares.", limits=(0, 1))  # doctest: +ELLIPSIS
     {'text/html': '<img src="data:image/png;base64,..." alt="Two plain squares.">', ...}
     """
-    if not images:
-        raise ValueError("show_panels: no image given")
+    if not isinstance(images, dict) or not images:
+        raise ValueError("show_panels: images must be a dict of title: image, not empty")
     _display.check_alt(alt, "show_panels")
     if limits is None:
         low, high = _display.parse_percentiles(percentiles)
@@ -1731,8 +1731,8 @@ def write_flat(flat, path, *, n_used=None):
     Raises
     ------
     ValueError
-        If ``path`` exists and is not a combined flat, or ``flat`` is not a CCDData, or
-        ``n_used`` has another shape.
+        If ``path`` exists and is not a combined flat or names a compressed file, ``flat``
+        is not a CCDData, or ``n_used`` has another shape or does not hold counts.
     OSError
         If the file cannot be written (the message names it).
 
@@ -1760,7 +1760,9 @@ def write_flat(flat, path, *, n_used=None):
         raise ValueError(f"write_flat: n_used has shape {np.shape(n_used)}, the flat {flat.shape}")
     if n_used is not None and np.asarray(n_used).dtype.kind not in "ui":
         raise ValueError(f"write_flat: n_used must hold counts, got {np.asarray(n_used).dtype}")
-    path = Path(path)
+    path = Path(path).expanduser()
+    if path.suffix.lower() in (".gz", ".bz2", ".zip", ".fz"):
+        raise ValueError(f"write_flat: {path} names a compressed file; it writes plain FITS")
     _files.write_combined(path, _files.combined_flat_hdus(flat, n_used), "write_flat")
     return path
 

@@ -1034,6 +1034,8 @@ def test_write_flat_marks_its_file_so_a_rerun_may_replace_it(tmp_path):
     assert cf.write_flat(flat, path) == path
     with pytest.raises(ValueError, match="n_used must hold counts"):
         cf.write_flat(flat, path, n_used=np.ones((4, 4)))
+    with pytest.raises(ValueError, match="names a compressed file"):
+        cf.write_flat(flat, tmp_path / "flat.fits.gz")
     (tmp_path / "mine.fits").write_bytes(b"my own file")
     with pytest.raises(ValueError, match="refusing to overwrite it"):
         cf.write_flat(flat, tmp_path / "mine.fits")

@@ -309,3 +309,5 @@ def test_region_around_refuses_a_square_wholly_outside_the_image():
 def test_a_figure_without_a_description_is_refused():
     with pytest.raises(ValueError, match="needs a description"):
         cf.show_panels({"a": np.ones((4, 4))}, alt=None)
+    with pytest.raises(ValueError, match="must be a dict of title: image"):
+        cf.show_panels([np.ones((4, 4))], alt="a list")
