@@ -415,9 +415,7 @@ def region_around(center, size, *, shape=None):
         raise ValueError(f"region_around: center must be (row, column), got {center!r}") from err
     starts = (row - size // 2, col - size // 2)
     if min(starts) + size <= 0:  # wholly above or left of the image: nothing of it is there
-        raise ValueError(
-            f"region_around: a {size}-pixel square at {center!r} is outside the image"
-        )
+        raise ValueError(f"region_around: a {size}-pixel square at {center!r} is outside the image")
     region = tuple(slice(max(start, 0), start + size) for start in starts)
     if shape is not None:
         region, _ = _display.parse_region(region, tuple(shape), "region_around")
