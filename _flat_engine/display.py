@@ -202,3 +202,23 @@ def draw_image(values, ax, scale, frame, *, cmap, bar):
         colorbar.set_ticks([tick for tick in colorbar.get_ticks() if vmin <= tick <= vmax])
         colorbar.set_label(bar)
     return artist
+
+
+def plot_levels(ax, means, medians, ticks, *, unit, label, title):
+    """Plot each frame's mean and median for `plot_frame_levels` (a new figure without ``ax``)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    x = np.arange(len(means))
+    prefix = f"{label}: " if label else ""
+    ax.plot(x, means, "o-", label=f"{prefix}mean")
+    ax.plot(x, medians, "s--", label=f"{prefix}median")
+    long_labels = max(len(text) for text in ticks) > 4
+    ax.set_xticks(
+        x, ticks, rotation=45 if long_labels else 0, ha="right" if long_labels else "center"
+    )
+    ax.set(xlabel="frame", ylabel=f"level ({unit})" if unit else "level")
+    ax.legend()
+    if title is not None:
+        ax.set_title(title)

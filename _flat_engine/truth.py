@@ -8,8 +8,10 @@ deviates from the truth beyond a threshold.
 from __future__ import annotations
 
 import numpy as np
+from astropy import units as u
 
 from .files import read_image
+from .options import as_number, quantity_value
 from .pixels import as_float_array
 
 
@@ -39,3 +41,37 @@ def no_outlier(frames, truth, levels, gain, read_noise, threshold):
         deviation = np.abs(as_float_array(read_image(frame)[0]) - truth * level)
         clean &= deviation <= threshold * noise
     return clean
+
+
+def parse_noise_inputs(levels, gain, read_noise, response, n_used):
+    """Check the inputs of `ideal_noise` as `ideal_flat_noise` takes them; return them.
+
+    ``levels`` become a 1-D float array of positive numbers, ``gain`` and ``read_noise``
+    floats (Quantities in e-/ADU and e- accepted), ``response`` a float array, ``n_used``
+    (if given) an integer array of counts from 0 to the number of levels, broadcastable
+    with ``response``.  Raises ValueError otherwise.
+    """
+    try:
+        levels = np.atleast_1d(np.asarray(levels, dtype=np.float64))
+        response = np.asarray(response, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"levels and response must be numbers: {err}") from err
+    if levels.ndim != 1 or levels.size == 0 or not np.all(np.isfinite(levels) & (levels > 0)):
+        raise ValueError(f"levels must be positive numbers, got {levels}")
+    gain = as_number(
+        quantity_value(gain, u.electron / u.adu, "gain"), "gain", minimum=0, strict=True
+    )
+    read_noise = as_number(
+        quantity_value(read_noise, u.electron, "read_noise"), "read_noise", minimum=0
+    )
+    if n_used is not None:
+        n_used = np.asarray(n_used)
+        if n_used.dtype.kind not in "ui" or n_used.min(initial=0) < 0:
+            raise ValueError("n_used must hold counts of frames (integers >= 0)")
+        if n_used.max(initial=0) > levels.size:
+            raise ValueError(f"n_used exceeds the {levels.size} frames of levels")
+    try:
+        np.broadcast_shapes(response.shape, () if n_used is None else n_used.shape)
+    except ValueError as err:
+        raise ValueError(f"response and n_used have different shapes: {err}") from err
+    return levels, gain, read_noise, response, n_used
