@@ -796,13 +796,15 @@ def frames_by_filter(folder_or_collection, *, imagetyp):
 
     Examples
     --------
+    Three headers are enough to show it (the pixels are not read):
+
     >>> import tempfile
-    >>> import numpy as np
     >>> from astropy.io import fits
     >>> folder = Path(tempfile.mkdtemp())
     >>> for name, filt in (("a.fits", "V"), ("b.fits", "R"), ("c.fits", "V")):
-    ...     header = fits.Header({"IMAGETYP": "FLAT", "FILTER": filt})
-    ...     fits.writeto(folder / name, np.ones((2, 2)), header)
+    ...     fits.PrimaryHDU(header=fits.Header({"IMAGETYP": "FLAT", "FILTER": filt})).writeto(
+    ...         folder / name
+    ...     )
     >>> groups = frames_by_filter(folder, imagetyp="flat")
     >>> {filt: [Path(p).name for p in paths] for filt, paths in groups.items()}
     {'R': ['b.fits'], 'V': ['a.fits', 'c.fits']}
