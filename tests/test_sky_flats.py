@@ -198,3 +198,25 @@ def test_errors_of_sky_flats(dithered, tmp_path):
     mostly_nan[10:250, 10:250] = np.nan
     with pytest.raises(ValueError, match="no box of 64 x 64 pixels is at least half finite"):
         cf.source_mask(mostly_nan)
+
+
+def test_quiet_detection_silences_numpys_all_nan_warnings_for_every_thread():
+    # astropy and photutils silence these inside each call with catch_warnings, which two
+    # threads undo for each other; the calling thread's filters must hold them too.
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    def all_nan_median(_):
+        return np.nanmedian(np.full(4, np.nan))  # "All-NaN slice encountered"
+
+    def empty_mean(_):
+        return np.nanmean(np.full(4, np.nan))  # "Mean of empty slice"
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with engine_sky.quiet_detection(), ThreadPoolExecutor(2) as pool:
+            list(pool.map(all_nan_median, range(4)))
+            list(pool.map(empty_mean, range(4)))
+        assert not caught
+        np.nanmedian(np.full(4, np.nan))  # outside the block the warning is seen again
+    assert [str(w.message) for w in caught] == ["All-NaN slice encountered"]
