@@ -4,7 +4,8 @@
 - `panel_row`: a row of panels with room for their colour bars;
 - `residual_in_sigmas`, `block_residual`: the maps the truth figures show (a flat's residual
   from the truth in units of the ideal noise, pixel by pixel or averaged in blocks);
-- `clip_bands`: one pixel's values with the band each clip keeps.
+- `clip_bands`: one pixel's values with the band each clip keeps;
+- `draw_image`, `plot_levels`: the drawing of `show_image` and `plot_frame_levels`.
 """
 
 from __future__ import annotations

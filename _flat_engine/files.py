@@ -3,8 +3,11 @@
 - `write_atomically` (with `remove_stale_temporaries`): a temporary file, an fsync and a
   rename, so a reader never sees half a file; `hdu_list`, `fits_text` build what it writes;
 - `read_image`, `first_image_hdu`: the first image of a FITS file of any compression;
-- `unit_from_header`, `raw_header_value`, `is_combined_output`: what a header says (BUNIT
-  as cameras spell it, a keyword's raw bytes, whether a file is a combined flat of ours).
+- `read_header`, `unit_from_header`, `raw_header_value`, `is_combined_output`: what a
+  header says (BUNIT as cameras spell it, a keyword's raw bytes, whether a file is a
+  combined flat of ours);
+- `combined_flat_hdus`, `check_replaceable`, `write_combined`: a combined flat as the
+  course writes it, never over a file that is not one.
 
 The simulator (`example_data`) imports this module and nothing else of the engine.
 """

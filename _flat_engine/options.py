@@ -1,8 +1,9 @@
 """Options checked once, before any frame is read, with errors that name the option.
 
 Numbers (`as_number`, `quantity_value`), the working precision (`parse_dtype`), and the memory
-budget (`parse_mem_limit`).  The rejection's options are parsed in `rejection.parse_clip`, the
-source detection's in `sky.parse_detection`.
+budget (`parse_mem_limit`); `named` puts the public function's name before an option's
+error.  The rejection's options are parsed in `rejection.parse_clip`, the source detection's
+in `sky.parse_detection`.
 """
 
 from __future__ import annotations

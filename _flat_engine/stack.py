@@ -2,7 +2,7 @@
 
 - `check_frames`: can the frames be combined (shapes, FILTER, count), with warnings;
 - `plan_memory`: how many rows and threads fit in ``mem_limit``;
-- `frame_levels`: each frame read whole once, for its median;
+- `frame_scales`: each frame read whole once, for its inverse median;
 - `combine_rows`: every block of rows of every frame scaled, clipped and averaged;
 - `flat_header`, `finish_flat`: the header of a combined flat, and the flat normalised.
 """

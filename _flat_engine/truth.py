@@ -1,8 +1,9 @@
 """Judging a flat against the response it should have recovered (simulated data only).
 
 `ideal_noise` is the noise of a perfect combination, the Poisson and read noise of every
-frame averaged with nothing rejected; `no_outlier` marks the pixels where no frame
-deviates from the truth beyond a threshold.
+frame averaged with nothing rejected (`parse_noise_inputs` checks what `ideal_flat_noise`
+is given); `no_outlier` marks the pixels where no frame deviates from the truth beyond a
+threshold.
 """
 
 from __future__ import annotations
