@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .pixels import block_mean
+from .pixels import as_float_array, block_mean, fit_plane
 
 
 def parse_stretch(name):
@@ -100,8 +100,6 @@ def block_residual(flat, truth, ideal, size, min_fraction):
     ones, are left out.  A block with fewer than ``min_fraction`` of its pixels left is NaN
     in both maps.
     """
-    from .pixels import block_mean, fit_plane
-
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = flat / truth
         plane = fit_plane(ratio, 8)
@@ -144,8 +142,6 @@ def positive_int(value, name, function):
 
 def flats_like(flats, shape, function):
     """Return ``flats`` (title: image) as float arrays of ``shape``, else ValueError."""
-    from .pixels import as_float_array
-
     if not flats:
         raise ValueError(f"{function}: no flat given")
     arrays = {title: as_float_array(flat) for title, flat in flats.items()}
