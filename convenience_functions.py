@@ -339,17 +339,7 @@ def plot_frame_levels(images, *, ax=None, labels=None, title=None, label=None):
         if len(labels) != len(images):
             raise ValueError(f"got {len(labels)} labels for {len(images)} frames")
 
-    means, medians, names, unit = [], [], [], None
-    for index, image in enumerate(images):
-        values, name, frame_unit = _pixels.values_name_unit(image, index)
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            raise ValueError(f"frame {name} has no finite pixel")
-        means.append(float(np.mean(finite, dtype=np.float64)))
-        medians.append(float(np.median(finite)))
-        names.append(name)
-        unit = unit or (str(frame_unit) if frame_unit else None)
-
+    means, medians, names, unit = _display.frame_levels(images)
     ticks = labels if labels is not None else names
     _display.plot_levels(ax, means, medians, ticks, unit=unit, label=label, title=title)
     return np.asarray(medians, dtype=float)
@@ -634,8 +624,6 @@ def truth_table(flats, truth, *, frames=None, **options):
     >>> print(table["noise / ideal"].round(1)[0], table["> 5 sigma above"][0])
     1.0 0
     """
-    from astropy.table import MaskedColumn, Table
-
     truth = _pixels.as_float_array(truth)
     inspect.signature(compare_with_truth).bind(truth, truth, **options)  # unknown: TypeError
     with _options.named("truth_table"):
@@ -644,20 +632,12 @@ def truth_table(flats, truth, *, frames=None, **options):
         _options.as_number(options["gain"], "gain", minimum=0, strict=True)
     pairs = {name: f if isinstance(f, tuple) else (f, None) for name, f in flats.items()}
     _display.flats_like({name: pair[0] for name, pair in pairs.items()}, truth.shape, "truth_table")
-    rows = [
-        compare_with_truth(flat, truth, n_used=n_used, frames=frames, **options)
-        for flat, n_used in pairs.values()
-    ]
-    table = Table({"method": list(pairs)})
-    table["noise / ideal"] = [q.noise_ratio for q in rows]
-    table["noise / ideal"].format = ".3f"
-    table[f"> {threshold:g} sigma above"] = [q.n_high for q in rows]
-    table[f"> {threshold:g} sigma below"] = [q.n_low for q in rows]
-    if frames is not None:
-        rejected = [100 * q.good_rejected for q in rows]
-        unknown = [n_used is None for _, n_used in pairs.values()]
-        table["good rejected (%)"] = MaskedColumn(rejected, mask=unknown, format=".3f")
-    return table
+    rows = {
+        name: compare_with_truth(flat, truth, n_used=n_used, frames=frames, **options)
+        for name, (flat, n_used) in pairs.items()
+    }
+    known = {name: pair[1] is not None for name, pair in pairs.items()}
+    return _truth.comparison_table(rows, threshold, known if frames is not None else None)
 
 
 def show_clip_bands(values, bands, *, alt, title=None):
@@ -935,35 +915,11 @@ def compare_with_truth(
     >>> round(result.noise_ratio, 2), result.n_high
     (1.0, 1)
     """
-    flat, truth = _pixels.as_float_array(flat), _pixels.as_float_array(truth)
-    if flat.shape != truth.shape:
-        raise ValueError(f"compare_with_truth: shapes differ: {flat.shape} and {truth.shape}")
-    if remove_plane:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            flat = flat / _pixels.fit_plane(flat / truth)
-    levels = np.asarray(levels, dtype=np.float64)
-    if levels.size == 0 or not (levels > 0).all() or not gain > 0:
-        raise ValueError(f"compare_with_truth: levels {levels} and gain {gain} must be > 0")
-    if ideal_from_counts and n_used is None:
-        raise ValueError("compare_with_truth: ideal_from_counts needs n_used")
-    counts = n_used if ideal_from_counts else None
-    ideal = _truth.ideal_noise(truth, levels, gain, read_noise, counts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        residual = (flat - truth) / ideal
-        excess = flat / truth - 1
-    good = np.isfinite(residual) & (truth > 0)  # dead pixels (truth 0) have no ratio
-    inside = good & (np.abs(residual) <= threshold)
-    good_rejected = math.nan
-    if frames is not None and n_used is not None:
-        clean = _truth.no_outlier(frames, truth, levels, gain, read_noise, threshold)
-        good_rejected = float(np.sum(len(levels) - n_used[clean]) / (clean.sum() * len(levels)))
-    return TruthComparison(
-        float(np.std(residual[inside])),
-        int(np.count_nonzero(good & (residual > threshold))),
-        int(np.count_nonzero(good & (residual < -threshold))),
-        float(np.nanmax(np.where(good, excess, np.nan))),
-        good_rejected,
-    )
+    noise = {"levels": levels, "gain": gain, "read_noise": read_noise}
+    counts = {"frames": frames, "n_used": n_used, "ideal_from_counts": ideal_from_counts}
+    with _options.named("compare_with_truth"):
+        flat, truth = _pixels.as_float_array(flat), _pixels.as_float_array(truth)
+        return TruthComparison(*_truth.compare(flat, truth, noise, threshold, remove_plane, counts))
 
 
 def fit_plane(image, *, step=8):

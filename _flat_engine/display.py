@@ -5,6 +5,7 @@
 - `residual_in_sigmas`, `block_residual`: the maps the truth figures show (a flat's residual
   from the truth in units of the ideal noise, pixel by pixel or averaged in blocks);
 - `clip_bands`: one pixel's values with the band each clip keeps;
+- `frame_levels`: each frame's mean and median for `plot_frame_levels`;
 - `draw_image`, `plot_levels`: the drawing of `show_image` and `plot_frame_levels`.
 """
 
@@ -14,7 +15,7 @@ import math
 
 import numpy as np
 
-from .pixels import as_float_array, block_mean, fit_plane
+from .pixels import as_float_array, block_mean, fit_plane, values_name_unit
 
 
 def parse_stretch(name):
@@ -199,6 +200,26 @@ def draw_image(values, ax, scale, frame, *, cmap, bar):
         colorbar.set_ticks([tick for tick in colorbar.get_ticks() if vmin <= tick <= vmax])
         colorbar.set_label(bar)
     return artist
+
+
+def frame_levels(images):
+    """Return the mean and median of each frame's finite pixels, its name and the unit.
+
+    ``images`` are read one at a time (`values_name_unit`); returns four lists' worth:
+    means, medians, names and the first unit found (a string, or None).  A frame with no
+    finite pixel raises a ValueError naming it.
+    """
+    means, medians, names, unit = [], [], [], None
+    for index, image in enumerate(images):
+        values, name, frame_unit = values_name_unit(image, index)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            raise ValueError(f"frame {name} has no finite pixel")
+        means.append(float(np.mean(finite, dtype=np.float64)))
+        medians.append(float(np.median(finite)))
+        names.append(name)
+        unit = unit or (str(frame_unit) if frame_unit else None)
+    return means, medians, names, unit
 
 
 def plot_levels(ax, means, medians, ticks, *, unit, label, title):

@@ -3,17 +3,20 @@
 `ideal_noise` is the noise of a perfect combination, the Poisson and read noise of every
 frame averaged with nothing rejected (`parse_noise_inputs` checks what `ideal_flat_noise`
 is given); `no_outlier` marks the pixels where no frame deviates from the truth beyond a
-threshold.
+threshold; `compare` and `comparison_table` are the measurements behind `compare_with_truth`
+and `truth_table`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from astropy import units as u
 
 from .files import read_image
 from .options import as_number, quantity_value
-from .pixels import as_float_array
+from .pixels import as_float_array, fit_plane
 
 
 def ideal_noise(truth, levels, gain, read_noise, n_used=None):
@@ -76,3 +79,65 @@ def parse_noise_inputs(levels, gain, read_noise, response, n_used):
     except ValueError as err:
         raise ValueError(f"response and n_used have different shapes: {err}") from err
     return levels, gain, read_noise, response, n_used
+
+
+def compare(flat, truth, noise, threshold, remove_plane, counts):
+    """Return what `compare_with_truth` reports, as a tuple of its five fields.
+
+    ``noise`` holds the frames' ``levels``, ``gain`` and ``read_noise``; ``counts`` the
+    ``frames`` combined, the flat's ``n_used`` and ``ideal_from_counts``.  Residuals are
+    counted where the truth is positive (dead pixels have no ratio); the spread is measured
+    within ``threshold`` ideal sigmas.  Raises ValueError for mismatched shapes, a level or
+    gain that is not positive, or ``ideal_from_counts`` without ``n_used``.
+    """
+    if flat.shape != truth.shape:
+        raise ValueError(f"shapes differ: {flat.shape} and {truth.shape}")
+    levels, gain = np.asarray(noise["levels"], dtype=np.float64), noise["gain"]
+    if levels.size == 0 or not (levels > 0).all() or not gain > 0:
+        raise ValueError(f"levels {levels} and gain {gain} must be > 0")
+    n_used = counts["n_used"]
+    if counts["ideal_from_counts"] and n_used is None:
+        raise ValueError("ideal_from_counts needs n_used")
+    if remove_plane:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flat = flat / fit_plane(flat / truth, 8)
+    read_noise = noise["read_noise"]
+    ideal = ideal_noise(
+        truth, levels, gain, read_noise, n_used if counts["ideal_from_counts"] else None
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = (flat - truth) / ideal
+        excess = flat / truth - 1
+    good = np.isfinite(residual) & (truth > 0)
+    inside = good & (np.abs(residual) <= threshold)
+    good_rejected = math.nan
+    if counts["frames"] is not None and n_used is not None:
+        clean = no_outlier(counts["frames"], truth, levels, gain, read_noise, threshold)
+        good_rejected = float(np.sum(len(levels) - n_used[clean]) / (clean.sum() * len(levels)))
+    return (
+        float(np.std(residual[inside])),
+        int(np.count_nonzero(good & (residual > threshold))),
+        int(np.count_nonzero(good & (residual < -threshold))),
+        float(np.nanmax(np.where(good, excess, np.nan))),
+        good_rejected,
+    )
+
+
+def comparison_table(rows, threshold, known):
+    """Return the table of `truth_table`: one row per method of ``rows`` (name: comparison).
+
+    ``known`` (name: whether the flat came with its ``n_used``) adds the column of good
+    values rejected, masked where it is unknown; None leaves the column out.
+    """
+    from astropy.table import MaskedColumn, Table
+
+    table = Table({"method": list(rows)})
+    table["noise / ideal"] = [q.noise_ratio for q in rows.values()]
+    table["noise / ideal"].format = ".3f"
+    table[f"> {threshold:g} sigma above"] = [q.n_high for q in rows.values()]
+    table[f"> {threshold:g} sigma below"] = [q.n_low for q in rows.values()]
+    if known is not None:
+        rejected = [100 * q.good_rejected for q in rows.values()]
+        unknown = [not known[name] for name in rows]
+        table["good rejected (%)"] = MaskedColumn(rejected, mask=unknown, format=".3f")
+    return table
