@@ -732,7 +732,7 @@ def read_frame(path, *, unit=None):
     Unit("adu")
     >>> import shutil; shutil.rmtree(path.parent)
     """
-    data, header = _files.read_image(path)
+    data, header = _files.read_image(Path(path).expanduser())
     if unit is None:
         unit = _files.unit_from_header(header, str(path))
     frame = CCDData(data, unit=unit, meta=header)

@@ -1,7 +1,9 @@
 """FITS access and atomic writing: the one way the course's modules read and write a file.
 
 - `write_atomically` (with `remove_stale_temporaries`): a temporary file, an fsync and a
-  rename, so a reader never sees half a file; `hdu_list`, `fits_text` build what it writes;
+  rename, so a reader never sees half a file (temporaries are named after the process,
+  `process_tag`, so that a run cleans up only what ended runs left, `process_ended`);
+  `hdu_list`, `fits_text` build what it writes;
 - `read_image`, `first_image_hdu`: the first image of a FITS file of any compression;
 - `read_header`, `unit_from_header`, `raw_header_value`, `is_combined_output`: what a
   header says (BUNIT as cameras spell it, a keyword's raw bytes, whether a file is a
@@ -17,6 +19,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import platform
 import re
 from pathlib import Path
 
@@ -24,22 +27,54 @@ import numpy as np
 from astropy import units as u
 from astropy.io import fits
 
-# A temporary file is hidden, names its target and carries 12 random hex digits:
-# ".combined_flat_filter_gp.fit.0123456789ab.tmp".  Only names of exactly this form are
-# ever deleted by `remove_stale_temporaries`.
-_TEMPORARY_FORM = r"\.{name}\.[0-9a-f]{{12}}\.tmp"
+# A temporary file is hidden, names its target, the machine and the process that writes it,
+# and carries 12 random hex digits: ".combined_flat_filter_gp.fit.node7-4242-0123456789ab.tmp".
+# Only names of exactly this form are ever deleted by `remove_stale_temporaries`, and only when
+# their process has ended: a run going on at the same time keeps its temporary.  (Names
+# without machine and process, ".combined_flat_filter_gp.fit.0123456789ab.tmp", come from
+# the course's earlier versions and are always stale.)
+_TEMPORARY_FORM = (
+    r"\.{name}\.(?:(?P<host>[A-Za-z0-9]{{1,32}})-(?P<pid>[0-9]{{1,10}})-)?[0-9a-f]{{12}}\.tmp"
+)
+
+
+def process_tag():
+    """Return ``"<host>-<pid>"``: this machine (letters and digits of its name) and process."""
+    host = re.sub(r"[^A-Za-z0-9]", "", platform.node())[:32] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def process_ended(host, pid):
+    """Return True if process ``pid`` of machine ``host`` has ended (None: an old name).
+
+    A process of another machine (a folder shared between computers) is never known to have
+    ended, nor one that this user may not signal.
+    """
+    if host is None:
+        return True
+    if host != process_tag().rsplit("-", 1)[0] or os.name != "posix":
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
 
 
 def _temporary_name(path):
     """Return a new hidden temporary path beside ``path``."""
-    return path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
+    return path.parent / f".{path.name}.{process_tag()}-{os.urandom(6).hex()}.tmp"
 
 
 def remove_stale_temporaries(path):
     """Delete temporary files that an interrupted write of ``path`` left behind.
 
     Only hidden files named like the temporaries of `write_atomically` for this very
-    ``path`` are removed; no other file is touched.
+    ``path`` are removed, and only those of a process that has ended (a run killed
+    before it could clean up); a temporary of a run still writing is kept, and no other
+    file is touched.
 
     Parameters
     ----------
@@ -59,7 +94,10 @@ def remove_stale_temporaries(path):
     except OSError:
         return removed
     for candidate in candidates:
-        if form.fullmatch(candidate.name) and candidate.is_file():
+        match = form.fullmatch(candidate.name)
+        if not match or not process_ended(match["host"], match["pid"]):
+            continue
+        if candidate.is_file():
             try:
                 candidate.unlink()
             except OSError:

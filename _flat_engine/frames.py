@@ -1,7 +1,8 @@
 """The input frames: files (any compression) or CCDData, read in blocks of rows.
 
 - `Frame`, `open_frames`, `frames_stack`: one frame's name, shape, header and a reader of
-  row blocks, and the `contextlib.ExitStack` that removes expanded copies of gzip files;
+  row blocks, and the `contextlib.ExitStack` that removes expanded copies of gzip files
+  (`remove_orphaned_copies` those a killed run left);
 - `map_frames`: a function of each whole frame (its level, its sources), two at a time;
 - `flats_by_filter`: the flats of a folder, grouped by FILTER.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -23,7 +25,14 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import CCDData
 
-from .files import compression_opener, first_image_hdu, raw_header_value, unit_from_header
+from .files import (
+    compression_opener,
+    first_image_hdu,
+    process_ended,
+    process_tag,
+    raw_header_value,
+    unit_from_header,
+)
 
 _RAW_FLOAT_DTYPES = {-32: np.dtype(">f4"), -64: np.dtype(">f8")}
 
@@ -33,7 +42,7 @@ BLOCK_PIXELS = 1 << 18  # pixels per read when a conversion buffer is needed
 
 def as_image_list(images):
     """Turn the ``images`` argument into a list (a lone path or CCDData is one image)."""
-    if isinstance(images, (str, os.PathLike)) and os.path.isdir(images):
+    if isinstance(images, (str, os.PathLike)) and os.path.isdir(os.path.expanduser(images)):
         raise ValueError(
             f"{os.fspath(images)} is a folder: pass the frames' file names, for example "
             "ImageFileCollection(folder).files_filtered(..., include_path=True)"
@@ -74,7 +83,7 @@ class Frame:
                 f"position {index}"
             )
         self.ccd = None
-        self.path = self.source = Path(item)
+        self.path = self.source = Path(item).expanduser()
         self.name, self.label = self.path.name, str(self.path)
         opener = compression_opener(self.path)
         if opener is not None:
@@ -158,6 +167,38 @@ class Frame:
                     rows[...] = target
 
 
+# Expanded copies are named "flat-<host>-<pid>-<random>.fits" in the system's temporary folder:
+# a copy whose process has ended (killed before it could remove it) is an orphan.
+_COPY_FORM = re.compile(r"flat-(?P<host>[A-Za-z0-9]{1,32})-(?P<pid>[0-9]{1,10})-[^/]+\.fits")
+_FOLDERS_CLEANED = set()
+
+
+def remove_orphaned_copies(folder):
+    """Delete the expanded copies that killed runs left in ``folder``; return them.
+
+    Only files named as `_expanded` names its copies, of a process of this machine that
+    has ended, are removed; each folder is looked at once per process.
+    """
+    folder = Path(folder)
+    removed = []
+    if folder in _FOLDERS_CLEANED:
+        return removed
+    _FOLDERS_CLEANED.add(folder)
+    try:
+        candidates = list(folder.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = _COPY_FORM.fullmatch(candidate.name)
+        if match and process_ended(match["host"], match["pid"]) and candidate.is_file():
+            try:
+                candidate.unlink()
+            except OSError:
+                continue
+            removed.append(candidate)
+    return removed
+
+
 class _expanded:
     """Context manager: a temporary, uncompressed copy of a compressed FITS file."""
 
@@ -165,7 +206,8 @@ class _expanded:
         self.path, self.opener = path, opener
 
     def __enter__(self):
-        handle, name = tempfile.mkstemp(suffix=".fits", prefix="flat-")
+        remove_orphaned_copies(tempfile.gettempdir())
+        handle, name = tempfile.mkstemp(suffix=".fits", prefix=f"flat-{process_tag()}-")
         self.copy = Path(name)
         try:
             with os.fdopen(handle, "wb") as output, self.opener(self.path, "rb") as source:
@@ -257,7 +299,15 @@ def _selection_header(path):
     return {key: image.get(key, primary.get(key)) for key in _SELECTION_KEYS}
 
 
-_SELECTION_KEYS = ("IMAGETYP", "FILTER", "COMBINED")
+_SELECTION_KEYS = ("IMAGETYP", "FILTER", "COMBINED", "NCOMBINE")
+
+
+def _combined_elsewhere(ncombine):
+    """Return True if an NCOMBINE value says the file combines two or more frames."""
+    try:
+        return not isinstance(ncombine, bool) and float(ncombine) > 1
+    except (TypeError, ValueError):
+        return False
 
 
 def flats_by_filter(folder_or_collection, imagetyp, method):
@@ -265,8 +315,11 @@ def flats_by_filter(folder_or_collection, imagetyp, method):
 
     Every file of the folder (or of the collection) that astropy opens as FITS counts,
     whatever its extension or compression (``FLAT_001.FIT``, ``flat.fits.gz``); the
-    keywords are read from each file's image header.  Errors start with ``method``, the
-    name of the public function called.
+    keywords are read from each file's image header.  Left out: files that are not FITS,
+    the course's combined flats (COMBINED = True) and, with a warning, other programs'
+    (NCOMBINE above 1, as ccdproc and IRAF write it).  FILTER may be any value but a
+    missing or blank one (``0`` is a filter).  ``~`` in a folder's name is the home
+    folder.  Errors start with ``method``, the name of the public function called.
     """
     from ccdproc import ImageFileCollection
 
@@ -274,7 +327,7 @@ def flats_by_filter(folder_or_collection, imagetyp, method):
         collection = folder_or_collection
         folder = Path(collection.location)
     else:
-        folder = Path(folder_or_collection)
+        folder = Path(folder_or_collection).expanduser()
         if not folder.is_dir():
             raise ValueError(f"{method}: {folder} is not a folder")
         collection = None
@@ -288,11 +341,20 @@ def flats_by_filter(folder_or_collection, imagetyp, method):
         path = folder / name
         header = _selection_header(path)
         if header is None or header["COMBINED"] is True:
-            continue  # not readable as FITS, or an earlier combined flat
+            continue  # not readable as FITS, or an earlier combined flat of the course's
         typ, filt = header["IMAGETYP"], header["FILTER"]
         seen_types |= {str(typ)} if typ is not None else set()
         seen_filters |= {str(filt)} if filt is not None else set()
-        if typ is None or str(typ).strip().casefold() != wanted or not str(filt or "").strip():
+        if typ is None or str(typ).strip().casefold() != wanted:
+            continue
+        if filt is None or not str(filt).strip():  # FILTER 0 is a filter, a blank one none
+            continue
+        if _combined_elsewhere(header["NCOMBINE"]):
+            warnings.warn(
+                f"{method}: {path} has NCOMBINE = {header['NCOMBINE']}, a combination of "
+                "frames (a master flat made by another program?): left out",
+                stacklevel=3,
+            )
             continue
         groups.setdefault(str(filt).strip(), []).append(path)
     if not groups:

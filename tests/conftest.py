@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -103,6 +104,20 @@ def astropy_reference(
     n_used = (~np.ma.getmaskarray(clipped)).sum(axis=0)
     mean = clipped.mean(axis=0).filled(np.nan)
     return mean / np.median(mean[np.isfinite(mean)]), n_used
+
+
+@pytest.fixture
+def system_tmp(tmp_path, monkeypatch):
+    """A temporary folder of this test's own as `tempfile.gettempdir()`.
+
+    Expanded copies of compressed inputs go there, so a copy left behind is seen exactly,
+    and another test run sharing the machine's temporary folder cannot disturb the check.
+    """
+    folder = tmp_path / "system-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    assert Path(tempfile.gettempdir()) == folder
+    return folder
 
 
 @pytest.fixture

@@ -108,20 +108,6 @@ def fingerprint(paths):
     }
 
 
-@pytest.fixture
-def system_tmp(tmp_path, monkeypatch):
-    """A temporary folder of this test's own as `tempfile.gettempdir()`.
-
-    Expanded copies of compressed inputs go there, so a copy left behind is seen exactly,
-    and another test run sharing the machine's temporary folder cannot disturb the check.
-    """
-    folder = tmp_path / "system-tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    assert Path(tempfile.gettempdir()) == folder
-    return folder
-
-
 def assert_same_flat(got, expected):
     np.testing.assert_array_equal(got.data, expected.data)
     np.testing.assert_array_equal(got.uncertainty.array, expected.uncertainty.array)

@@ -1,0 +1,158 @@
+"""Observers' folders as they are (issue 20): runs at the same time, killed runs, ``~``,
+FILTER values that are not text, and master flats that other programs made.
+
+Each test fails on the code before issue 20 and holds after it.  The frames are the seeded
+synthetic flats of `test_files`; the simulator is never involved.
+"""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from test_files import SHAPE, flat_header, twilight_flats, write_frames
+
+import convenience_functions as cf
+from _flat_engine import files as engine_files
+from _flat_engine import frames as engine_frames
+
+TARGET = "combined_flat_filter_r.fit"
+
+
+@pytest.fixture
+def other_processes():
+    """A live process of this machine and one that has ended: ``(live_pid, ended_pid)``."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield live.pid, ended.pid
+    finally:
+        live.kill()
+        live.wait()
+
+
+def temporary_of(pid, digits="0123456789ab"):
+    """The name `write_atomically` gives a temporary of TARGET written by process ``pid``."""
+    host = engine_files.process_tag().rsplit("-", 1)[0]
+    return f".{TARGET}.{host}-{pid}-{digits}.tmp"
+
+
+# ------------------------------------------------------------- two runs at the same time
+
+
+def test_a_run_keeps_the_temporary_of_a_run_going_on_and_removes_an_ended_ones(
+    tmp_path, other_processes
+):
+    live, ended = other_processes
+    write_frames(tmp_path, twilight_flats(seed=40))
+    going_on, left = tmp_path / temporary_of(live), tmp_path / temporary_of(ended, "fedcba987654")
+    going_on.write_bytes(b"half a flat, still being written")
+    left.write_bytes(b"half a flat of a killed run")
+    cf.combine_flats_by_filter(tmp_path, imagetyp="flat")
+    assert going_on.read_bytes() == b"half a flat, still being written"
+    assert not left.exists()
+
+
+def test_a_temporary_of_another_machine_is_never_removed(tmp_path):
+    name = f".{TARGET}.elsewhere7-1-0123456789ab.tmp"
+    (tmp_path / name).write_bytes(b"a run on another computer sharing the folder")
+    assert engine_files.remove_stale_temporaries(tmp_path / TARGET) == []
+    assert (tmp_path / name).exists()
+
+
+def test_the_temporary_names_the_machine_and_the_process(tmp_path, monkeypatch):
+    seen = []
+    writeto = fits.HDUList.writeto
+
+    def spy(self, name, *args, **kwargs):
+        seen.append(name.name)
+        return writeto(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(fits.HDUList, "writeto", spy)
+    engine_files.write_atomically(tmp_path / TARGET, fits.HDUList([fits.PrimaryHDU()]))
+    host, pid = engine_files.process_tag().rsplit("-", 1)
+    assert int(pid) > 0
+    assert host.isalnum()
+    assert seen[0].startswith(f".{TARGET}.{host}-{pid}-")
+    assert seen[0].endswith(".tmp")
+
+
+# -------------------------------------------------------- copies of a killed run's input
+
+
+def test_expanded_copies_of_a_killed_run_are_removed_and_nothing_else(
+    tmp_path, system_tmp, other_processes, monkeypatch
+):
+    live, ended = other_processes
+    host = engine_files.process_tag().rsplit("-", 1)[0]
+    orphan = system_tmp / f"flat-{host}-{ended}-k1ll3d.fits"
+    kept = [
+        system_tmp / f"flat-{host}-{live}-running.fits",  # a run going on
+        system_tmp / "flat-notes.fits",  # not a name of ours
+        system_tmp / f"flat-elsewhere7-{ended}-x.fits",  # another machine's
+    ]
+    for path in [orphan, *kept]:
+        path.write_bytes(b"SIMPLE")
+    monkeypatch.setattr(engine_frames, "_FOLDERS_CLEANED", set())
+    paths = write_frames(tmp_path / "in", twilight_flats(seed=41), "gzip9")
+    cf.combine_flats(paths)
+    assert not orphan.exists()
+    assert all(path.exists() for path in kept)
+
+
+# ------------------------------------------------------------------------ ~ is home
+
+
+def test_a_folder_and_frames_under_home_are_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    paths = write_frames(tmp_path / "flats", twilight_flats(seed=42))
+    result = cf.combine_flats_by_filter("~/flats", imagetyp="flat")
+    assert result == {"r": tmp_path / "flats" / TARGET}
+    tilde = [f"~/flats/{path.name}" for path in paths]
+    np.testing.assert_array_equal(cf.combine_flats(tilde).data, cf.combine_flats(paths).data)
+    assert cf.read_frame(tilde[0]).shape == SHAPE
+
+
+# ------------------------------------------------------------- FILTER values not text
+
+
+def test_integer_filters_zero_and_one_are_both_combined(tmp_path):
+    write_frames(tmp_path, twilight_flats(seed=43), header=flat_header(filt=0), prefix="zero")
+    write_frames(tmp_path, twilight_flats(seed=44), header=flat_header(filt=1), prefix="one")
+    result = cf.combine_flats_by_filter(tmp_path, imagetyp="flat")
+    assert sorted(result) == ["0", "1"]
+    assert all(path.exists() for path in result.values())
+
+
+def test_a_blank_filter_is_still_no_filter(tmp_path):
+    write_frames(tmp_path, twilight_flats(seed=45), header=flat_header(filt="  "))
+    with pytest.raises(ValueError, match=r"no frame .* has IMAGETYP 'flat' and a FILTER"):
+        cf.combine_flats_by_filter(tmp_path, imagetyp="flat")
+
+
+# ------------------------------------------------- other programs' master flats left out
+
+
+@pytest.mark.parametrize("ncombine", [5, 2.0])
+def test_a_master_flat_with_ncombine_is_left_out_with_a_warning(tmp_path, ncombine):
+    write_frames(tmp_path / "alone", twilight_flats(seed=46))
+    alone = cf.combine_flats_by_filter(tmp_path / "alone", imagetyp="flat")["r"]
+    expected = fits.getdata(alone)
+    folder = tmp_path / "with-master"
+    write_frames(folder, twilight_flats(seed=46))
+    master = np.ones(SHAPE, dtype=np.float32)
+    fits.writeto(folder / "master_flat_r.fits", master, flat_header(NCOMBINE=ncombine))
+    with pytest.warns(UserWarning, match=r"master_flat_r.fits has NCOMBINE .* left out"):
+        result = cf.combine_flats_by_filter(folder, imagetyp="flat")
+    np.testing.assert_array_equal(fits.getdata(result["r"]), expected)
+
+
+def test_a_single_frame_with_ncombine_1_is_a_frame(tmp_path):
+    write_frames(tmp_path, twilight_flats(seed=47), header=flat_header(NCOMBINE=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = cf.combine_flats_by_filter(tmp_path, imagetyp="flat")
+    assert list(result) == ["r"]
