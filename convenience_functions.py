@@ -10,7 +10,8 @@ Display
     (simulated data), `show_clip_bands` what two clips keep of one pixel.
 Reading and measurement
     `read_frame` reads a frame as `~astropy.nddata.CCDData` (ADU when BUNIT is missing);
-    `frames_by_filter` groups a folder's frames of one IMAGETYP by FILTER; `inv_median`
+    `frames_by_filter` groups a folder's frames of one IMAGETYP by FILTER, `fits_files`
+    lists its FITS files whatever their names; `inv_median`
     is the usual flat scaling; `pixel_scatter` and `noise_budget` measure the
     pixel-to-pixel noise of flats; `ideal_flat_noise` is the noise of a perfect
     combination, the yardstick of `compare_with_truth`, which judges a combined flat
@@ -65,6 +66,7 @@ __all__ = [
     "combine_sky_flats",
     "compare_with_truth",
     "fit_plane",
+    "fits_files",
     "frames_by_filter",
     "ideal_flat_noise",
     "inv_median",
@@ -794,6 +796,55 @@ def frames_by_filter(folder_or_collection, *, imagetyp):
         raise ValueError(f"frames_by_filter: imagetyp must be a non-empty string, got {imagetyp!r}")
     _, groups = _frames.flats_by_filter(folder_or_collection, imagetyp, "frames_by_filter")
     return {filt: [str(path) for path in paths] for filt, paths in sorted(groups.items())}
+
+
+def fits_files(folder):
+    """Return the names of a folder's FITS files, whatever they are called, for a collection.
+
+    `ccdproc.ImageFileCollection` finds files by their extension, in lower case only:
+    ``FLAT_001.FIT``, ``flat.FITS.GZ`` or a file without extension are not in its table.
+    This function opens each file that is not hidden instead, and keeps those astropy
+    reads as FITS (any compression), leaving out combined flats (COMBINED = True, or
+    NCOMBINE above 1), so that a flat never goes into its own combination.  Pass the
+    names to the collection: ``ImageFileCollection(folder, filenames=fits_files(folder))``.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The folder (``~`` is the home folder).
+
+    Returns
+    -------
+    list of str
+        File names (without the folder), sorted.
+
+    Raises
+    ------
+    ValueError
+        If ``folder`` is not a folder, or a FITS file in it cannot be read (the message
+        names the file).
+
+    See Also
+    --------
+    frames_by_filter : the frames of one IMAGETYP, grouped by FILTER.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("FLAT_1.FIT", "flat2", "flat3.fits"):
+    ...     fits.writeto(folder / name, np.zeros((2, 2)))
+    >>> _ = (folder / "log.txt").write_text("clear")
+    >>> fits_files(folder)
+    ['FLAT_1.FIT', 'flat2', 'flat3.fits']
+    >>> import shutil; shutil.rmtree(folder)
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ValueError(f"fits_files: {folder} is not a folder")
+    return _frames.fits_names(folder)
 
 
 def inv_median(data):

@@ -4,7 +4,8 @@
   row blocks, and the `contextlib.ExitStack` that removes expanded copies of gzip files
   (`remove_orphaned_copies` those a killed run left);
 - `map_frames`: a function of each whole frame (its level, its sources), two at a time;
-- `flats_by_filter`: the flats of a folder, grouped by FILTER.
+- `flats_by_filter`: the flats of a folder, grouped by FILTER; `fits_names` its FITS files
+  whatever their names, `visible_files` its files that are not hidden.
 """
 
 from __future__ import annotations
@@ -302,6 +303,32 @@ def _selection_header(path):
 _SELECTION_KEYS = ("IMAGETYP", "FILTER", "COMBINED", "NCOMBINE")
 
 
+def visible_files(folder):
+    """Return the names of the files of ``folder`` that are not hidden, sorted.
+
+    Hidden files (the course's own temporaries among them) are never frames.
+    """
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def fits_names(folder):
+    """Return the names of the FITS files of ``folder`` that are not combined flats, sorted.
+
+    A file counts when astropy opens it as FITS, whatever its name: ``FLAT_001.FIT``,
+    ``flat.fits.gz``, ``FLAT.FITS.BZ2`` or no extension at all.  Combined flats (COMBINED
+    = True, or NCOMBINE above 1) are left out.  A FITS file that cannot be read raises a
+    ValueError naming it.
+    """
+    names = []
+    for name in visible_files(folder):
+        header = _selection_header(folder / name)
+        if header is None or header["COMBINED"] is True:
+            continue
+        if not _combined_elsewhere(header["NCOMBINE"]):
+            names.append(name)
+    return names
+
+
 def _combined_elsewhere(ncombine):
     """Return True if an NCOMBINE value says the file combines two or more frames."""
     try:
@@ -333,8 +360,8 @@ def flats_by_filter(folder_or_collection, imagetyp, method):
         collection = None
     if collection is not None:
         names = [str(name) for name in collection.files or []]
-    else:  # hidden files (our own temporaries among them) are not frames
-        names = [p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    else:
+        names = visible_files(folder)
     wanted = imagetyp.strip().casefold()
     seen_types, seen_filters, groups = set(), set(), {}
     for name in sorted(names):

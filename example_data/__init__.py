@@ -162,7 +162,8 @@ The package
     header.
 :mod:`example_data.folders`
     :func:`open_data_folder`, a notebook's first step: the course's folder (its missing
-    frames written) or the reader's own (only checked).
+    frames written) or the reader's own (only checked); :func:`open_output_folder`, where
+    the combined flats go, checked to be writable.
 :mod:`example_data.writing`, :mod:`example_data.cli`
     Safe writing (:func:`ensure_example_data`, :func:`make_example` ...) and the command
     line (:func:`main`, ``python -m example_data``).
@@ -225,7 +226,7 @@ from example_data.examples import (
     example_medians,
     true_flat,
 )
-from example_data.folders import open_data_folder
+from example_data.folders import open_data_folder, open_output_folder
 from example_data.header import SIMULATION_VERSION as SIMULATION_VERSION
 from example_data.truth import CosmicRays, Defects, Donuts, Galaxies, Sky, Sources, Spots, Stars
 from example_data.writing import (
@@ -300,5 +301,6 @@ __all__ = [
     "make_example2",
     "make_example3",
     "open_data_folder",
+    "open_output_folder",
     "true_flat",
 ]

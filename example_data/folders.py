@@ -1,8 +1,13 @@
-"""The first step of every notebook: the course's example folder, or the reader's own."""
+"""The first step of every notebook: the course's example folder, or the reader's own.
+
+`open_data_folder` opens the frames' folder (writing the course's frames that are missing);
+`open_output_folder` the folder the combined flats go to, checked to be writable.
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from example_data.camera import _check_example
@@ -57,3 +62,54 @@ def open_data_folder(folder: str | os.PathLike[str], *, example: int) -> tuple[P
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder")
     return folder, False
+
+
+def open_output_folder(
+    output_folder: str | os.PathLike[str] | None, *, data_folder: str | os.PathLike[str]
+) -> Path:
+    """Return the folder a notebook writes its combined flats to, checked to be writable.
+
+    A notebook's parameters cell names it; ``None`` means beside the frames, in
+    ``data_folder``.  A folder named but missing is made (the reader asked for it).  The
+    check is made at once, by writing and removing a hidden empty file, so that a folder
+    that cannot be written to (a read-only archive, a DVD, another user's) is reported in
+    the notebook's first cells, not after all the work.
+
+    Parameters
+    ----------
+    output_folder : str, os.PathLike or None
+        The folder for the combined flats (``~`` is the home folder), or None.
+    data_folder : str or os.PathLike
+        The folder of the frames (:func:`open_data_folder`).
+
+    Returns
+    -------
+    pathlib.Path
+        The output folder.
+
+    Raises
+    ------
+    OSError
+        If the folder cannot be made or written to; the message names it and says to set
+        ``output_folder``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> open_output_folder(None, data_folder=folder) == folder
+    True
+    >>> open_output_folder(folder / "flats", data_folder=folder).is_dir()
+    True
+    >>> import shutil; shutil.rmtree(folder)
+    """
+    folder = Path(data_folder if output_folder is None else output_folder).expanduser()
+    advice = "set output_folder in the parameters cell to a folder you can write to"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        message = f"cannot write the combined flats into {folder}: {err.strerror or err}; {advice}"
+        raise type(err)(err.errno, message, str(folder)) from err
+    return folder

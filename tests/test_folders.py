@@ -5,8 +5,10 @@ Each test fails on the code before issue 20 and holds after it.  The frames are 
 synthetic flats of `test_files`; the simulator is never involved.
 """
 
+import os
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -15,6 +17,7 @@ from astropy.io import fits
 from test_files import SHAPE, flat_header, twilight_flats, write_frames
 
 import convenience_functions as cf
+import example_data as ed
 from _flat_engine import files as engine_files
 from _flat_engine import frames as engine_frames
 
@@ -156,3 +159,62 @@ def test_a_single_frame_with_ncombine_1_is_a_frame(tmp_path):
         warnings.simplefilter("error")
         result = cf.combine_flats_by_filter(tmp_path, imagetyp="flat")
     assert list(result) == ["r"]
+
+
+# ------------------------------------------------------------ any FITS name, in notebooks
+
+
+def test_fits_files_finds_every_fits_file_whatever_its_name(tmp_path):
+    frames = twilight_flats(3, seed=48)
+    paths = write_frames(tmp_path, frames[:1], prefix="upper")
+    paths[0].rename(tmp_path / "FLAT_001.FIT")
+    write_frames(tmp_path, frames[1:2], "gzip9", prefix="packed")
+    (tmp_path / "packed-001.fits.gz").rename(tmp_path / "FLAT_002.FITS.GZ")
+    fits.writeto(tmp_path / "flat_003", frames[2], flat_header())
+    (tmp_path / "log.txt").write_text("clear")
+    (tmp_path / ".hidden.fits").write_bytes((tmp_path / "flat_003").read_bytes())
+    cf.combine_flats_by_filter(tmp_path, imagetyp="flat")  # writes a combined flat
+    assert cf.fits_files(tmp_path) == ["FLAT_001.FIT", "FLAT_002.FITS.GZ", "flat_003"]
+    assert cf.fits_files(str(tmp_path)) == cf.fits_files(tmp_path)
+
+
+def test_fits_files_refuses_a_missing_folder_and_names_a_damaged_file(tmp_path):
+    with pytest.raises(ValueError, match=r"fits_files: .*missing is not a folder"):
+        cf.fits_files(tmp_path / "missing")
+    (tmp_path / "cut.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 20)
+    with pytest.raises(ValueError, match=r"cut\.fits"):
+        cf.fits_files(tmp_path)
+
+
+# ------------------------------------------------------------------ the output folder
+
+
+def test_the_output_folder_is_beside_the_data_unless_named(tmp_path):
+    assert ed.open_output_folder(None, data_folder=tmp_path) == tmp_path
+    named = ed.open_output_folder(str(tmp_path / "out" / "flats"), data_folder=tmp_path)
+    assert named == tmp_path / "out" / "flats"
+    assert named.is_dir()
+    assert list(named.iterdir()) == []  # the check leaves nothing behind
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_at_once(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    with pytest.raises(PermissionError, match="set output_folder in the parameters cell"):
+        ed.open_output_folder(None, data_folder=tmp_path)
+    (tmp_path / "a file").write_text("not a folder")
+    monkeypatch.undo()
+    with pytest.raises(OSError, match=r"cannot write the combined flats into .*a file"):
+        ed.open_output_folder(tmp_path / "a file", data_folder=tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_a_read_only_data_folder_is_refused_without_an_output_folder(tmp_path):
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError, match="set output_folder"):
+            ed.open_output_folder(None, data_folder=tmp_path)
+    finally:
+        tmp_path.chmod(0o755)
