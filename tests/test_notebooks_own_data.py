@@ -5,8 +5,8 @@ one filter with a space in its name, 16-bit integer frames with BZERO and no BUN
 IMAGETYP with a space, some frames gzipped, a bias frame and a text file beside them.
 Each notebook runs with its parameters cell overridden (as papermill does: a cell tagged
 ``injected-parameters`` after the one tagged ``parameters``).  Nothing but combined flats
-may be written into the folder, and the combined flat must match the response the
-frames were drawn from.
+may be written, into the folder or the ``output_folder`` named, never over a file of the
+observer's; the combined flat must match the response the frames were drawn from.
 """
 
 import gzip
@@ -19,6 +19,7 @@ import pytest
 from astropy.io import fits
 from conftest import make_sky_frames
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 import convenience_functions as cf
 
@@ -36,8 +37,12 @@ def response(shape):
     return truth / np.median(truth)
 
 
-def observer_folder(folder):
-    """Write an observer's folder; return the names of the files in it."""
+def observer_folder(folder, *, upper=False):
+    """Write an observer's folder; return the truth and the names of the files in it.
+
+    ``upper``: as some cameras name them, ``SKYFLAT_B2_001.FIT`` and ``....FIT.GZ``, which
+    an `ImageFileCollection` alone does not find.
+    """
     rng = np.random.default_rng(8)
     truth = response(SHAPE)
     folder.mkdir()
@@ -50,11 +55,12 @@ def observer_folder(folder):
         header["EXPTIME"] = 3.0 + i
         header["DATE-OBS"] = f"2026-03-0{i + 1}T18:30:00"
         header["GAIN"] = GAIN
-        name = folder / f"skyflat_B2_{i + 1:03d}.fits"
+        name = folder / (f"SKYFLAT_B2_{i + 1:03d}.FIT" if upper else f"skyflat_B2_{i + 1:03d}.fits")
         fits.PrimaryHDU(data, header).writeto(name)  # uint16: BZERO = 32768
         assert fits.getheader(name)["BZERO"] == 32768
         if i % 2:
-            with open(name, "rb") as source, gzip.open(f"{name}.gz", "wb") as target:
+            packed = f"{name}.GZ" if upper else f"{name}.gz"
+            with open(name, "rb") as source, gzip.open(packed, "wb") as target:
                 shutil.copyfileobj(source, target)
             name.unlink()
     bias = fits.Header({"IMAGETYP": "Bias Frame", "FILTER": "B 2"})
@@ -65,8 +71,11 @@ def observer_folder(folder):
     return truth, {p.name for p in folder.iterdir()}
 
 
-def run_notebook(name, parameters):
-    """Execute a notebook with its parameters overridden; return it."""
+def run_notebook(name, parameters, *, fails=None):
+    """Execute a notebook with its parameters overridden; return it.
+
+    ``fails``: the notebook must stop with an error whose text matches this pattern.
+    """
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     index = next(
         i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", [])
@@ -77,21 +86,16 @@ def run_notebook(name, parameters):
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
     )
-    client.execute()
+    if fails is None:
+        client.execute()
+    else:
+        with pytest.raises(CellExecutionError, match=fails):
+            client.execute()
     return notebook
 
 
-@pytest.mark.parametrize(
-    "notebook", ["01-combining-dome-flats.ipynb", "02-combining-twilight-flats.ipynb"]
-)
-def test_notebook_runs_on_an_observers_folder(tmp_path, notebook):
-    folder = tmp_path / "my flats"
-    truth, before = observer_folder(folder)
-    run_notebook(notebook, {"data_folder": str(folder), "flat_imagetyp": "flat field"})
-    written = {p.name for p in folder.iterdir()} - before
-    assert written == {"combined_flat_filter_B_2.fit"}
-    assert before <= {p.name for p in folder.iterdir()}
-    flat = fits.getdata(folder / "combined_flat_filter_B_2.fit")
+def assert_flat_matches_the_truth(path, truth):
+    flat = fits.getdata(path)
     levels = np.array([30000.0, 28000.0, 26500.0, 25000.0, 23000.0])
     ideal = cf.ideal_flat_noise(levels, gain=GAIN)
     residual = (flat - truth) / ideal
@@ -99,11 +103,54 @@ def test_notebook_runs_on_an_observers_folder(tmp_path, notebook):
     assert np.max(np.abs(residual)) < 6
 
 
-def observer_night(folder):
+def test_dome_flat_notebook_writes_only_into_the_output_folder(tmp_path):
+    """Upper-case names, gzipped ones among them; the data folder read-only (for a user who
+    is not root), the combined flat in another folder that the notebook makes."""
+    folder, output = tmp_path / "my flats", tmp_path / "results" / "flats"
+    truth, before = observer_folder(folder, upper=True)
+    folder.chmod(0o555)
+    try:
+        parameters = {"data_folder": str(folder), "flat_imagetyp": "flat field"}
+        run_notebook("01-combining-dome-flats.ipynb", {**parameters, "output_folder": str(output)})
+    finally:
+        folder.chmod(0o755)
+    assert {p.name for p in folder.iterdir()} == before
+    assert {p.name for p in output.iterdir()} == {"combined_flat_filter_B_2.fit"}
+    assert_flat_matches_the_truth(output / "combined_flat_filter_B_2.fit", truth)
+
+
+def test_twilight_flat_notebook_writes_beside_the_frames_by_default(tmp_path):
+    folder = tmp_path / "my flats"
+    truth, before = observer_folder(folder)
+    run_notebook(
+        "02-combining-twilight-flats.ipynb",
+        {"data_folder": str(folder), "flat_imagetyp": "flat field"},
+    )
+    written = {p.name for p in folder.iterdir()} - before
+    assert written == {"combined_flat_filter_B_2.fit"}
+    assert before <= {p.name for p in folder.iterdir()}
+    assert_flat_matches_the_truth(folder / "combined_flat_filter_B_2.fit", truth)
+
+
+def test_a_users_file_named_like_an_output_is_never_replaced(tmp_path):
+    folder = tmp_path / "my flats"
+    observer_folder(folder)
+    mine = folder / "combined_flat_filter_B_2.fit"
+    mine.write_text("my notes on the B 2 flats, not a FITS file")
+    run_notebook(
+        "01-combining-dome-flats.ipynb",
+        {"data_folder": str(folder), "flat_imagetyp": "flat field"},
+        fails="exists and is not a combined flat",
+    )
+    assert mine.read_text() == "my notes on the B 2 flats, not a FITS file"
+
+
+def observer_night(folder, *, upper=False):
     """Write an observer's folder of dithered night frames; return the truth and file names.
 
     16-bit integers without BUNIT, IMAGETYP 'Light Frame', a primed filter name, every
-    other frame gzipped, a bias frame and a log beside them.
+    other frame gzipped, a bias frame and a log beside them; ``upper``: the names in
+    upper case (``NGC1234_R_001.FIT``, ``....FIT.GZ``).
     """
     frames, truth, skies = make_sky_frames(9, shape=(256, 320), seed=4)
     folder.mkdir()
@@ -116,10 +163,11 @@ def observer_night(folder):
         header["GAIN"] = frame.meta["GAIN"]
         header["SATURATE"] = 64000
         data = np.clip(np.round(frame.data), 0, 65535).astype(np.uint16)
-        name = folder / f"ngc1234_r_{i + 1:03d}.fits"
+        name = folder / (f"NGC1234_R_{i + 1:03d}.FIT" if upper else f"ngc1234_r_{i + 1:03d}.fits")
         fits.PrimaryHDU(data, header).writeto(name)
         if i % 2:
-            with open(name, "rb") as source, gzip.open(f"{name}.gz", "wb") as target:
+            packed = f"{name}.GZ" if upper else f"{name}.gz"
+            with open(name, "rb") as source, gzip.open(packed, "wb") as target:
                 shutil.copyfileobj(source, target)
             name.unlink()
     bias = fits.Header({"IMAGETYP": "Bias Frame", "FILTER": "r'"})
@@ -129,21 +177,28 @@ def observer_night(folder):
 
 
 def test_sky_flat_notebook_runs_on_an_observers_night(tmp_path):
-    folder = tmp_path / "my night"
-    truth, skies, before = observer_night(folder)
-    notebook = run_notebook(
-        "03-sky-flats-from-science-frames.ipynb",
-        {"data_folder": str(folder), "light_imagetyp": "light frame"},
-    )
-    written = {p.name for p in folder.iterdir()} - before
-    assert written == {"combined_sky_flat_filter_rp.fit"}
-    assert before <= {p.name for p in folder.iterdir()}
+    folder, output = tmp_path / "my night", tmp_path / "sky flats"
+    truth, skies, before = observer_night(folder, upper=True)
+    folder.chmod(0o555)
+    try:
+        notebook = run_notebook(
+            "03-sky-flats-from-science-frames.ipynb",
+            {
+                "data_folder": str(folder),
+                "light_imagetyp": "light frame",
+                "output_folder": str(output),
+            },
+        )
+    finally:
+        folder.chmod(0o755)
+    assert {p.name for p in folder.iterdir()} == before
+    assert {p.name for p in output.iterdir()} == {"combined_sky_flat_filter_rp.fit"}
     text = "".join(
         output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
     )
     assert "your frames in my night" in text
     assert "9 frames in r'" in text
-    with fits.open(folder / "combined_sky_flat_filter_rp.fit") as hdul:
+    with fits.open(output / "combined_sky_flat_filter_rp.fit") as hdul:
         flat = hdul[0].data.astype(np.float64)
         n_used = hdul["NUSED"].data
     ratio = flat / truth
