@@ -4,7 +4,8 @@
   rename, so a reader never sees half a file (temporaries are named after the process,
   `process_tag`, so that a run cleans up only what ended runs left, `process_ended`);
   `hdu_list`, `fits_text` build what it writes;
-- `read_image`, `first_image_hdu`: the first image of a FITS file of any compression;
+- `read_image`, `first_image_hdu`: the first image of a FITS file of any compression, its
+  header completed from the primary's (`inherited_header`, FITS inheritance);
 - `read_header`, `unit_from_header`, `raw_header_value`, `is_combined_output`: what a
   header says (BUNIT as cameras spell it, a keyword's raw bytes, whether a file is a
   combined flat of ours);
@@ -190,6 +191,32 @@ def first_image_hdu(hdul):
     raise ValueError("it contains no image")
 
 
+# Keywords that describe one HDU's own structure: never taken from the primary header.
+_STRUCTURAL = re.compile(
+    r"(SIMPLE|BITPIX|NAXIS\d*|EXTEND|XTENSION|PCOUNT|GCOUNT|EXTNAME|EXTVER|EXTLEVEL|INHERIT"
+    r"|NEXTEND|BSCALE|BZERO|BLANK|CHECKSUM|DATASUM|Z\w*|TTYPE\d+|TFORM\d+|TFIELDS|END|)"
+)
+
+
+def inherited_header(hdul, index):
+    """Return the header of HDU ``index`` with the keywords it lacks taken from the primary.
+
+    This is FITS inheritance, as multi-extension cameras use it: a keyword the primary
+    header holds for every extension (GAIN, FILTER, BUNIT, DATE-OBS ...) counts for an
+    image extension that does not set its own, unless the extension says ``INHERIT = F``.
+    Structural keywords, COMMENT and HISTORY are never inherited.  Returns a copy.
+    """
+    header = hdul[index].header.copy()
+    if index == 0 or header.get("INHERIT", True) is False:
+        return header
+    for card in hdul[0].header.cards:
+        key = card.keyword
+        if key in ("COMMENT", "HISTORY") or _STRUCTURAL.fullmatch(key) or key in header:
+            continue
+        header.append(card)
+    return header
+
+
 def read_image(path):
     """Return ``(data, header)`` of the first image HDU of a FITS file (any compression).
 
@@ -202,10 +229,10 @@ def read_image(path):
     """
     try:
         with fits.open(path, memmap=False) as hdul:
-            _, hdu = first_image_hdu(hdul)
+            index, hdu = first_image_hdu(hdul)
             if len(hdu.shape) != 2:
                 raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
-            return np.asarray(hdu.data), hdu.header.copy()
+            return np.asarray(hdu.data), inherited_header(hdul, index)
     except (OSError, ValueError, TypeError) as err:
         if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
@@ -233,10 +260,13 @@ def unit_from_header(header, label):
 
 
 def read_header(path):
-    """Return the header of the first image HDU of a FITS file (any compression)."""
+    """Return the header of the first image HDU of a FITS file (any compression).
+
+    Keywords it lacks are taken from the primary header (`inherited_header`).
+    """
     try:
         with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            return first_image_hdu(hdul)[1].header.copy()
+            return inherited_header(hdul, first_image_hdu(hdul)[0])
     except (OSError, ValueError, TypeError) as err:
         if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise

@@ -29,6 +29,7 @@ from astropy.nddata import CCDData
 from .files import (
     compression_opener,
     first_image_hdu,
+    inherited_header,
     process_ended,
     process_tag,
     raw_header_value,
@@ -105,7 +106,7 @@ class Frame:
                 if len(hdu.shape) != 2:
                     raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
                 self.shape = tuple(int(n) for n in hdu.shape)
-                self.header = hdu.header.copy()
+                self.header = inherited_header(hdul, self.hdu_index)
                 raw = _RAW_FLOAT_DTYPES.get(self.header.get("BITPIX"))
                 plain = (
                     type(hdu) in (fits.PrimaryHDU, fits.ImageHDU)

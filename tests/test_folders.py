@@ -218,3 +218,45 @@ def test_a_read_only_data_folder_is_refused_without_an_output_folder(tmp_path):
             ed.open_output_folder(None, data_folder=tmp_path)
     finally:
         tmp_path.chmod(0o755)
+
+
+# ------------------------------------------- keywords of the primary header (inheritance)
+
+
+def write_extension_frames(folder, *, inherit=None, bunit=None):
+    """Flats with an empty primary holding FILTER, GAIN, RDNOISE (and BUNIT), the image in
+    extension 1 with only its own structure; return the paths."""
+    folder.mkdir()
+    paths = []
+    for i, data in enumerate(twilight_flats(seed=49)):
+        primary = fits.PrimaryHDU(header=flat_header(GAIN=1.5, RDNOISE=8.0))
+        if bunit:
+            primary.header["BUNIT"] = bunit
+        image = fits.ImageHDU(data, name="CCD1")
+        if inherit is not None:
+            image.header["INHERIT"] = inherit
+        paths.append(folder / f"flat-{i}.fits")
+        fits.HDUList([primary, image]).writeto(paths[-1])
+    return paths
+
+
+def test_keywords_missing_in_the_extension_come_from_the_primary(tmp_path):
+    paths = write_extension_frames(tmp_path / "in")
+    flat = cf.combine_flats(paths, stdfunc="ccdclip")  # needs GAIN and RDNOISE
+    assert flat.header["FILTER"] == "r"
+    assert flat.header["IMAGETYP"] == "FLAT"
+    assert cf.read_frame(paths[0]).header["GAIN"] == 1.5
+    result = cf.combine_flats_by_filter(tmp_path / "in", imagetyp="flat", stdfunc="ccdclip")
+    assert fits.getheader(result["r"])["FILTER"] == "r"
+
+
+def test_bunit_of_the_primary_is_the_unit_of_the_extension(tmp_path):
+    paths = write_extension_frames(tmp_path / "in", bunit="electron")
+    assert str(cf.read_frame(paths[0]).unit) == "electron"
+
+
+def test_an_extension_with_inherit_false_takes_nothing_from_the_primary(tmp_path):
+    paths = write_extension_frames(tmp_path / "in", inherit=False)
+    with pytest.raises(ValueError, match="GAIN"):
+        cf.combine_flats(paths, stdfunc="ccdclip")
+    assert "FILTER" not in cf.read_frame(paths[0]).header
