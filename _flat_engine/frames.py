@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import re
 import sys
 import tempfile
@@ -250,22 +251,38 @@ def map_frames(function, frames, plan, dtype, *, with_frame=False):
     """Read each frame whole and return ``[function(data) for each frame]``.
 
     With ``with_frame=True`` the call is ``function(data, frame)``.  ``data`` is a
-    buffer of the frame's own, which ``function`` may modify.  ``plan.frame_workers``
-    frames are read at a time.  A ValueError from ``function`` is raised again naming
-    the frame.
+    read buffer, which ``function`` may modify but must not return or keep: the next
+    frame is read into it.  ``plan.frame_workers`` frames are read at a time.  A
+    ValueError from ``function`` is raised again naming the frame.
+
+    The buffers are made here, in the calling thread, once: memory that a worker thread
+    allocates and frees stays with that thread's malloc arena (glibc), where the arrays
+    made afterwards by the calling thread cannot reuse it, and the peak would pass
+    ``mem_limit``.
     """
+    shapes = {frame.shape for frame in frames}
+    buffers = queue.SimpleQueue()
+    for _ in range(plan.frame_workers if len(shapes) == 1 else 0):
+        buffers.put(np.empty(frames[0].shape, dtype=dtype))
 
     def one(frame):
-        data = np.empty(frame.shape, dtype=dtype)
-        step = max(1, BLOCK_PIXELS // frame.shape[1])  # bounded temporaries when reading
-        for start in range(0, frame.shape[0], step):
-            frame.read_rows(start, min(start + step, frame.shape[0]), data[start : start + step])
         try:
+            data = buffers.get_nowait()
+        except queue.Empty:  # frames of different shapes: a buffer of its own
+            data = np.empty(frame.shape, dtype=dtype)
+        try:
+            step = max(1, BLOCK_PIXELS // frame.shape[1])  # bounded temporaries when reading
+            for start in range(0, frame.shape[0], step):
+                stop = min(start + step, frame.shape[0])
+                frame.read_rows(start, stop, data[start:stop])
             return function(data, frame) if with_frame else function(data)
         except ValueError as err:
             raise ValueError(f"{frame.label}: {err}") from err
+        finally:
+            if len(shapes) == 1:
+                buffers.put(data)
 
-    if plan.frame_workers == 1:  # in this thread, whose freed memory the outputs reuse
+    if plan.frame_workers == 1:
         return [one(frame) for frame in frames]
     with ThreadPoolExecutor(plan.frame_workers) as pool:
         return list(pool.map(one, frames))

@@ -260,3 +260,35 @@ def test_an_extension_with_inherit_false_takes_nothing_from_the_primary(tmp_path
     with pytest.raises(ValueError, match="GAIN"):
         cf.combine_flats(paths, stdfunc="ccdclip")
     assert "FILTER" not in cf.read_frame(paths[0]).header
+
+
+# ------------------------------------------------------------- the memory bound holds
+
+
+def test_whole_frames_are_read_into_buffers_of_the_calling_thread(tmp_path, monkeypatch):
+    """Memory a worker thread frees stays in its malloc arena (glibc), out of reach of the
+    outputs made next: with whole frames allocated by the workers, ten 2048 x 2048 frames
+    at mem_limit 94 MB peaked at 1.13 x the limit (benchmarks/bench_memory.py; 0.82 x
+    now).  Every frame-sized buffer of the median pass must come from the calling thread,
+    and be reused."""
+    import threading
+
+    from _flat_engine import stack
+
+    paths = write_frames(tmp_path, twilight_flats(6, seed=50))
+    with engine_frames.frames_stack() as files:
+        frames = engine_frames.open_frames(paths, files)
+        plan = stack.plan_memory(frames[0].shape, len(frames), np.dtype(np.float32), 1e9)
+        assert plan.frame_workers == 2
+        made = []
+        empty = np.empty
+
+        def spy(shape, *args, **kwargs):
+            if tuple(np.atleast_1d(shape)) == SHAPE:
+                made.append(threading.current_thread() is threading.main_thread())
+            return empty(shape, *args, **kwargs)
+
+        monkeypatch.setattr(engine_frames.np, "empty", spy)
+        scales = stack.frame_scales(frames, plan, np.dtype(np.float32))
+    assert made == [True, True]  # one buffer per reader, both made here, for six frames
+    assert len(scales) == 6
