@@ -5,12 +5,14 @@
   `process_tag`, so that a run cleans up only what ended runs left, `process_ended`);
   `hdu_list`, `fits_text` build what it writes;
 - `read_image`, `first_image_hdu`: the first image of a FITS file of any compression, its
-  header completed from the primary's (`inherited_header`, FITS inheritance);
+  header completed from the primary's (`inherited_header`, FITS inheritance); `image_hdus`
+  and `chip_hdu`: the chips of a mosaic camera's file, one image extension each;
 - `read_header`, `unit_from_header`, `raw_header_value`, `is_combined_output`: what a
   header says (BUNIT as cameras spell it, a keyword's raw bytes, whether a file is a
   combined flat of ours);
-- `combined_flat_hdus`, `check_replaceable`, `write_combined`: a combined flat as the
-  course writes it, never over a file that is not one.
+- `combined_flat_hdus`, `mosaic_flat_hdus`, `check_replaceable`, `write_combined`: a
+  combined flat as the course writes it (one image extension per chip for a mosaic
+  camera), never over a file that is not one.
 
 The simulator (`example_data`) imports this module and nothing else of the engine.
 """
@@ -183,6 +185,39 @@ def compression_opener(path):
     return None
 
 
+def image_hdus(hdul):
+    """Return ``[(index, name)]`` of the HDUs of ``hdul`` that hold an image of 2 axes.
+
+    These are a camera's chips: one for most cameras, several for a mosaic camera that
+    writes each chip in an image extension (an empty primary first).  ``name`` is the
+    HDU's EXTNAME (else its CCDNAME, else ``HDU<index>``).
+    """
+    found = []
+    for index, hdu in enumerate(hdul):
+        if hdu.is_image and len(hdu.shape) == 2:
+            header = hdu.header
+            name = header.get("EXTNAME") if index else None
+            name = name or header.get("CCDNAME") or f"HDU{index}"
+            found.append((index, str(name).strip()))
+    return found
+
+
+def chip_hdu(hdul, chip):
+    """Return ``(index, hdu)`` of the chip ``chip`` (a name from `image_hdus` or an index).
+
+    Names are compared without case.  Raises ValueError listing the chips when there is
+    no such chip.
+    """
+    chips = image_hdus(hdul)
+    for index, name in chips:
+        if (isinstance(chip, str) and name.casefold() == chip.strip().casefold()) or (
+            not isinstance(chip, (str, bool)) and index == chip
+        ):
+            return index, hdul[index]
+    listed = ", ".join(f"{name} (HDU {index})" for index, name in chips) or "none"
+    raise ValueError(f"it has no chip {chip!r}; its chips: {listed}")
+
+
 def first_image_hdu(hdul):
     """Return ``(index, hdu)`` of the first HDU of ``hdul`` holding an image of 2 or more axes."""
     for index, hdu in enumerate(hdul):
@@ -328,6 +363,35 @@ def combined_flat_hdus(flat, n_used=None):
     if n_used is not None:
         hdus.append(fits.ImageHDU(np.asarray(n_used), name="NUSED"))
         hdus[-1].header["COMMENT"] = "Number of frames averaged at each pixel"
+    return hdus
+
+
+def mosaic_flat_hdus(chips):
+    """Return the HDU list of a mosaic camera's combined flat: one image HDU per chip.
+
+    ``chips`` is a list of ``(name, flat, n_used)``, ``flat`` a CCDData as `combined_flat_hdus`
+    takes it.  The primary HDU holds no data, only what is common (COMBINED = True, the
+    IMAGETYP and FILTER of the first chip, the number of chips); each chip follows as
+    ``<name>`` (its flat and header), ``<name>_UNCERT``, ``<name>_MASK`` and, with
+    ``n_used``, ``<name>_NUSED``, so that ``CCDData.read(path, hdu=name,
+    hdu_uncertainty=name + "_UNCERT", hdu_mask=name + "_MASK")`` reads one chip.
+    """
+    primary = fits.PrimaryHDU()
+    primary.header["COMBINED"] = (True, "a combined flat, one image extension per chip")
+    for key in ("IMAGETYP", "FILTER"):
+        if chips and chips[0][1].meta.get(key) is not None:
+            primary.header[key] = chips[0][1].meta[key]
+    primary.header["NCHIPS"] = (len(chips), "number of chips, one image extension each")
+    hdus = fits.HDUList([primary])
+    for name, flat, n_used in chips:
+        parts = combined_flat_hdus(flat.copy(), None)
+        data, mask, uncert = parts[0], parts["MASK"], parts["UNCERT"]
+        hdus.append(fits.ImageHDU(data.data, data.header, name=name))
+        hdus.append(fits.ImageHDU(uncert.data, uncert.header, name=f"{name}_UNCERT"))
+        hdus.append(fits.ImageHDU(mask.data, mask.header, name=f"{name}_MASK"))
+        if n_used is not None:
+            hdus.append(fits.ImageHDU(np.asarray(n_used), name=f"{name}_NUSED"))
+            hdus[-1].header["COMMENT"] = f"Number of frames averaged at each pixel of {name}"
     return hdus
 
 

@@ -1,5 +1,7 @@
 """The input frames: files (any compression) or CCDData, read in blocks of rows.
 
+- `Chip`: one chip of a mosaic camera's file (`MosaicFile`: a file of several chips given
+  where one image was expected);
 - `Frame`, `open_frames`, `frames_stack`: one frame's name, shape, header and a reader of
   row blocks, and the `contextlib.ExitStack` that removes expanded copies of gzip files
   (`remove_orphaned_copies` those a killed run left);
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from astropy import units as u
@@ -28,8 +31,10 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 from .files import (
+    chip_hdu,
     compression_opener,
     first_image_hdu,
+    image_hdus,
     inherited_header,
     process_ended,
     process_tag,
@@ -43,6 +48,17 @@ _RAW_FLOAT_DTYPES = {-32: np.dtype(">f4"), -64: np.dtype(">f8")}
 BLOCK_PIXELS = 1 << 18  # pixels per read when a conversion buffer is needed
 
 
+class Chip(NamedTuple):
+    """One chip of a mosaic camera's file: the file, and the chip's EXTNAME or HDU index."""
+
+    path: str | os.PathLike
+    chip: str | int
+
+
+class MosaicFile(ValueError):
+    """A file of several chips was given where one image was expected."""
+
+
 def as_image_list(images):
     """Turn the ``images`` argument into a list (a lone path or CCDData is one image)."""
     if isinstance(images, (str, os.PathLike)) and os.path.isdir(os.path.expanduser(images)):
@@ -50,7 +66,7 @@ def as_image_list(images):
             f"{os.fspath(images)} is a folder: pass the frames' file names, for example "
             "ImageFileCollection(folder).files_filtered(..., include_path=True)"
         )
-    if isinstance(images, (str, os.PathLike, CCDData, np.ndarray)):
+    if isinstance(images, (str, os.PathLike, CCDData, np.ndarray, Chip)):
         return [images]
     if not isinstance(images, Iterable):
         raise TypeError(f"images must be a sequence of file paths or CCDData, got {images!r}")
@@ -80,6 +96,7 @@ class Frame:
             self.shape = tuple(item.data.shape)
             self.unit = item.unit if item.unit is not None else u.adu
             return
+        item, self.chip = item if isinstance(item, Chip) else (item, None)
         if not isinstance(item, (str, os.PathLike)):
             raise TypeError(
                 f"images must be file paths or CCDData, got {type(item).__name__} at "
@@ -88,13 +105,17 @@ class Frame:
         self.ccd = None
         self.path = self.source = Path(item).expanduser()
         self.name, self.label = self.path.name, str(self.path)
+        if self.chip is not None:
+            self.name, self.label = f"{self.name}[{self.chip}]", f"{self.label}[{self.chip}]"
         opener = compression_opener(self.path)
         if opener is not None:
             self.source = stack.enter_context(_expanded(self.path, opener))
         try:
             self._describe()
+        except MosaicFile:
+            raise
         except (OSError, ValueError, TypeError) as err:
-            raise ValueError(f"cannot read {self.path} as a FITS image: {err}") from err
+            raise ValueError(f"cannot read {self.label} as a FITS image: {err}") from err
         self.unit = unit_from_header(self.header, self.label)
 
     def _describe(self):
@@ -103,7 +124,7 @@ class Frame:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with fits.open(self.source, memmap=False, lazy_load_hdus=True) as hdul:
-                self.hdu_index, hdu = first_image_hdu(hdul)
+                self.hdu_index, hdu = self._image(hdul)
                 if len(hdu.shape) != 2:
                     raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
                 self.shape = tuple(int(n) for n in hdu.shape)
@@ -128,6 +149,19 @@ class Frame:
             needed = self.offset + math.prod(self.shape) * self.raw_dtype.itemsize
             if size < needed:
                 raise ValueError(f"the file is truncated ({size} bytes, the image needs {needed})")
+
+    def _image(self, hdul):
+        """Return ``(index, hdu)`` of the image to combine: the chip named, or the only one."""
+        if self.chip is not None:
+            return chip_hdu(hdul, self.chip)
+        chips = image_hdus(hdul)
+        if len(chips) > 1:
+            names = ", ".join(name for _, name in chips)
+            raise MosaicFile(
+                f"{self.label} holds {len(chips)} chips ({names}), one image extension each: "
+                "name the chip to combine, or combine every chip (combine_flats_by_filter)"
+            )
+        return first_image_hdu(hdul)
 
     def read_rows(self, start, stop, out):
         """Fill ``out`` (float, C-contiguous, shape ``(stop - start, nx)``) with rows.

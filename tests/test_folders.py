@@ -292,3 +292,73 @@ def test_whole_frames_are_read_into_buffers_of_the_calling_thread(tmp_path, monk
         scales = stack.frame_scales(frames, plan, np.dtype(np.float32))
     assert made == [True, True]  # one buffer per reader, both made here, for six frames
     assert len(scales) == 6
+
+
+# ----------------------------------------------------------------- mosaic cameras
+
+
+def write_mosaic_frames(folder, n=3, chips=("CCD1", "CCD2", "CCD3"), seed=51):
+    """Flats of a mosaic camera: an empty primary with the shared keywords, one image
+    extension per chip (each chip its own level); return the paths and the truths."""
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    truths = {name: 1 + 0.01 * rng.standard_normal(SHAPE) for name in chips}
+    paths = []
+    for i in range(n):
+        hdus = [fits.PrimaryHDU(header=flat_header(filt="R", GAIN=1.5, RDNOISE=5.0))]
+        for k, name in enumerate(chips):
+            level = 20000.0 * (1 + 0.1 * k) * (1 - 0.05 * i)
+            electrons = rng.poisson(truths[name] * level * 1.5)
+            hdus.append(fits.ImageHDU((electrons / 1.5).astype(np.float32), name=name))
+        paths.append(folder / f"mosaic-{i}.fits")
+        fits.HDUList(hdus).writeto(paths[-1])
+    return paths, truths
+
+
+def test_a_mosaic_file_is_never_silently_one_chip(tmp_path):
+    paths, _ = write_mosaic_frames(tmp_path / "in")
+    with pytest.raises(ValueError, match=r"holds 3 chips \(CCD1, CCD2, CCD3\)"):
+        cf.combine_flats(paths)
+
+
+def test_a_chip_is_chosen_by_name_or_index(tmp_path):
+    paths, truths = write_mosaic_frames(tmp_path / "in")
+    by_name = cf.combine_flats([engine_frames.Chip(p, "ccd2") for p in paths])
+    by_index = cf.combine_flats([engine_frames.Chip(p, 2) for p in paths])
+    np.testing.assert_array_equal(by_name.data, by_index.data)
+    assert by_name.header["IMCMB001"] == "mosaic-0.fits[ccd2]"
+    assert by_name.header["FILTER"] == "R"  # from the primary
+    residual = by_name.data / np.median(by_name.data) - truths["CCD2"] / np.median(truths["CCD2"])
+    assert np.std(residual) < 0.005
+    with pytest.raises(ValueError, match=r"no chip 'CCD9'; its chips: CCD1 \(HDU 1\)"):
+        cf.combine_flats([engine_frames.Chip(p, "CCD9") for p in paths])
+
+
+def test_a_mosaic_flat_is_one_file_that_ccddata_reads_chip_by_chip(tmp_path):
+    from astropy.nddata import CCDData
+
+    paths, _ = write_mosaic_frames(tmp_path / "in", chips=("A", "B"))
+    chips = []
+    for name in ("A", "B"):
+        flat, n_used = cf.combine_flats(
+            [engine_frames.Chip(p, name) for p in paths], return_counts=True
+        )
+        chips.append((name, flat, n_used))
+    path = tmp_path / "combined_flat_filter_R.fit"
+    engine_files.write_combined(path, engine_files.mosaic_flat_hdus(chips), "test")
+    with fits.open(path) as hdul:
+        names = [hdu.name for hdu in hdul]
+        assert hdul[0].header["COMBINED"] is True
+        assert hdul[0].header["NCHIPS"] == 2
+    assert names == [
+        "PRIMARY",
+        *(f"{c}{s}" for c in "AB" for s in ("", "_UNCERT", "_MASK", "_NUSED")),
+    ]
+    for name, flat, n_used in chips:
+        read = CCDData.read(
+            path, hdu=name, hdu_uncertainty=f"{name}_UNCERT", hdu_mask=f"{name}_MASK"
+        )
+        np.testing.assert_array_equal(read.data, flat.data)
+        np.testing.assert_array_equal(read.uncertainty.array, flat.uncertainty.array)
+        assert str(read.unit) == ""
+        np.testing.assert_array_equal(fits.getdata(path, f"{name}_NUSED"), n_used)
