@@ -185,15 +185,23 @@ def compression_opener(path):
     return None
 
 
+# The extensions that go with an image (CCDData's and the course's): not chips of their own.
+_COMPANIONS = ("UNCERT", "MASK", "NUSED")
+
+
 def image_hdus(hdul):
     """Return ``[(index, name)]`` of the HDUs of ``hdul`` that hold an image of 2 axes.
 
     These are a camera's chips: one for most cameras, several for a mosaic camera that
     writes each chip in an image extension (an empty primary first).  ``name`` is the
-    HDU's EXTNAME (else its CCDNAME, else ``HDU<index>``).
+    HDU's EXTNAME (else its CCDNAME, else ``HDU<index>``).  Extensions named ``*UNCERT``,
+    ``*MASK`` or ``*NUSED`` belong to an image (a combined flat's) and are not chips.
     """
     found = []
     for index, hdu in enumerate(hdul):
+        extname = str(hdu.header.get("EXTNAME", "")).upper() if index else ""
+        if extname.endswith(_COMPANIONS):  # a chip's uncertainty, mask or counts
+            continue
         if hdu.is_image and len(hdu.shape) == 2:
             header = hdu.header
             name = header.get("EXTNAME") if index else None

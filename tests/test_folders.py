@@ -362,3 +362,16 @@ def test_a_mosaic_flat_is_one_file_that_ccddata_reads_chip_by_chip(tmp_path):
         np.testing.assert_array_equal(read.uncertainty.array, flat.uncertainty.array)
         assert str(read.unit) == ""
         np.testing.assert_array_equal(fits.getdata(path, f"{name}_NUSED"), n_used)
+
+
+def test_a_combined_flat_with_its_extensions_is_one_chip(tmp_path):
+    paths = write_frames(tmp_path / "in", twilight_flats(seed=52))
+    combined = cf.combine_flats_by_filter(tmp_path / "in", imagetyp="flat")["r"]
+    with fits.open(combined) as hdul:
+        assert len(hdul) == 4  # the flat, UNCERT, MASK and NUSED
+    copies = [tmp_path / f"copy-{i}.fit" for i in range(3)]
+    for copy in copies:
+        copy.write_bytes(combined.read_bytes())
+    again = cf.combine_flats(copies, sigma_lower=None, sigma_upper=None)
+    np.testing.assert_allclose(again.data, fits.getdata(combined), rtol=1e-6)
+    assert len(paths) == 5
