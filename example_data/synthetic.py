@@ -14,6 +14,9 @@ every run gives the same frames.
     Flats drawn from :func:`true_response` with Poisson and read noise and cosmic rays whose
     every pixel is recorded (:class:`SyntheticFlats`); the benchmark of rejection
     (``benchmarks/bench_rejection.py``) judges combinations against them.
+:func:`write_mosaic_flats`
+    Files of a mosaic camera (an empty primary with the shared keywords, one image
+    extension per chip), each chip with its own response, for the tests of mosaics.
 
 Import them from here: ``from example_data.synthetic import make_flats``.
 """
@@ -297,3 +300,69 @@ def make_flats_with_rays(n_frames, *, shape=RAY_FLATS_SHAPE, seed=RAY_FLATS_SEED
         frames.append(CCDData(data.astype(np.float32), unit="adu", meta=meta))
     n_events = RAY_EVENTS_PER_FRAME * n_frames
     return SyntheticFlats(frames, truth, levels, ray_frame, ray_sigma, n_events)
+
+
+# --------------------------------------------------------------------------------------
+# A mosaic camera's flats, as the LFC writes them
+# --------------------------------------------------------------------------------------
+
+
+MOSAIC_CHIPS = tuple(f"CHIP{k}" for k in range(6))
+"""EXTNAMEs of :func:`write_mosaic_flats`' chips: six, as the Palomar LFC has."""
+
+
+def write_mosaic_flats(folder, *, n=3, chips=MOSAIC_CHIPS, shape=TEST_SHAPE, seed=0):
+    """Write flats of a mosaic camera into ``folder``; return the files, truths and levels.
+
+    Each file holds an empty primary HDU with the keywords every chip shares (IMAGETYP,
+    FILTER, GAIN, RDNOISE, DATE-OBS, as the LFC and most wide-field cameras write them)
+    and one image extension per chip, named by its EXTNAME, with only its own structure.
+    Chips differ in response (:func:`true_response` of their own seed), sensitivity
+    (levels 0.8 to 1.2 times the first chip's) and so in level; frames have Poisson and
+    read noise at Example 1's gain (2 e-/ADU) and read noise (8 e-).  Small frames
+    (:data:`TEST_SHAPE`) for tests.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Where to write ``mosaic-001.fits`` ...; made if missing.
+    n : int, optional
+        Number of flats.
+    chips : sequence of str, optional
+        The chips' EXTNAMEs.
+    shape : tuple of int, optional
+        (rows, columns) of each chip.
+    seed : int, optional
+        Seed of the responses and the noise.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The files, in order.
+    truths : dict of str to numpy.ndarray
+        Each chip's response, normalised to median 1 (:func:`true_response`).
+    levels : dict of str to list of float
+        Each chip's level (ADU) in each file.
+    """
+    from astropy.io import fits
+
+    gain, read_noise = 2.0, 8.0
+    rng = np.random.default_rng([seed, 6])
+    truths = {name: true_response(shape, seed + 101 * k) for k, name in enumerate(chips)}
+    sensitivity = dict(zip(chips, np.linspace(0.8, 1.2, len(chips)), strict=True))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, levels = [], {name: [] for name in chips}
+    for i in range(n):
+        primary = fits.PrimaryHDU()
+        primary.header.update(IMAGETYP="FLAT", FILTER="g'", GAIN=gain, RDNOISE=read_noise)
+        primary.header["DATE-OBS"] = f"2003-02-04T01:{10 + 2 * i:02d}:00.000"
+        hdus = [primary]
+        for name in chips:
+            level = 20000.0 * sensitivity[name] * (1 - 0.02 * i)
+            electrons = rng.poisson(truths[name] * level * gain).astype(np.float64)
+            electrons += rng.normal(0.0, read_noise, shape)
+            hdus.append(fits.ImageHDU((electrons / gain).astype(np.float32), name=name))
+            levels[name].append(level)
+        paths.append(folder / f"mosaic-{i + 1:03d}.fits")
+        fits.HDUList(hdus).writeto(paths[-1], overwrite=True)
+    return paths, truths, levels

@@ -20,6 +20,7 @@ import convenience_functions as cf
 import example_data as ed
 from _flat_engine import files as engine_files
 from _flat_engine import frames as engine_frames
+from example_data.synthetic import write_mosaic_flats
 
 TARGET = "combined_flat_filter_r.fit"
 
@@ -297,21 +298,9 @@ def test_whole_frames_are_read_into_buffers_of_the_calling_thread(tmp_path, monk
 # ----------------------------------------------------------------- mosaic cameras
 
 
-def write_mosaic_frames(folder, n=3, chips=("CCD1", "CCD2", "CCD3"), seed=51):
-    """Flats of a mosaic camera: an empty primary with the shared keywords, one image
-    extension per chip (each chip its own level); return the paths and the truths."""
-    folder.mkdir()
-    rng = np.random.default_rng(seed)
-    truths = {name: 1 + 0.01 * rng.standard_normal(SHAPE) for name in chips}
-    paths = []
-    for i in range(n):
-        hdus = [fits.PrimaryHDU(header=flat_header(filt="R", GAIN=1.5, RDNOISE=5.0))]
-        for k, name in enumerate(chips):
-            level = 20000.0 * (1 + 0.1 * k) * (1 - 0.05 * i)
-            electrons = rng.poisson(truths[name] * level * 1.5)
-            hdus.append(fits.ImageHDU((electrons / 1.5).astype(np.float32), name=name))
-        paths.append(folder / f"mosaic-{i}.fits")
-        fits.HDUList(hdus).writeto(paths[-1])
+def write_mosaic_frames(folder, chips=("CCD1", "CCD2", "CCD3")):
+    """Three flats of a mosaic camera (`write_mosaic_flats`); return paths and truths."""
+    paths, truths, _ = write_mosaic_flats(folder, chips=chips, seed=51)
     return paths, truths
 
 
@@ -326,8 +315,8 @@ def test_a_chip_is_chosen_by_name_or_index(tmp_path):
     by_name = cf.combine_flats([engine_frames.Chip(p, "ccd2") for p in paths])
     by_index = cf.combine_flats([engine_frames.Chip(p, 2) for p in paths])
     np.testing.assert_array_equal(by_name.data, by_index.data)
-    assert by_name.header["IMCMB001"] == "mosaic-0.fits[ccd2]"
-    assert by_name.header["FILTER"] == "R"  # from the primary
+    assert by_name.header["IMCMB001"] == "mosaic-001.fits[ccd2]"
+    assert by_name.header["FILTER"] == "g'"  # from the primary
     residual = by_name.data / np.median(by_name.data) - truths["CCD2"] / np.median(truths["CCD2"])
     assert np.std(residual) < 0.005
     with pytest.raises(ValueError, match=r"no chip 'CCD9'; its chips: CCD1 \(HDU 1\)"):
