@@ -349,9 +349,21 @@ def _spread_ccdclip(block, center, model):
     return np.sqrt(variance, out=variance), math.nan
 
 
+@functools.cache
+def _chi2_medians(n):
+    """Return the medians of the chi-square distributions with 0 ... n degrees of freedom.
+
+    A table indexed by the degrees of freedom: a block holds at most ``n_frames - 1`` of
+    them, so the inverse incomplete gamma function is evaluated once per count, not once
+    per pixel.
+    """
+    return 2.0 * gammaincinv(np.arange(n + 1) / 2.0, 0.5)
+
+
 def _chi2_median(dof):
-    """Return the median of the chi-square distribution with ``dof`` degrees of freedom."""
-    return 2.0 * gammaincinv(dof / 2.0, 0.5)
+    """Return the median of the chi-square distribution with ``dof`` (>= 1) degrees of freedom."""
+    dof = np.asarray(dof)
+    return _chi2_medians(int(dof.max()))[dof.astype(np.intp)]
 
 
 def _spread_avsigclip(block, center, model):
