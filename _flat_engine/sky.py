@@ -231,10 +231,19 @@ def _grow(mask, grow, factor):
     from scipy import ndimage
 
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    radius = np.sqrt(np.bincount(labels.ravel()) / math.pi)
-    distance, (rows, cols) = ndimage.distance_transform_edt(~mask, return_indices=True)
-    reach = grow + factor * radius[labels[rows, cols]]
-    return distance <= reach
+    reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / math.pi)  # per source
+    nearest = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
+    # The squared distance to the nearest source pixel, in integers (exact); only the
+    # pixels within the largest reach can be masked, and only theirs is worked out further.
+    ny, nx = mask.shape
+    squared = np.square(nearest[0] - np.arange(ny, dtype=nearest.dtype)[:, np.newaxis])
+    squared += np.square(nearest[1] - np.arange(nx, dtype=nearest.dtype))
+    near = np.flatnonzero(squared <= math.ceil(reach[1:].max()) ** 2)  # 0: no source
+    source = labels.ravel()[nearest[0].ravel()[near] * nx + nearest[1].ravel()[near]]
+    grown = np.zeros(mask.shape, bool)
+    # the distance as scipy's distance_transform_edt computes it: float64, then sqrt
+    grown.ravel()[near] = np.sqrt(squared.ravel()[near].astype(np.float64)) <= reach[source]
+    return grown
 
 
 class Sky(NamedTuple):
