@@ -177,6 +177,26 @@ class Block:
         else:
             self.n_finite = values.shape[0]
 
+    def parts(self):
+        """Split the block into blocks of a few rows that the processor's cache holds.
+
+        Each part is a view of the same buffers, with the whole block's ``any_bad`` (so
+        each pixel's arithmetic is the same whichever part holds it).
+        """
+        n_frames, rows, nx = self.values.shape
+        step = max(1, max(_PART_PIXELS, _PART_VALUES // max(n_frames, 1)) // nx)
+        parts = []
+        for start in range(0, rows, step):
+            part = object.__new__(Block)
+            window = np.s_[:, start : start + step]
+            part.values, part.scratch = self.values[window], self.scratch[window]
+            part.keep, part.any_bad = self.keep[window], self.any_bad
+            part.n_finite = self.n_finite
+            if not np.isscalar(self.n_finite):
+                part.n_finite = self.n_finite[start : start + step]
+            parts.append(part)
+        return parts
+
     def median(self, deviation_from=None):
         """Median over the frames of each pixel's values, ignoring NaN (NaN if none).
 
@@ -202,6 +222,13 @@ class Block:
             filled -= mean
             np.copyto(filled, 0, where=np.isnan(self.values))
             return mean, np.sqrt(np.einsum("ijk,ijk->jk", filled, filled) / self.n_finite)
+
+
+# A part of a block holds about _PART_VALUES values, and at least _PART_PIXELS pixels of
+# each frame: a few MB in all with its scratch, within the processor's second-level cache,
+# while each numpy call still has enough pixels to make its own cost small.
+_PART_VALUES = 1 << 18
+_PART_PIXELS = 1 << 13
 
 
 @functools.cache
@@ -377,6 +404,12 @@ def _spread_avsigclip(block, center, model):
     over the block's pixels is k itself; the median is barely moved by the few pixels
     that hold an outlier.
     """
+    per_pixel, usable = _avsigclip_estimates(block, center, model)
+    return _avsigclip_spread(block, center, model, _avsigclip_scale(per_pixel, usable))
+
+
+def _avsigclip_estimates(block, center, model):
+    """Return each pixel's estimate of k (`_spread_avsigclip`) and whether it is usable."""
     values, levels = block.values, model.levels
     weights = levels.astype(values.dtype)
     deviation = block.scratch  # free once the centre is known
@@ -396,14 +429,24 @@ def _spread_avsigclip(block, center, model):
         dof = np.maximum(np.asarray(block.n_finite, dtype=np.float64) - 1, 0)
         per_pixel = spread / (center * _chi2_median(np.maximum(dof, 1)))
     usable = (dof >= 1) & (center > 0) & np.isfinite(per_pixel)
+    return per_pixel, usable
+
+
+def _avsigclip_scale(per_pixel, usable):
+    """Return the median of the usable estimates of k (NaN if none, or if not positive)."""
     sample = per_pixel[usable]
     # A regular subsample of at most 2**16 pixels gives the median to a fraction of a per cent.
     sample = sample[:: max(1, sample.size >> 16)]
     scale = float(np.median(sample)) if sample.size else math.nan
-    if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
+    return scale if scale > 0 else math.nan  # noiseless data: reject nothing
+
+
+def _avsigclip_spread(block, center, model, scale):
+    """Return the spread of each value for the measured ``scale`` k, and k."""
+    if math.isnan(scale):  # no usable pixel, or noiseless data: reject nothing
         block.scratch[...] = np.inf
         return block.scratch, math.nan
-    count = len(levels)
+    count = len(model.levels)
     variance = _poisson_variance(block, center, model, np.full(count, 1.0 / scale), np.zeros(count))
     return np.sqrt(variance, out=variance), scale
 
@@ -441,11 +484,36 @@ def combine_block(block, clip, model):
     whose values would all be rejected (possible where the centre is near zero) keeps
     them all.
     """
+    parts = block.parts()  # each part in turn, while the cache holds it
+    centers, results, scale = [], [], math.nan
+    if clip.spread is _spread_avsigclip:  # two passes: k is measured over the whole block
+        estimates = []
+        for part in parts:
+            centers.append(clip.center(part))
+            estimates.append(_avsigclip_estimates(part, centers[-1], model))
+        scale = _avsigclip_scale(*(np.concatenate(e) for e in zip(*estimates, strict=True)))
+        for part, center in zip(parts, centers, strict=True):
+            spread = _avsigclip_spread(part, center, model, scale)[0]
+            results.append(_clip_and_average(part, center, spread, clip))
+    else:
+        for part in parts:
+            center, spread = clip.center(part), None
+            if clip.rejects or clip.stdfunc in NOISE_MODELS:
+                spread = clip.spread(part, center, model)[0]
+            results.append(_clip_and_average(part, center, spread, clip))
+    mean, uncertainty, n_used, n_rejected = zip(*results, strict=True)
+    return BlockResult(
+        np.concatenate(mean),
+        np.concatenate(uncertainty),
+        np.concatenate(n_used),
+        sum(n_rejected),
+        scale,
+    )
+
+
+def _clip_and_average(block, center, spread, clip):
+    """Reject and average one part of a block: mean, uncertainty, n_used, n_rejected."""
     values, keep = block.values, block.keep
-    center = clip.center(block)
-    spread, scale = None, math.nan
-    if clip.rejects or clip.stdfunc in NOISE_MODELS:
-        spread, scale = clip.spread(block, center, model)
     values -= center
     if not clip.rejects:
         np.isfinite(values, out=keep)
@@ -480,4 +548,4 @@ def combine_block(block, clip, model):
     mean[n_used == 0] = np.nan
     uncertainty = uncertainty.astype(values.dtype)
     uncertainty[n_used == 0] = np.nan
-    return BlockResult(mean, uncertainty, n_used, n_rejected, scale)
+    return mean, uncertainty, n_used, n_rejected

@@ -162,7 +162,7 @@ def _combine_all_ways(stack, levels):
     return results
 
 
-def test_combine_block_with_networks_equals_the_sorted_kernel(monkeypatch):
+def test_combine_block_with_networks_and_parts_equals_the_sorted_kernel(monkeypatch):
     rng = np.random.default_rng(14)
     for n in (3, 4, 10, 21):
         levels = rng.uniform(5000, 30000, n)
@@ -178,9 +178,16 @@ def test_combine_block_with_networks_equals_the_sorted_kernel(monkeypatch):
             with monkeypatch.context() as patch:
                 patch.setattr(rejection, "stack_median", _median_by_sort)
                 expected = _combine_all_ways(values, levels)
-            got = _combine_all_ways(values, levels)
-            for key, result in expected.items():
-                for field in ("mean", "uncertainty", "n_used"):
-                    np.testing.assert_array_equal(getattr(got[key], field), getattr(result, field))
-                assert got[key].n_rejected == result.n_rejected
-                np.testing.assert_equal(got[key].noise_scale, result.noise_scale)
+            for rows in (None, 1, 7):  # the block whole, or in parts of 1 or 7 rows
+                with monkeypatch.context() as patch:
+                    if rows is not None:
+                        patch.setattr(rejection, "_PART_VALUES", 1)
+                        patch.setattr(rejection, "_PART_PIXELS", rows * 50)
+                    got = _combine_all_ways(values, levels)
+                for key, result in expected.items():
+                    for field in ("mean", "uncertainty", "n_used"):
+                        np.testing.assert_array_equal(
+                            getattr(got[key], field), getattr(result, field)
+                        )
+                    assert got[key].n_rejected == result.n_rejected
+                    np.testing.assert_equal(got[key].noise_scale, result.noise_scale)
