@@ -5,7 +5,11 @@
   options are checked there too, against ``stdfunc``;
 - `frame_noise`, `noise_model`: each frame's gain and read noise (``ccdclip``) and level;
 - `Block`, `combine_block`: the centre, expected spread, rejection and average of each
-  pixel's scaled values in one block of rows.
+  pixel's scaled values in one block of rows, worked through in parts that the
+  processor's cache holds;
+- `stack_median`: each pixel's median by a sorting network laid out across pixels
+  (Batcher's odd-even merge sort, cut to what the two middle values need), the same
+  values as `numpy.sort` gives, at the speed of whole-row minimum and maximum.
 """
 
 from __future__ import annotations
