@@ -233,17 +233,22 @@ def _grow(mask, grow, factor):
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
     reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / math.pi)  # per source
     nearest = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
-    # The squared distance to the nearest source pixel, in integers (exact); only the
-    # pixels within the largest reach can be masked, and only theirs is worked out further.
     ny, nx = mask.shape
-    squared = np.square(nearest[0] - np.arange(ny, dtype=nearest.dtype)[:, np.newaxis])
-    squared += np.square(nearest[1] - np.arange(nx, dtype=nearest.dtype))
-    near = np.flatnonzero(squared <= math.ceil(reach[1:].max()) ** 2)  # 0: no source
-    source = labels.ravel()[nearest[0].ravel()[near] * nx + nearest[1].ravel()[near]]
-    grown = np.zeros(mask.shape, bool)
-    # the distance as scipy's distance_transform_edt computes it: float64, then sqrt
-    grown.ravel()[near] = np.sqrt(squared.ravel()[near].astype(np.float64)) <= reach[source]
-    return grown
+    if ny * nx > np.iinfo(nearest.dtype).max:  # flat indices need more than 32 bits
+        nearest = nearest.astype(np.int64)
+    rows, cols = nearest  # of each pixel's nearest source pixel; worked on in place below
+    # The squared distance in integers (exact), then its root in float64: the distance
+    # scipy's transform returns, without its float64 copies of the indices.
+    squared = rows - np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
+    np.square(squared, out=squared)
+    across = cols - np.arange(nx, dtype=cols.dtype)
+    squared += np.square(across, out=across)
+    del across
+    np.multiply(rows, nx, out=rows)  # rows * nx + cols: the flat index of the source pixel
+    rows += cols
+    source_reach = reach[labels.ravel()[rows.ravel()]].reshape(mask.shape)
+    del nearest, rows, cols, labels
+    return np.sqrt(squared, dtype=np.float64) <= source_reach
 
 
 class Sky(NamedTuple):
