@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import queue
 import sys
 import tempfile
 import warnings
@@ -207,40 +206,25 @@ def map_frames(function, frames, plan, dtype, *, with_frame=False):
     """Read each frame whole and return ``[function(data) for each frame]``.
 
     With ``with_frame=True`` the call is ``function(data, frame)``.  ``data`` is a
-    buffer that ``function`` may modify but must not keep: each worker reads its next
-    frame into the same buffer (a new one would cost the system a page fault every few
-    kilobytes).  ``plan.frame_workers`` frames are read at a time.  A ValueError from
-    ``function`` is raised again naming the frame.
+    buffer of the frame's own, which ``function`` may modify.  ``plan.frame_workers``
+    frames are read at a time.  A ValueError from ``function`` is raised again naming
+    the frame.
     """
-    buffers = queue.SimpleQueue()  # one per worker, handed from frame to frame
 
     def one(frame):
+        data = np.empty(frame.shape, dtype=dtype)
+        step = max(1, BLOCK_PIXELS // frame.shape[1])  # bounded temporaries when reading
+        for start in range(0, frame.shape[0], step):
+            frame.read_rows(start, min(start + step, frame.shape[0]), data[start : start + step])
         try:
-            data = buffers.get_nowait()
-        except queue.Empty:
-            data = None
-        if data is None or data.shape != frame.shape:
-            data = np.empty(frame.shape, dtype=dtype)
-        try:
-            return _read_and_apply(frame, data, function, with_frame)
-        finally:
-            buffers.put(data)
+            return function(data, frame) if with_frame else function(data)
+        except ValueError as err:
+            raise ValueError(f"{frame.label}: {err}") from err
 
     if plan.frame_workers == 1:  # in this thread, whose freed memory the outputs reuse
         return [one(frame) for frame in frames]
     with ThreadPoolExecutor(plan.frame_workers) as pool:
         return list(pool.map(one, frames))
-
-
-def _read_and_apply(frame, data, function, with_frame):
-    """Read ``frame`` whole into ``data`` and return what ``function`` makes of it."""
-    step = max(1, BLOCK_PIXELS // frame.shape[1])  # bounded temporaries when reading
-    for start in range(0, frame.shape[0], step):
-        frame.read_rows(start, min(start + step, frame.shape[0]), data[start : start + step])
-    try:
-        return function(data, frame) if with_frame else function(data)
-    except ValueError as err:
-        raise ValueError(f"{frame.label}: {err}") from err
 
 
 def _selection_header(path):

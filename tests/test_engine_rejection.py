@@ -164,14 +164,14 @@ def _combine_all_ways(stack, levels):
 
 def test_combine_block_with_networks_and_parts_equals_the_sorted_kernel(monkeypatch):
     rng = np.random.default_rng(14)
-    for n in (3, 4, 10, 21):
+    for n in (3, 10, 21):
         levels = rng.uniform(5000, 30000, n)
-        response = 1 + 0.01 * rng.standard_normal((40, 50))
+        response = 1 + 0.01 * rng.standard_normal((16, 50))
         stack = np.array([rng.poisson(response * level * 2) / 2 / level for level in levels])
         stack = stack.astype(np.float32)
         stack[rng.random(stack.shape) < 0.003] *= 3  # outliers to reject
         for pattern in ("plain", "nan", "nan_block"):
-            values = _seeded_stack(rng, n, (40, 50), pattern, np.float32)
+            values = _seeded_stack(rng, n, (16, 50), pattern, np.float32)
             values[np.isfinite(values)] = stack[np.isfinite(values)]
             if pattern == "nan":
                 values[0, 1, 1] = np.inf
