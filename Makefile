@@ -37,9 +37,12 @@ $(STAMP): pyproject.toml requirements-lock.txt jupyter-settings/overrides.json
 lab: $(STAMP)
 	$(BIN)/jupyter lab --LabApp.default_url=/lab/tree/README.md $(ROOT_FLAG) $(ARGS)
 
+# On both cores (pytest-xdist), a file's tests on one worker; the notebooks, the longest
+# files, first.  The example data is written once, before the workers start (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
-		--doctest-modules convenience_functions.py _flat_engine example_data
+	$(BIN)/python -m pytest notebooks tests --nbval --nbval-current-env \
+		--doctest-modules convenience_functions.py _flat_engine example_data \
+		--numprocesses 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

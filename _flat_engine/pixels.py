@@ -124,9 +124,13 @@ def block_median(image, block_rows, step=16):
     """
     ny = image.shape[0]
     blocks = [image[start : start + block_rows] for start in range(0, ny, block_rows)]
+    # A block whose sum is finite has no NaN or inf: it needs no mask (overflow to inf
+    # only sends a block the slower way).
+    with np.errstate(over="ignore", invalid="ignore"):
+        clean = [bool(np.isfinite(block.sum())) for block in blocks]
     n_finite, samples = 0, []
-    for block in blocks:
-        finite = block[np.isfinite(block)]
+    for block, is_clean in zip(blocks, clean, strict=True):
+        finite = block.ravel() if is_clean else block[np.isfinite(block)]
         n_finite += finite.size
         samples.append(finite[::step].copy())
         del finite
@@ -142,7 +146,11 @@ def block_median(image, block_rows, step=16):
     del sample
     while True:
         below, inside = 0, []
-        for block in blocks:
+        for block, is_clean in zip(blocks, clean, strict=True):
+            if is_clean:
+                below += int(np.count_nonzero(block < low))
+                inside.append(block[(block >= low) & (block <= high)])
+                continue
             finite = np.isfinite(block)  # +-inf must not count (NaN compares False anyway)
             below += int(np.count_nonzero((block < low) & finite))
             inside.append(block[(block >= low) & (block <= high) & finite])

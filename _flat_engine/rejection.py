@@ -5,11 +5,16 @@
   options are checked there too, against ``stdfunc``;
 - `frame_noise`, `noise_model`: each frame's gain and read noise (``ccdclip``) and level;
 - `Block`, `combine_block`: the centre, expected spread, rejection and average of each
-  pixel's scaled values in one block of rows.
+  pixel's scaled values in one block of rows, worked through in parts that the
+  processor's cache holds;
+- `stack_median`: each pixel's median by a sorting network laid out across pixels
+  (Batcher's odd-even merge sort, cut to what the two middle values need), the same
+  values as `numpy.sort` gives, at the speed of whole-row minimum and maximum.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -167,7 +172,6 @@ class Block:
 
     def __init__(self, values, scratch, keep):
         self.values, self.scratch, self.keep = values, scratch, keep
-        self.sorted = False  # True while scratch holds the values sorted along axis 0
         # A NaN or inf anywhere makes the sum non-finite (so does overflow, harmlessly).
         self.any_bad = not np.isfinite(values.sum(axis=0)).all()
         if self.any_bad:
@@ -177,13 +181,38 @@ class Block:
         else:
             self.n_finite = values.shape[0]
 
-    def sort(self):
-        """Put the values, sorted along the frames (NaN last), into ``scratch``."""
-        if not self.sorted:
-            self.scratch[...] = self.values
-            self.scratch.sort(axis=0)
-            self.sorted = True
-        return self.scratch
+    def parts(self):
+        """Split the block into blocks of a few rows that the processor's cache holds.
+
+        Each part is a view of the same buffers, with the whole block's ``any_bad`` (so
+        each pixel's arithmetic is the same whichever part holds it).
+        """
+        n_frames, rows, nx = self.values.shape
+        step = max(1, max(_PART_PIXELS, _PART_VALUES // max(n_frames, 1)) // nx)
+        parts = []
+        for start in range(0, rows, step):
+            part = object.__new__(Block)
+            window = np.s_[:, start : start + step]
+            part.values, part.scratch = self.values[window], self.scratch[window]
+            part.keep, part.any_bad = self.keep[window], self.any_bad
+            part.n_finite = self.n_finite
+            if not np.isscalar(self.n_finite):
+                part.n_finite = self.n_finite[start : start + step]
+            parts.append(part)
+        return parts
+
+    def median(self, deviation_from=None):
+        """Median over the frames of each pixel's values, ignoring NaN (NaN if none).
+
+        With ``deviation_from`` (a per-pixel centre), the median of ``|value - centre|``.
+        ``scratch`` is overwritten.
+        """
+        stack = self.scratch
+        if deviation_from is None:
+            np.copyto(stack, self.values)
+        else:
+            np.abs(np.subtract(self.values, deviation_from, out=stack), out=stack)
+        return stack_median(stack, self.n_finite)
 
     def mean_and_std(self, want_std):
         """Mean (and population std) over the frames, ignoring NaN."""
@@ -199,20 +228,119 @@ class Block:
             return mean, np.sqrt(np.einsum("ijk,ijk->jk", filled, filled) / self.n_finite)
 
 
-def _sorted_median(ordered, n_finite):
-    """Median along axis 0 of values sorted along axis 0 with NaN last (NaN if none)."""
-    if np.isscalar(n_finite):
-        return 0.5 * (ordered[(n_finite - 1) // 2] + ordered[n_finite // 2])
-    count = n_finite.astype(np.intp)
+# A part of a block holds about _PART_VALUES values, and at least _PART_PIXELS pixels of
+# each frame: a few MB in all with its scratch, within the processor's second-level cache,
+# while each numpy call still has enough pixels to make its own cost small.
+_PART_VALUES = 1 << 18
+_PART_PIXELS = 1 << 13
+
+
+@functools.cache
+def _sorting_network(n):
+    """Return the comparators ``(i, j)``, ``i < j``, of Batcher's odd-even merge sort.
+
+    Applied in order, each putting the smaller of wires i and j on i, they sort any n
+    values.  Built for the next power of two; comparators that reach a wire >= n are
+    dropped, which is the same as padding with +inf (those never move).
+    """
+    pairs, p = [], 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return tuple(pairs)
+
+
+@functools.cache
+def _median_network(n):
+    """Return the comparators of `_sorting_network` that the two middle wires need.
+
+    Each as ``(i, j, low, high)``: whether the smaller (wire i) and the larger (wire j)
+    result is needed later.  Read from the last comparator backwards.
+    """
+    needed, kept = {(n - 1) // 2, n // 2}, []
+    for i, j in reversed(_sorting_network(n)):
+        low, high = i in needed, j in needed
+        if low or high:
+            kept.append((i, j, low, high))
+            needed |= {i, j}
+    return tuple(reversed(kept))
+
+
+# Pixels per frame that one pass of the networks handles at a time: the values of every
+# frame then stay in the processor's cache from one comparator to the next.
+_NETWORK_PIXELS = 1 << 16
+
+
+def stack_median(stack, n_finite):
+    """Median along axis 0 of ``stack`` (NaN ignored; NaN where none), overwriting it.
+
+    A sorting network laid out across pixels: each comparator is a `numpy.minimum` and a
+    `numpy.maximum` of two whole frames' rows, so the work is the same for every pixel
+    and runs at the speed of memory.  Without NaN (``n_finite`` a number) only the
+    comparators the two middle values depend on are applied.  With NaN (``n_finite``
+    each pixel's count of finite values), NaN becomes +inf, the whole stack is sorted in
+    place, and each pixel's median is taken at its own count.  The values are the ones a
+    sort would give, so the median is bit for bit that of ``numpy.sort``.
+    """
+    n = stack.shape[0]
+    flat = stack.reshape(n, -1)
+    step = _NETWORK_PIXELS
+    out = np.empty(flat.shape[1], dtype=stack.dtype)
+    spare = np.empty(min(step, flat.shape[1]), dtype=stack.dtype)
+    counts = None if np.isscalar(n_finite) else np.asarray(n_finite).reshape(-1)
+    for start in range(0, flat.shape[1], step):
+        part = flat[:, start : start + step]
+        size = part.shape[1]
+        if counts is None:
+            out[start : start + size] = _middle(part, spare[:size])
+        else:
+            out[start : start + size] = _sorted_median(part, counts[start : start + size], spare)
+    return out.reshape(stack.shape[1:])
+
+
+def _middle(part, spare):
+    """Mean of the two middle values of each column of ``part`` (no NaN), by the network."""
+    n = part.shape[0]
+    wires = list(part)
+    for i, j, low, high in _median_network(n):
+        a, b = wires[i], wires[j]
+        if low and high:  # the minimum goes to the spare row, which becomes wire i
+            np.minimum(a, b, out=spare)
+            np.maximum(a, b, out=b)
+            wires[i], spare = spare, a
+        elif low:
+            np.minimum(a, b, out=a)
+        else:
+            np.maximum(a, b, out=b)
+    return 0.5 * (wires[(n - 1) // 2] + wires[n // 2])
+
+
+def _sorted_median(part, count, spare):
+    """Median of each column of ``part`` (NaN ignored, NaN if none), sorting it in place."""
+    np.copyto(part, np.inf, where=np.isnan(part))
+    spare = spare[: part.shape[1]]
+    for i, j in _sorting_network(part.shape[0]):
+        np.minimum(part[i], part[j], out=spare)
+        np.maximum(part[i], part[j], out=part[j])
+        part[i] = spare
+    count = count.astype(np.intp)
     lo = np.maximum((count - 1) // 2, 0)[np.newaxis]
     hi = (count // 2)[np.newaxis]
-    return 0.5 * (
-        np.take_along_axis(ordered, lo, axis=0)[0] + np.take_along_axis(ordered, hi, axis=0)[0]
+    median = 0.5 * (
+        np.take_along_axis(part, lo, axis=0)[0] + np.take_along_axis(part, hi, axis=0)[0]
     )
+    median[count == 0] = np.nan
+    return median
 
 
 def _center_median(block):
-    return _sorted_median(block.sort(), block.n_finite)
+    return block.median()
 
 
 def _center_mean(block):
@@ -221,12 +349,7 @@ def _center_mean(block):
 
 def _spread_mad_std(block, center, model):
     """Return astropy's ``mad_std`` of each pixel's values (about their median)."""
-    ordered = block.sort()
-    ordered -= _sorted_median(ordered, block.n_finite)
-    np.abs(ordered, out=ordered)
-    ordered.sort(axis=0)
-    block.sorted = False
-    return _sorted_median(ordered, block.n_finite) * MAD_TO_STD, math.nan
+    return block.median(deviation_from=block.median()) * MAD_TO_STD, math.nan
 
 
 def _spread_std(block, center, model):
@@ -242,10 +365,11 @@ def _poisson_variance(block, center, model, gain, read_noise):
     """
     level = np.maximum(center, 0)
     variance = block.scratch
-    block.sorted = False
     for i, frame_level in enumerate(model.levels):
         np.multiply(level, 1.0 / (gain[i] * frame_level), out=variance[i])
-        variance[i] += (read_noise[i] / (gain[i] * frame_level)) ** 2
+        constant = (read_noise[i] / (gain[i] * frame_level)) ** 2
+        if constant:  # adding 0 would be a pass over the block that changes nothing
+            variance[i] += constant
         if model.sensitivity_noise:
             variance[i] += (model.sensitivity_noise * level) ** 2
     return variance
@@ -256,9 +380,21 @@ def _spread_ccdclip(block, center, model):
     return np.sqrt(variance, out=variance), math.nan
 
 
+@functools.cache
+def _chi2_medians(n):
+    """Return the medians of the chi-square distributions with 0 ... n degrees of freedom.
+
+    A table indexed by the degrees of freedom: a block holds at most ``n_frames - 1`` of
+    them, so the inverse incomplete gamma function is evaluated once per count, not once
+    per pixel.
+    """
+    return 2.0 * gammaincinv(np.arange(n + 1) / 2.0, 0.5)
+
+
 def _chi2_median(dof):
-    """Return the median of the chi-square distribution with ``dof`` degrees of freedom."""
-    return 2.0 * gammaincinv(dof / 2.0, 0.5)
+    """Return the median of the chi-square distribution with ``dof`` (>= 1) degrees of freedom."""
+    dof = np.asarray(dof)
+    return _chi2_medians(int(dof.max()))[dof.astype(np.intp)]
 
 
 def _spread_avsigclip(block, center, model):
@@ -272,10 +408,15 @@ def _spread_avsigclip(block, center, model):
     over the block's pixels is k itself; the median is barely moved by the few pixels
     that hold an outlier.
     """
+    per_pixel, usable = _avsigclip_estimates(block, center, model)
+    return _avsigclip_spread(block, center, model, _avsigclip_scale(per_pixel, usable))
+
+
+def _avsigclip_estimates(block, center, model):
+    """Return each pixel's estimate of k (`_spread_avsigclip`) and whether it is usable."""
     values, levels = block.values, model.levels
     weights = levels.astype(values.dtype)
     deviation = block.scratch  # free once the centre is known
-    block.sorted = False
     with np.errstate(invalid="ignore", divide="ignore"):
         if block.any_bad:  # NaN values carry no weight
             filled = np.nan_to_num(values, nan=0.0)
@@ -292,15 +433,24 @@ def _spread_avsigclip(block, center, model):
         dof = np.maximum(np.asarray(block.n_finite, dtype=np.float64) - 1, 0)
         per_pixel = spread / (center * _chi2_median(np.maximum(dof, 1)))
     usable = (dof >= 1) & (center > 0) & np.isfinite(per_pixel)
+    return per_pixel, usable
+
+
+def _avsigclip_scale(per_pixel, usable):
+    """Return the median of the usable estimates of k (NaN if none, or if not positive)."""
     sample = per_pixel[usable]
     # A regular subsample of at most 2**16 pixels gives the median to a fraction of a per cent.
     sample = sample[:: max(1, sample.size >> 16)]
     scale = float(np.median(sample)) if sample.size else math.nan
-    if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
+    return scale if scale > 0 else math.nan  # noiseless data: reject nothing
+
+
+def _avsigclip_spread(block, center, model, scale):
+    """Return the spread of each value for the measured ``scale`` k, and k."""
+    if math.isnan(scale):  # no usable pixel, or noiseless data: reject nothing
         block.scratch[...] = np.inf
-        block.sorted = False
         return block.scratch, math.nan
-    count = len(levels)
+    count = len(model.levels)
     variance = _poisson_variance(block, center, model, np.full(count, 1.0 / scale), np.zeros(count))
     return np.sqrt(variance, out=variance), scale
 
@@ -338,11 +488,36 @@ def combine_block(block, clip, model):
     whose values would all be rejected (possible where the centre is near zero) keeps
     them all.
     """
+    parts = block.parts()  # each part in turn, while the cache holds it
+    centers, results, scale = [], [], math.nan
+    if clip.spread is _spread_avsigclip:  # two passes: k is measured over the whole block
+        estimates = []
+        for part in parts:
+            centers.append(clip.center(part))
+            estimates.append(_avsigclip_estimates(part, centers[-1], model))
+        scale = _avsigclip_scale(*(np.concatenate(e) for e in zip(*estimates, strict=True)))
+        for part, center in zip(parts, centers, strict=True):
+            spread = _avsigclip_spread(part, center, model, scale)[0]
+            results.append(_clip_and_average(part, center, spread, clip))
+    else:
+        for part in parts:
+            center, spread = clip.center(part), None
+            if clip.rejects or clip.stdfunc in NOISE_MODELS:
+                spread = clip.spread(part, center, model)[0]
+            results.append(_clip_and_average(part, center, spread, clip))
+    mean, uncertainty, n_used, n_rejected = zip(*results, strict=True)
+    return BlockResult(
+        np.concatenate(mean),
+        np.concatenate(uncertainty),
+        np.concatenate(n_used),
+        sum(n_rejected),
+        scale,
+    )
+
+
+def _clip_and_average(block, center, spread, clip):
+    """Reject and average one part of a block: mean, uncertainty, n_used, n_rejected."""
     values, keep = block.values, block.keep
-    center = clip.center(block)
-    spread, scale = None, math.nan
-    if clip.rejects or clip.stdfunc in NOISE_MODELS:
-        spread, scale = clip.spread(block, center, model)
     values -= center
     if not clip.rejects:
         np.isfinite(values, out=keep)
@@ -355,8 +530,7 @@ def combine_block(block, clip, model):
             for i, deviation in enumerate(values):
                 keep[i] |= none_left & np.isfinite(deviation)
     n_used = keep.sum(axis=0, dtype=np.uint16)
-    for i, kept in enumerate(keep):
-        np.copyto(values[i], 0, where=~kept)  # rejected and NaN values count as 0
+    np.copyto(values, 0, where=~keep)  # rejected and NaN values count as 0
     n_rejected = int(np.sum(block.n_finite - n_used.astype(np.int64)))
 
     # Sums in float64 (cheap next to the sorts), about the centre, for a precise variance.
@@ -365,9 +539,10 @@ def combine_block(block, clip, model):
         count = n_used.astype(np.float64)
         mean = (center + sum1 / count).astype(values.dtype)
         if clip.stdfunc in NOISE_MODELS:  # the model's variance of the mean of the survivors
-            total = np.zeros(count.shape)
+            total, square = np.zeros(count.shape), np.empty(count.shape)
             for kept, frame_spread in zip(keep, spread, strict=True):
-                total += np.where(kept, frame_spread.astype(np.float64) ** 2, 0)
+                np.square(frame_spread, out=square, dtype=np.float64)
+                np.add(total, square, out=total, where=kept)
             uncertainty = np.sqrt(total) / count
         else:  # the survivors' sample standard deviation over sqrt(n)
             sum2 = np.einsum("ijk,ijk->jk", values, values, dtype=np.float64)
@@ -377,4 +552,4 @@ def combine_block(block, clip, model):
     mean[n_used == 0] = np.nan
     uncertainty = uncertainty.astype(values.dtype)
     uncertainty[n_used == 0] = np.nan
-    return BlockResult(mean, uncertainty, n_used, n_rejected, scale)
+    return mean, uncertainty, n_used, n_rejected

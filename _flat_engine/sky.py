@@ -231,10 +231,24 @@ def _grow(mask, grow, factor):
     from scipy import ndimage
 
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    radius = np.sqrt(np.bincount(labels.ravel()) / math.pi)
-    distance, (rows, cols) = ndimage.distance_transform_edt(~mask, return_indices=True)
-    reach = grow + factor * radius[labels[rows, cols]]
-    return distance <= reach
+    reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / math.pi)  # per source
+    nearest = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
+    ny, nx = mask.shape
+    if ny * nx > np.iinfo(nearest.dtype).max:  # flat indices need more than 32 bits
+        nearest = nearest.astype(np.int64)
+    rows, cols = nearest  # of each pixel's nearest source pixel; worked on in place below
+    # The squared distance in integers (exact), then its root in float64: the distance
+    # scipy's transform returns, without its float64 copies of the indices.
+    squared = rows - np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
+    np.square(squared, out=squared)
+    across = cols - np.arange(nx, dtype=cols.dtype)
+    squared += np.square(across, out=across)
+    del across
+    np.multiply(rows, nx, out=rows)  # rows * nx + cols: the flat index of the source pixel
+    rows += cols
+    source_reach = reach[labels.ravel()[rows.ravel()]].reshape(mask.shape)
+    del nearest, rows, cols, labels
+    return np.sqrt(squared, dtype=np.float64) <= source_reach
 
 
 class Sky(NamedTuple):

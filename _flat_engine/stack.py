@@ -121,7 +121,8 @@ def plan_memory(shape, n_frames, dtype, mem_limit):
     frame_workers = max(1, min(MAX_WORKERS, n_frames, int(budget // frame)))
     block_workers = max(1, min(MAX_WORKERS, int((budget - outputs) // row), ny))
     rows = int((budget - outputs) // (block_workers * row))
-    # Blocks of about a quarter million pixels per frame keep the sorts cache friendly,
+    # Blocks of about a quarter million pixels per frame (combine_block works through them
+    # in parts that fit the processor's cache; avsigclip pools its k over the whole block),
     # and at least two blocks per worker keep both workers busy.
     rows = min(rows, max(1, (1 << 18) // nx), max(1, math.ceil(ny / (2 * block_workers))))
     return Plan(frame_workers, block_workers, max(1, rows), max(1, min(ny, (1 << 20) // nx)))

@@ -6,7 +6,9 @@ that the tests can keep writing ``from conftest import make_flats, SHAPE, ...``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
 import subprocess
@@ -144,8 +146,69 @@ EXPECTED_KEYWORDS = (
 )
 
 
+# Under pytest-xdist (``make test``) the controller writes the example data once, before
+# the workers start: the session fixtures' copies into a shared temporary folder, and, when
+# the notebooks run, their own folders too.  Two workers never write the same folder, and
+# no data is simulated twice.
+
+
+def _xdist_controller(config) -> bool:
+    numprocesses = getattr(config.option, "numprocesses", None)
+    return not hasattr(config, "workerinput") and bool(numprocesses)
+
+
+def _write_shared_examples(root: Path, notebooks: bool) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [
+        lambda: ed.ensure_example_data(1, root / "example1"),
+        lambda: ed.ensure_example_data(2, root / "example2"),
+        lambda: ed.ensure_example3(root / "dithered"),
+        lambda: ed.make_example3(root / "tracked", tracked=True),
+    ]
+    with ThreadPoolExecutor(2) as pool:
+        for job in [pool.submit(job) for job in jobs]:
+            job.result()
+    if notebooks:  # the notebooks' folders: frames linked from the shared ones, then checked
+        for example, source in ((1, "example1"), (2, "example2"), (3, "dithered")):
+            target = ed.default_folder(example)
+            target.mkdir(parents=True, exist_ok=True)
+            for name in ed.example_files(example):
+                if not (target / name).exists():
+                    link_or_copy(root / source / name, target / name)
+            ed.ensure_example_data(example)
+
+
+def pytest_configure(config):
+    if _xdist_controller(config):
+        root = Path(tempfile.mkdtemp(prefix="pytest-examples-"))
+        config.stash[_SHARED] = root
+        _write_shared_examples(root, notebooks=bool(config.getoption("nbval", False)))
+
+
+def pytest_configure_node(node):
+    node.workerinput["shared_examples"] = str(node.config.stash[_SHARED])
+
+
+def pytest_unconfigure(config):
+    root = config.stash.get(_SHARED, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_SHARED = pytest.StashKey[Path]()
+
+
+def _shared_examples(request) -> Path | None:
+    shared = getattr(request.config, "workerinput", {}).get("shared_examples")
+    return None if shared is None else Path(shared)
+
+
 @pytest.fixture(scope="session")
-def folders(tmp_path_factory) -> dict[int, Path]:
+def folders(tmp_path_factory, request) -> dict[int, Path]:
+    shared = _shared_examples(request)
+    if shared is not None:
+        return {example: shared / f"example{example}" for example in (1, 2)}
     root = tmp_path_factory.mktemp("example_data")
     out = {}
     for example in (1, 2):
@@ -215,19 +278,33 @@ def truth():
     return get
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "example_data", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def run_cli(*args: str, process: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m example_data`` with ``args``: in this process unless ``process``.
+
+    In this process the command line's ``main`` is called with its output captured; the
+    exit status is what it returned, or the code of the SystemExit that argparse raised.
+    A process of its own costs a second of start-up: only the test of ``-m`` needs one.
+    """
+    command = [sys.executable, "-m", "example_data", *args]
+    if process:
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    from example_data.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(args))
+        except SystemExit as exit_:
+            status = exit_.code
+    return subprocess.CompletedProcess(command, status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")
-def night(tmp_path_factory) -> dict[str, Path]:
+def night(tmp_path_factory, request) -> dict[str, Path]:
     """Example 3 written once per session: the dithered frames and the tracked variant."""
+    shared = _shared_examples(request)
+    if shared is not None:
+        return {"dithered": shared / "dithered", "tracked": shared / "tracked"}
     root = tmp_path_factory.mktemp("example3")
     return {
         "dithered": ed.ensure_example3(root / "dithered"),

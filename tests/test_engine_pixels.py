@@ -37,3 +37,10 @@ def test_block_median_widens_its_bracket_both_ways():
     for image in (high_sample, low_sample):
         assert pixels.block_median(image, 7) == np.median(image)
     assert math.isnan(pixels.block_median(np.full((3, 3), np.nan), 2))
+
+
+def test_block_median_of_finite_blocks_whose_sum_overflows():
+    image = np.full((8, 8), 3e38, dtype=np.float32)  # finite values, an infinite float32 sum
+    image[:4] = 1.0
+    image[0, 0] = np.nan
+    assert pixels.block_median(image, 3) == np.median(image[np.isfinite(image)])

@@ -84,3 +84,110 @@ def test_parse_options_errors():
         options.parse_dtype("int16")
     with pytest.raises(TypeError, match="mem_limit"):
         options.parse_mem_limit("1e9")
+
+
+def _median_by_sort(stack, n_finite):
+    """The median as combine_flats took it before the networks: np.sort, NaN last."""
+    ordered = np.sort(stack, axis=0)
+    count = np.broadcast_to(np.asarray(n_finite, dtype=np.intp), stack.shape[1:])
+    lo = np.maximum((count - 1) // 2, 0)[np.newaxis]
+    hi = (count // 2)[np.newaxis]
+    return 0.5 * (
+        np.take_along_axis(ordered, lo, axis=0)[0] + np.take_along_axis(ordered, hi, axis=0)[0]
+    )
+
+
+def _seeded_stack(rng, n, shape, pattern, dtype):
+    stack = rng.normal(1, 0.05, (n, *shape)).astype(dtype)
+    if pattern == "ties":
+        stack = np.round(stack * 20).astype(dtype)
+    elif pattern == "nan":
+        stack[rng.random(stack.shape) < 0.3] = np.nan
+    elif pattern == "nan_block":  # whole rows without any finite value
+        stack[:, : max(1, shape[0] // 3)] = np.nan
+    return stack
+
+
+def test_sorting_network_sorts_every_order():
+    rng = np.random.default_rng(11)
+    for n in range(1, 41):
+        pairs = rejection._sorting_network(n)
+        assert all(0 <= i < j < n for i, j in pairs)
+        values = rng.integers(0, 4, (200, n))  # many ties
+        for i, j in pairs:
+            low = np.minimum(values[:, i], values[:, j])
+            values[:, j] = np.maximum(values[:, i], values[:, j])
+            values[:, i] = low
+        assert (np.diff(values, axis=1) >= 0).all()
+
+
+def test_stack_median_is_the_sorted_median_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(12)
+    monkeypatch.setattr(rejection, "_NETWORK_PIXELS", 37)  # several passes per stack
+    for n in (1, 2, 3, 4, 5, 9, 10, 16, 17, 40, 100):
+        for pattern in ("plain", "ties", "nan", "nan_block"):
+            for dtype in (np.float32, np.float64):
+                stack = _seeded_stack(rng, n, (13, 11), pattern, dtype)
+                n_finite = n if pattern in ("plain", "ties") else np.isfinite(stack).sum(axis=0)
+                expected = _median_by_sort(stack, n_finite)
+                got = rejection.stack_median(stack.copy(), n_finite)
+                assert got.dtype == expected.dtype
+                np.testing.assert_array_equal(got, expected)
+                if pattern == "nan_block":
+                    assert np.isnan(got[0]).all()
+
+
+def test_chi2_median_table_equals_the_function_per_pixel():
+    from scipy.special import gammaincinv
+
+    dof = np.random.default_rng(13).integers(1, 30, (7, 9)).astype(np.float64)
+    np.testing.assert_array_equal(rejection._chi2_median(dof), 2.0 * gammaincinv(dof / 2.0, 0.5))
+    assert rejection._chi2_median(np.float64(4.0)) == 2.0 * gammaincinv(2.0, 0.5)
+
+
+def _combine_all_ways(stack, levels):
+    """combine_block of ``stack`` for every centre, spread and threshold pair."""
+    results = {}
+    for cenfunc in rejection.CENFUNCS:
+        for stdfunc in rejection.STDFUNCS:
+            for lower, upper in ((8.0, 5.0), (3.0, 3.0), (None, 3.0), (3.0, None), (None, None)):
+                sensitivity = 0.01 if stdfunc == "ccdclip" else 0.0
+                clip = rejection.parse_clip(lower, upper, cenfunc, stdfunc, sensitivity, None, None)
+                noise = (np.full(len(levels), 2.0), np.full(len(levels), 5.0))
+                model = rejection.noise_model(levels, clip, noise if stdfunc == "ccdclip" else None)
+                values = stack.copy()
+                block = rejection.Block(values, np.empty_like(values), np.empty(values.shape, bool))
+                key = (cenfunc, stdfunc, lower, upper)
+                results[key] = rejection.combine_block(block, clip, model)
+    return results
+
+
+def test_combine_block_with_networks_and_parts_equals_the_sorted_kernel(monkeypatch):
+    rng = np.random.default_rng(14)
+    for n in (3, 10, 21):
+        levels = rng.uniform(5000, 30000, n)
+        response = 1 + 0.01 * rng.standard_normal((16, 50))
+        stack = np.array([rng.poisson(response * level * 2) / 2 / level for level in levels])
+        stack = stack.astype(np.float32)
+        stack[rng.random(stack.shape) < 0.003] *= 3  # outliers to reject
+        for pattern in ("plain", "nan", "nan_block"):
+            values = _seeded_stack(rng, n, (16, 50), pattern, np.float32)
+            values[np.isfinite(values)] = stack[np.isfinite(values)]
+            if pattern == "nan":
+                values[0, 1, 1] = np.inf
+            with monkeypatch.context() as patch:
+                patch.setattr(rejection, "stack_median", _median_by_sort)
+                expected = _combine_all_ways(values, levels)
+            for rows in (None, 1, 7):  # the block whole, or in parts of 1 or 7 rows
+                with monkeypatch.context() as patch:
+                    if rows is not None:
+                        patch.setattr(rejection, "_PART_VALUES", 1)
+                        patch.setattr(rejection, "_PART_PIXELS", rows * 50)
+                    got = _combine_all_ways(values, levels)
+                for key, result in expected.items():
+                    for field in ("mean", "uncertainty", "n_used"):
+                        np.testing.assert_array_equal(
+                            getattr(got[key], field), getattr(result, field)
+                        )
+                    assert got[key].n_rejected == result.n_rejected
+                    np.testing.assert_equal(got[key].noise_scale, result.noise_scale)

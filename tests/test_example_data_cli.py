@@ -9,7 +9,7 @@ import example_data as ed
 
 
 def test_cli_help():
-    result = _run_cli("--help")
+    result = _run_cli("--help", process=True)  # python -m example_data, as a reader types it
     assert result.returncode == 0, result.stderr
     assert "--example" in result.stdout
     assert "--folder" in result.stdout

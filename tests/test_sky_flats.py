@@ -220,3 +220,19 @@ def test_quiet_detection_silences_numpys_all_nan_warnings_for_every_thread():
         assert not caught
         np.nanmedian(np.full(4, np.nan))  # outside the block the warning is seen again
     assert [str(w.message) for w in caught] == ["All-NaN slice encountered"]
+
+
+def test_grow_equals_the_nearest_source_reach_of_scipys_transform():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(21)
+    for shape, share in (((120, 90), 0.002), ((64, 64), 0.02), ((40, 70), 0.0003)):
+        seeds = rng.random(shape) < share
+        mask = ndimage.binary_dilation(seeds, iterations=int(rng.integers(0, 4)))
+        mask[0, 0] = True
+        labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        radius = np.sqrt(np.bincount(labels.ravel()) / np.pi)
+        distance, (rows, cols) = ndimage.distance_transform_edt(~mask, return_indices=True)
+        for grow, factor in ((3.0, 1.0), (0.0, 2.5), (2.0, 0.0), (0.0, 0.0)):
+            expected = distance <= grow + factor * radius[labels[rows, cols]]
+            np.testing.assert_array_equal(engine_sky._grow(mask, grow, factor), expected)

@@ -1,0 +1,91 @@
+"""Benchmark: the time per frame of ``combine_flats`` for 5 to 100 frames, side by side.
+
+Run from the repository's root with ``python -m benchmarks.bench_scaling [--folder DIR]``.
+Example 3's twelve 2048 x 2048 frames are written with ``example_data.ensure_example3`` into
+DIR (kept, so a second run is cheap) or, without ``--folder``, into a temporary folder; the
+stacks of N = 5, 10, 20, 40 and 100 frames are hard links to them under distinct names (a
+copy where links are refused), so every file is read as a file of its own.
+
+Each N is combined with ``combine_flats`` and its defaults, ``--repeat`` times in turn
+(5, 10, ..., 100, then again), and the fastest time of each N kept (the machine may be shared:
+the fastest run is the least disturbed).  The script prints the time per frame of each N and
+its deviation from the mean over the N; the target is every N within 20 % of that mean (the
+reads and the pass over blocks are linear in N; ccdproc's are not, astropy/ccdproc#1012).
+Exit status 0 when the target is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNTS = (5, 10, 20, 40, 100)
+TOLERANCE = 0.20
+
+
+def stack_files(sources, count, folder):
+    """Return ``count`` distinct file names in ``folder``, each a link to one of ``sources``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(count):
+        name = folder / f"frame-{i + 1:03d}.fit"
+        if not name.exists():
+            try:
+                os.link(sources[i % len(sources)], name)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(sources[i % len(sources)], name)
+        names.append(str(name))
+    return names
+
+
+def time_per_frame(files):
+    """Return the wall time of ``combine_flats(files)`` divided by the number of files."""
+    import convenience_functions as cf
+
+    start = time.perf_counter()
+    cf.combine_flats(files)
+    return (time.perf_counter() - start) / len(files)
+
+
+def main(argv=None):
+    """Run the benchmark; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_scaling", description=__doc__)
+    parser.add_argument("--folder", help="folder for Example 3 (default: a temporary one)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each N (default 2)")
+    args = parser.parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import example_data
+
+    with tempfile.TemporaryDirectory(prefix="bench_scaling_") as scratch:
+        folder = example_data.ensure_example3(Path(args.folder) if args.folder else Path(scratch))
+        sources = [folder / name for name in example_data.example_files(3)]
+        links = Path(scratch) / "links"
+        stacks = {n: stack_files(sources, n, links) for n in COUNTS}
+        best = dict.fromkeys(COUNTS, float("inf"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # IMAGETYP 'light': these are not flats
+            for _ in range(max(1, args.repeat)):
+                for n, files in stacks.items():
+                    best[n] = min(best[n], time_per_frame(files))
+    mean = sum(best.values()) / len(best)
+    print(f"combine_flats, 2048 x 2048 frames, {os.cpu_count()} CPUs, fastest of {args.repeat}\n")
+    print("| N | time per frame (ms) | / mean |")
+    print("|---:|---:|---:|")
+    for n, seconds in best.items():
+        print(f"| {n} | {1000 * seconds:.0f} | {seconds / mean:.2f} |")
+    worst = max(abs(seconds / mean - 1) for seconds in best.values())
+    met = worst <= TOLERANCE
+    print(f"\n- target every N within {TOLERANCE:.0%} of the mean: {'met' if met else 'NOT met'}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
