@@ -70,7 +70,7 @@ CHAPTERS = [
 def add_chapters(app, docname, source):
     """Give the start page (README) the book's chapters as a hidden table of contents.
 
-    README.md stays plain Markdown for readers of the repository; the directive exists in the book only.
+    README.md stays plain Markdown for readers of the repository; the directive is the book's.
     """
     if docname == root_doc:
         entries = "\n".join(CHAPTERS)

@@ -1,11 +1,11 @@
 """The built book read in a real browser, and the reader's workspace in a real JupyterLab.
 
 Run by ``make book-test`` after ``make book`` (``.ci/run`` does both). Chromium is Debian's
-(``/usr/bin/chromium``, or ``$CHROMIUM``), driven by playwright; no browser is downloaded. Every page of
-``_build/book`` is opened from a server on 127.0.0.1 with every other host blocked: no console error,
-no request that fails or leaves the machine, every image loaded and described, every internal link and
-anchor found, every solution folded until its line is clicked. Screenshots go to ``_build/screenshots``
-(git-ignored), the test's artefacts.
+(``/usr/bin/chromium``, or ``$CHROMIUM``), driven by playwright; no browser is downloaded.
+Every page of ``_build/book`` is opened from a server on 127.0.0.1 with every other host
+blocked: no console error, no request that fails or leaves the machine, every image loaded and
+described, every internal link and anchor found, every solution folded until its line is
+clicked. Screenshots go to ``_build/screenshots`` (git-ignored), the test's artefacts.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def browser():
 
 
 def _open(browser, url, problems, width=1280):
-    """A page at ``url``; console errors, page errors and failed or outside requests go to problems."""
+    """Open ``url``; console errors, failed or outside requests are appended to problems."""
     page = browser.new_page(viewport={"width": width, "height": 900})
     local = urlparse(url).netloc
 
@@ -128,14 +128,16 @@ def test_every_page_opens_cleanly_with_its_images_and_links(site, browser):
         images = page.evaluate(
             """() => Array.from(document.images).map(i => ({
                 src: i.currentSrc.slice(0, 80), loaded: i.complete && i.naturalWidth > 0,
-                alt: i.getAttribute('alt'), decorative: !!i.closest('.sidebar-brand, .theme-toggle')}))"""
+                alt: i.getAttribute('alt'),
+                decorative: !!i.closest('.sidebar-brand, .theme-toggle')}))"""
         )
         for image in images:
             if not image["loaded"]:
                 problems.append(f"{name}: image not loaded: {image['src']}")
             if not image["decorative"] and not (image["alt"] or "").strip():
                 problems.append(f"{name}: image without alternative text: {image['src']}")
-        anchors[url] = set(page.evaluate("() => Array.from(document.querySelectorAll('[id]'), e => e.id)"))
+        ids = "() => Array.from(document.querySelectorAll('[id]'), e => e.id)"
+        anchors[url] = set(page.evaluate(ids))
         hrefs = page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
         links += [(name, href) for href in hrefs if urlparse(href).netloc == urlparse(site).netloc]
         if name in CHAPTERS[:3]:
@@ -221,7 +223,8 @@ def lab(tmp_path):
     command += ["--LabApp.default_url=/lab/tree/README.md", "--no-browser", "--allow-root"]
     command += [f"--port={port}", f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1"]
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    server = subprocess.Popen(command, env=env, **quiet)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
