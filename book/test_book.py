@@ -201,6 +201,12 @@ def test_solutions_are_folded_until_clicked(site, browser):
 # -- The reader's workspace in JupyterLab -------------------------------------------------------
 
 
+# Each cell of the open notebook: its first characters, whether JupyterLab hides it, its outputs.
+CELLS = """() => jupyterapp.shell.currentWidget.content.widgets.map(c => ({
+    text: c.model.sharedModel.getSource().slice(0, 40), hidden: c.isHidden,
+    outputs: c.model.type === 'code' ? c.model.outputs.length : 0}))"""
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -221,6 +227,7 @@ def lab(tmp_path):
     # The same command as the Makefile's lab target, with this test's folder and port.
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={workspace}"]
     command += ["--LabApp.default_url=/lab/tree/README.md", "--no-browser", "--allow-root"]
+    command += ["--LabApp.expose_app_in_browser=True"]  # the test reads the cells' state
     command += [f"--port={port}", f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1"]
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -251,36 +258,48 @@ def test_workshop_run_all_add_a_cell_save(lab, browser):
     page.screenshot(path=SHOTS / "lab-start-page.png")
     listing = page.locator(".jp-DirListing-itemText").all_inner_texts()
     assert not [n for n in listing if n.endswith(".egg-info") or n.startswith(".")], listing
-    page.goto(f"{url}/lab/tree/notebooks/00-the-example-data.ipynb?token={token}")
+    page.get_by_role("link", name="00 The example data").click()  # README's course table
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function("() => !!jupyterapp.shell.currentWidget?.sessionContext?.session")
+    dialog = page.locator(".jp-Dialog button.jp-mod-accept")  # "Select Kernel", if Lab asks
+    if dialog.count():
+        dialog.click()
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    # The copy holds the course's outputs: clear them, so that what shows after Run All is new.
+    page.evaluate("jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    assert not any(c["outputs"] for c in page.evaluate(CELLS))
     page.get_by_role("menuitem", name="Run", exact=True).click()  # the Run menu: Run All Cells
     page.get_by_text("Run All Cells", exact=True).click()
     page.wait_for_function(
-        """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
-            .every(p => /\\[\\d+\\]/.test(p.textContent))""",
+        """() => jupyterapp.shell.currentWidget.content.widgets
+            .every(c => c.model.type !== 'code' || c.model.executionCount !== null)""",
         timeout=600_000,
     )
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=600_000)
     # After Run All every solution is still folded under its collapsed heading, output and all.
-    headings = page.locator(".jp-MarkdownCell h4:text-matches('^Solution to Exercise')")
-    assert headings.count() == 2
-    hidden = page.evaluate(
-        """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell'))
-            .filter(c => c.innerText.includes('# Exercise'))
-            .map(c => c.offsetParent === null)"""
-    )
-    assert hidden == [True, True], hidden
+    # (JupyterLab draws only the cells in view: the cells' state is read from its widgets.)
+    cells = page.evaluate(CELLS)
+    solutions = [i for i, c in enumerate(cells) if c["text"].startswith("#### Solution to")]
+    exercise_code = [i for i, c in enumerate(cells) if c["text"].startswith("# Exercise")]
+    assert len(solutions) == 2
+    assert len(exercise_code) == 1
+    assert all(cells[i]["outputs"] for i in exercise_code)  # it ran ...
+    assert all(cells[i]["hidden"] for i in exercise_code)  # ... and stays hidden
+    assert all(cells[i]["hidden"] for i in range(solutions[0] + 1, solutions[0] + 3))
+    assert not any(cells[i]["hidden"] for i in solutions)  # the headings show
+    page.evaluate(f"jupyterapp.shell.currentWidget.content.scrollToItem({solutions[0]}, 'center')")
+    heading = page.locator(".jp-MarkdownCell:has(h4)").first
+    heading.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
     page.screenshot(path=SHOTS / "lab-after-run-all.png")
     # One click on the heading's fold button opens the solution, code and output.
-    headings.first.locator("xpath=ancestor::div[contains(@class,'jp-Cell')]").locator(
-        ".jp-collapseHeadingButton"
-    ).click()
-    shown = page.evaluate(
-        """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell'))
-            .filter(c => c.innerText.includes('# Exercise'))
-            .map(c => c.offsetParent !== null && !!c.querySelector('.jp-OutputArea-output'))"""
-    )
-    assert shown == [True, False], shown
+    heading.hover()  # the fold button shows when the pointer is over the heading
+    heading.locator(".jp-collapseHeadingButton").click()
+    cells = page.evaluate(CELLS)
+    assert not any(cells[i]["hidden"] for i in range(solutions[0], solutions[0] + 3))
+    assert cells[solutions[1] + 1]["hidden"]  # the other solution stays folded
+    page.wait_for_timeout(500)
+    page.screenshot(path=SHOTS / "lab-solution-opened.png")
     # The reader adds a cell of their own and saves.
     page.keyboard.press("Escape")
     page.keyboard.press("b")
@@ -298,7 +317,7 @@ def test_workshop_run_all_add_a_cell_save(lab, browser):
     subprocess.run(make, check=True, capture_output=True)
     assert "a cell of my own" in copy.read_text()
     cells = json.loads(copy.read_text())["cells"]
-    assert sum(c["cell_type"] == "code" and c.get("execution_count") for c in cells) > 5
+    assert sum(bool(c["cell_type"] == "code" and c.get("execution_count")) for c in cells) > 5
     # ... and the notebooks that `make test` runs were never touched.
     assert _digest(ROOT / "notebooks") == tracked
     shutil.rmtree(workspace / "notebooks" / ".ipynb_checkpoints", ignore_errors=True)
