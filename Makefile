@@ -1,6 +1,7 @@
 # One command to open the course, one to test it. Both set up .venv first when needed.
 #   make lab                     set up, then open the course in JupyterLab (README.md first)
 #   make lab ARGS="--no-browser --port 8899"
+#   make workspace               only prepare workspace/, the reader's own copies that make lab serves
 #   make test                    set up, then unit tests and every notebook under nbval
 #   make lint                    ruff on the modules, tests, benchmarks and notebooks
 #   make data                    write the example data before a workshop (no network needed)
