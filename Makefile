@@ -1,9 +1,13 @@
 # One command to open the course, one to test it. Both set up .venv first when needed.
 #   make lab                     set up, then open the course in JupyterLab (README.md first)
 #   make lab ARGS="--no-browser --port 8899"
+#   make workspace               only prepare workspace/, the reader's own copies that make lab serves
 #   make test                    set up, then unit tests and every notebook under nbval
 #   make lint                    ruff on the modules, tests, benchmarks and notebooks
 #   make data                    write the example data before a workshop (no network needed)
+#   make book                    the course as a static website in _build/book (no network needed)
+#   make book-test               open every page of the book in headless Chromium, and the workspace
+#                                in JupyterLab (screenshots in _build/screenshots)
 
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +24,14 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 # Keep pip quiet about the version check; the pinned set is in requirements-lock.txt.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup lab test lint data clean
+# Readers work in their own copies: `make lab` serves workspace/ (git-ignored), where README.md,
+# INSTRUCTORS.md and convenience_functions.py are links to the tracked files and notebooks/ holds a
+# copy of each notebook, made once and never overwritten, beside links to the example data. The
+# tracked notebooks, which `make test` checks, are never opened by JupyterLab.
+WORKSPACE ?= workspace
+BOOK_STAMP := $(VENV)/.installed-book
+
+.PHONY: setup lab test lint data clean workspace book book-setup book-test
 
 setup: $(STAMP)
 
@@ -34,13 +45,24 @@ $(STAMP): pyproject.toml requirements-lock.txt jupyter-settings/overrides.json
 	@touch $(STAMP)
 
 # The whole course is reachable from JupyterLab; the README is the first page a newcomer sees.
-lab: $(STAMP)
-	$(BIN)/jupyter lab --LabApp.default_url=/lab/tree/README.md $(ROOT_FLAG) $(ARGS)
+lab: $(STAMP) workspace
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(WORKSPACE) --LabApp.default_url=/lab/tree/README.md \
+		$(ROOT_FLAG) $(ARGS)
+
+workspace:
+	@mkdir -p $(WORKSPACE)/notebooks
+	@for f in README.md INSTRUCTORS.md convenience_functions.py; do \
+		ln -sfn "$(CURDIR)/$$f" $(WORKSPACE)/$$f; done
+	@for n in 1 2 3; do mkdir -p notebooks/example$$n-reduced; \
+		ln -sfn "$(CURDIR)/notebooks/example$$n-reduced" $(WORKSPACE)/notebooks/example$$n-reduced; done
+	@for nb in notebooks/[0-9][0-9]-*.ipynb; do \
+		test -e $(WORKSPACE)/$$nb || { cp $$nb $(WORKSPACE)/$$nb && echo "copied $$nb into $(WORKSPACE)/"; }; \
+	done
 
 # On both cores (pytest-xdist), a file's tests on one worker; the notebooks, the longest
 # files, first.  The example data is written once, before the workers start (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest notebooks tests --nbval --nbval-current-env \
+	$(BIN)/python -m pytest notebooks/[0-9][0-9]-*.ipynb tests --nbval --nbval-current-env \
 		--doctest-modules convenience_functions.py _flat_engine example_data \
 		--numprocesses 2 --dist loadfile
 
@@ -51,5 +73,21 @@ lint: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m example_data
 
+# The book's tools (Sphinx, MyST-NB, Furo; playwright for its test) are an extra of the project.
+book-setup: $(BOOK_STAMP)
+
+$(BOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --constraint requirements-lock.txt --editable ".[book]"
+	@touch $(BOOK_STAMP)
+
+# Built from the notebooks' stored outputs, never executed; warnings (a broken link) are errors.
+book: $(BOOK_STAMP)
+	rm -rf _build/book
+	$(BIN)/python -m sphinx -b html -c book -q -W --keep-going -n . _build/book
+	@echo "the book: _build/book/index.html"
+
+book-test: $(BOOK_STAMP)
+	$(BIN)/python -m pytest book -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache _build
