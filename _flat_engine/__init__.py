@@ -18,6 +18,7 @@ this package holds what those steps stand on, one subject per module, in the ord
 ==============  ==========================================================================
 
 Imports run one way: `stack` and `sky` stand on `frames`, `rejection` and `pixels`, which
-stand on `files` and `options`; `groups` stands on `files` (dask only when a client is given).  Nothing here imports `convenience_functions` or
-`example_data`; they import this.
+stand on `files` and `options`; `groups` stands on `files` (and on dask, imported only
+when a client is given).  Nothing here imports `convenience_functions` or `example_data`;
+they import this.
 """

@@ -20,7 +20,7 @@ import os
 import re
 import uuid
 import zoneinfo
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,8 +29,8 @@ from astropy.coordinates import Angle
 from astropy.table import Table
 from astropy.time import Time
 
+from .files import _temporary_name as temporary_name
 from .files import (
-    _temporary_name as temporary_name,
     check_replaceable,
     combined_flat_hdus,
     read_header,
@@ -87,6 +87,8 @@ def parse_grouping(group_by, night_keyword, zone, client):
 def _utc(text, keyword, path):
     """Return ``text`` (an ISO date and time, UTC) as a naive datetime, naming the file."""
     try:
+        if "T" not in text:  # a date alone: midnight would be a guess
+            raise ValueError("no time of day")
         return Time(text, format="isot", scale="utc").to_datetime()
     except ValueError as err:
         raise ValueError(f"{path}: {keyword} = {text!r} is not an ISO date and time") from err

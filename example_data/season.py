@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from _flat_engine.files import hdu_list, remove_stale_temporaries, write_atomically
 from example_data.camera import _STREAM_MAP, _STREAM_NOISE, _rng
 from example_data.example2 import (
     _DONUT_OBSTRUCTION,
@@ -46,6 +45,11 @@ from example_data.header import _common_header, _mjd
 from example_data.maps import _multiply_ring, _ramps
 from example_data.noise import _add_noise
 from example_data.truth import Donuts
+from example_data.writing import (  # the engine's
+    hdu_list,
+    remove_stale_temporaries,
+    write_atomically,
+)
 
 SEASON_FIRST_NIGHT = date(2022, 3, 13)
 """The first night of the season: the evening of Example 2's frames (local date)."""
@@ -240,6 +244,8 @@ def write_season(
         data, header = _frame(night, filt, index, flats[night, filt])
         path = folder / name
         remove_stale_temporaries(path)
-        write_atomically(path, hdu_list(data, header), checksum=True)
+        hdus = hdu_list(data, header)
+        hdus[0].add_checksum(when="set by example_data")  # a fixed comment: the same bytes
+        write_atomically(path, hdus)
         paths.append(path)
     return paths
