@@ -10,8 +10,8 @@ why flats are combined night by night:
   flats at dawn (about 12:50 UTC, 05:48 local the next morning): both belong to the night
   that began on the evening's local date, which is neither's UTC date;
 - the dust donuts of Example 2 sit on the camera's window (the same in both filters) and
-  slide a little from night to night, one of them by 1 % of the chip's width per night;
-  from the fourth night on a new, larger donut is there (a new particle of dust);
+  slide a little from night to night, one of them (1.3 % deep) by 1 % of the chip's width
+  per night; from the fourth night on a new donut is there (a new particle of dust);
 - vignetting and the pixel-to-pixel response (0.7 % rms, its own pattern per filter) do
   not change.
 
@@ -67,7 +67,7 @@ _DAWN_UTC = timedelta(hours=36, minutes=50)
 _SUNSET_DRIFT_S = 72.0  # in March at 35 degrees north the Sun sets 1.2 min later each day
 _G_LEVELS = (21000.0, 24300.0, 27600.0, 30900.0, 34200.0, 37500.0, 40800.0, 44100.0)
 _DRIFT_PX = 3.0  # rms slide of a donut per night, pixels of the full chip
-_FAST_DONUT = (0, 41.0)  # the donut that slides fastest, and by how much (full-chip px)
+_FAST_DONUT = (2, 41.0)  # the donut that slides fastest, and by how much (full-chip px)
 _NEW_DONUT = (2900.0, 1200.0, 70.0, 0.012)  # row, column, radius (full chip), depth
 _PIXEL_RMS = 0.007
 
@@ -106,7 +106,7 @@ def season_donuts(night: int, shape: tuple[int, int] = EXAMPLE2_SHAPE) -> Donuts
     """Return the dust donuts on the window on 0-based ``night``, on a frame of ``shape``.
 
     Example 2's 18 donuts, each slid by a random walk of 3 pixels (of the full chip) rms
-    per night, donut 0 by 41 pixels per night more; from night 3 on, one more donut of
+    per night, donut 2 by 41 pixels per night more; from night 3 on, one more donut of
     70 pixels radius and 1.2 % depth.  Positions and radii scale to ``shape``.
     """
     base = example2_donuts()
