@@ -216,11 +216,16 @@ def run_groups(jobs, combine, client, label):
     if err is not None and not isinstance(err, KilledWorker):
         raise err  # the error of combine_flats or of the file system, as without a client
     others = f"; {len(failed) - 1} other groups failed too" if len(failed) > 1 else ""
+    why = (
+        "the dask workers running it were lost (killed, or out of memory) as many times as "
+        "dask allows (distributed.scheduler.allowed-failures)"
+        if err is not None
+        else f"its dask task ended {future.status!r}"
+    )
     raise RuntimeError(
-        f"{label}: group {key} was not combined: its task ended {future.status!r} ({err}), "
-        f"dask's workers running it were lost (killed, or out of memory) as many times as "
-        f"dask allows; {target} was not written{others}.  Give the workers more memory or "
-        "pass a smaller mem_limit."
+        f"{label}: group {key} was not combined: {why}; {target} was not written (an "
+        f"earlier file of that name is left as it was){others}.  "
+        "Give the workers more memory, or pass a smaller mem_limit."
     ) from err
 
 
