@@ -99,7 +99,7 @@ def main(argv=None):
         print(f"{groups} groups of {args.frames} frames of {args.size}^2 pixels")
         start = time.perf_counter()
         with (
-            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
             Client(cluster) as client,
         ):
             print(f"LocalCluster of 2 workers started in {time.perf_counter() - start:.1f} s")

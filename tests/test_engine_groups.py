@@ -44,7 +44,7 @@ def client():
     # One lost worker is retried, a second loss of the same task is a KilledWorker.
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         with LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster:
             with Client(cluster) as dask_client:
                 yield dask_client
