@@ -204,7 +204,7 @@ def run_groups(jobs, combine, client, label):
         )
         for _, paths, target in jobs
     ]
-    progress(futures, notebook=False)
+    progress(futures, notebook=False, scheduler=client.scheduler.address)  # this client's
     wait(futures)
     failed = [(job, f) for job, f in zip(jobs, futures, strict=True) if f.status != "finished"]
     for (_, _, target), _future in failed:
