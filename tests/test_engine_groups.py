@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import threading
 from datetime import timezone
 from pathlib import Path
 
@@ -258,3 +259,23 @@ def test_a_worker_killed_every_time_is_a_clear_error_and_no_partial_file(season,
     [numbers] = groups.run_groups([job], functools.partial(die_once, tmp_path / "done"), client, "")
     assert numbers["n_frames"] == FRAMES
     assert [p.name for p in out.iterdir()] == [job[2].name]
+
+
+def test_the_given_client_is_used_when_another_is_the_default(season, season_paths, client):
+    # dask's progress bar follows the newest client unless told: it must follow ours
+    jobs = jobs_of(season, season / "two-clients", [season_night(2)])
+    combine = functools.partial(cf.combine_flats, return_counts=True)
+    numbers = []
+    with (
+        LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as other,
+        Client(other),  # now the default client, with no workers
+    ):
+        # a daemon thread: waiting on the other scheduler would never end, nor block exit
+        run = threading.Thread(
+            target=lambda: numbers.extend(groups.run_groups(jobs, combine, client, "test")),
+            daemon=True,
+        )
+        run.start()
+        run.join(timeout=120)
+        assert not run.is_alive(), "the run waited on the default client's scheduler"
+    assert [n["n_frames"] for n in numbers] == [FRAMES, FRAMES]
