@@ -36,6 +36,7 @@ kernel, the memory plan, the file writer, the drawing) is in the private package
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -49,6 +50,7 @@ from astropy.nddata import CCDData
 from _flat_engine import display as _display
 from _flat_engine import files as _files
 from _flat_engine import frames as _frames
+from _flat_engine import groups as _groups
 from _flat_engine import options as _options
 from _flat_engine import pixels as _pixels
 from _flat_engine import rejection as _rejection
@@ -1571,8 +1573,18 @@ def ccdproc_recipe(images, *, scale=True, spelling="correct", mem_limit=350e6, d
     return combined
 
 
-def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, **options):
-    """Combine the flats in a folder into one flat per FILTER and write each to disk.
+def combine_flats_by_filter(
+    folder_or_collection,
+    *,
+    imagetyp,
+    output_dir=None,
+    group_by=("filter",),
+    night_keyword="DATE-OBS",
+    timezone=None,
+    client=None,
+    **options,
+):
+    """Combine the flats in a folder into one flat per FILTER (or night and FILTER), on disk.
 
     Every FITS file of the folder counts, whatever its extension or compression (or the
     files of an `ccdproc.ImageFileCollection`): IMAGETYP must equal ``imagetyp``
@@ -1583,6 +1595,20 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     temporary file and a rename, so an interrupted run never leaves a half-written file
     (and the temporary files of a killed run are removed by the next one).  An earlier
     output of this function is replaced; any other file with that name is refused.
+
+    With ``group_by=("night", "filter")`` the flats of each observing night are combined
+    apart, into ``combined_flat_<night>_filter_<name>.fit`` (``<night>`` as
+    ``2022-03-13``, the local date of the night's evening), and the table of what was
+    combined is written beside them as ``combined_flats.ecsv``.  A night runs from noon to
+    noon in the site's local time: DATE-OBS (UTC) is moved by ``timezone``, or, without
+    it, by the longitude in the header's OBSGEO-L keyword (degrees east, the FITS
+    standard's) over 15 degrees per hour, the local mean solar time.
+
+    With a ``client``, each group is one task on the dask cluster's workers, which read
+    the frames and write the flat themselves: the folder and ``output_dir`` must be paths
+    that every worker sees (one machine, or a shared file system), and the course's
+    modules importable there.  A task holds one group's frames within ``mem_limit`` (per
+    worker thread).  The files are byte for byte those of a run without a client.
 
     Each file holds the combined flat as `astropy.nddata.CCDData` writes it (the data,
     with extensions ``UNCERT`` and ``MASK``), so ``CCDData.read(path)`` reads it back, plus
@@ -1597,13 +1623,28 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         The IMAGETYP value of the flats, e.g. ``'flat'``.
     output_dir : str or os.PathLike, optional
         Where to write; created if missing.  Defaults to the collection's folder.
+    group_by : tuple of str, optional
+        ``("filter",)`` (the default) or ``("night", "filter")``.
+    night_keyword : str, optional
+        The header keyword that tells a frame's night: a UTC date and time (DATE-OBS, the
+        default), or a keyword whose value is the night itself as ``YYYY-MM-DD``.
+    timezone : str, float or datetime.tzinfo, optional
+        The site's time zone, for the night's noon: a name (``'America/Phoenix'``), hours
+        east of Greenwich (``-7``) or a tzinfo.  Default: from OBSGEO-L in each header.
+    client : dask.distributed.Client, optional
+        Run the groups as tasks on this client's workers (with a text progress bar);
+        None (the default) runs them one after another in this process.
     **options
         Keyword options of `combine_flats` (``sigma_upper``, ``stdfunc``, ``mem_limit``, ...).
 
     Returns
     -------
-    dict of str to pathlib.Path
-        The path of the combined flat for each FILTER value, in sorted order.
+    dict
+        The path (`pathlib.Path`) of the combined flat of each group, in sorted order: keyed
+        by the FILTER value, or by ``(night, FILTER)`` when grouping by night.  Its
+        attribute ``table`` (an `astropy.table.Table`) lists each group's night, filter,
+        number of frames, share of pixel values left out (rejected or masked), output
+        file and frames.
 
     Raises
     ------
@@ -1612,9 +1653,12 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         folder does not exist, two filters would give the same file name, two FILTER
         values differ only in characters FITS does not allow, an existing file would be
         overwritten that is not an earlier combined flat, or any error of
-        `combine_flats`.
+        `combine_flats`; a frame without the night's keyword or the site's longitude.
     TypeError
-        Keyword options that `combine_flats` does not have.
+        Keyword options that `combine_flats` does not have; a client that is not one.
+    RuntimeError
+        With a client: the workers running a group died as many times as dask allows
+        (killed, or out of memory); that group's file is not written.
     OSError
         The output cannot be written (the message names the file or folder).
 
@@ -1636,6 +1680,8 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
     >>> written = combine_flats_by_filter(folder, imagetyp="flat", stdfunc="mad_std")
     >>> written["V"].name
     'combined_flat_filter_V.fit'
+    >>> written.table["n_frames"].tolist()
+    [3]
     >>> import shutil; shutil.rmtree(folder)
     """
     method = "combine_flats_by_filter"
@@ -1645,11 +1691,13 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         arguments = inspect.signature(combine_flats).bind([], **options)  # unknown: TypeError
         if not isinstance(imagetyp, str) or not imagetyp.strip():
             raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")
+        grouping = _groups.parse_grouping(group_by, night_keyword, timezone, client)
     arguments.apply_defaults()
     chosen = arguments.arguments
     clip_options = tuple(chosen[name] for name in _CLIP_OPTIONS)
     clip = _combine_options(method, clip_options, chosen["dtype"], chosen["mem_limit"])[0]
     folder, groups = _frames.flats_by_filter(folder_or_collection, imagetyp, method)
+    groups = _groups.regroup(groups, grouping, method)  # by night too, if asked
     few = {filt: len(paths) for filt, paths in groups.items() if len(paths) < 3}
     if clip.rejects and few:  # refused before anything is written
         raise ValueError(
@@ -1658,21 +1706,8 @@ def combine_flats_by_filter(folder_or_collection, *, imagetyp, output_dir=None, 
         )
     out_folder = Path(output_dir).expanduser() if output_dir is not None else folder
     out_folder.mkdir(parents=True, exist_ok=True)
-
-    targets = {}
-    for filt in sorted(groups):
-        target = out_folder / f"combined_flat_filter_{safe_filter_name(filt)}.fit"
-        # compared without case: on macOS and Windows "R" and "r" name the same file
-        clash = [f for f, t in targets.items() if str(t).casefold() == str(target).casefold()]
-        if clash:
-            raise ValueError(f"filters {clash[0]!r} and {filt!r} would both be written to {target}")
-        _files.check_replaceable(target, method)
-        targets[filt] = target
-
-    for filt, target in targets.items():
-        combined, n_used = combine_flats(groups[filt], return_counts=True, **options)
-        write_flat(combined, target, n_used=n_used)
-    return targets
+    combine = functools.partial(combine_flats, return_counts=True, **options)  # one group
+    return _groups.combine_all(groups, grouping, out_folder, combine, client, method)
 
 
 def write_flat(flat, path, *, n_used=None):
@@ -1774,15 +1809,7 @@ def safe_filter_name(name):
     >>> safe_filter_name("g'"), safe_filter_name("B 2"), safe_filter_name("H\u03b1")
     ('gp', 'B_2', 'H_')
     """
-    import re
-
-    if not isinstance(name, str):
-        raise TypeError(f"filter name must be a string, got {type(name).__name__}")
-    stripped = name.strip()
-    if not stripped:
-        raise ValueError("filter name is empty; cannot build a file name from it")
-    stripped = stripped.replace("'", "p").replace("\u2032", "p")
-    return re.sub(r"[^A-Za-z0-9_-]", "_", stripped)
+    return _groups.safe_name(name)
 
 
 # --------------------------------------------------------------------------------------

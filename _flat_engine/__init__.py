@@ -8,6 +8,7 @@ this package holds what those steps stand on, one subject per module, in the ord
 `options`       numbers, precision, memory budget and display options, checked once
 `files`         FITS access and atomic writing (the only module the simulator imports)
 `frames`        input frames read in blocks of rows; the flats of a folder by FILTER
+`groups`        the flats by night too, their file names, the run here or on dask
 `rejection`     the rejection options, the CCD's noise model and the per-block kernel
 `stack`         frame checks, memory plan, the pass over blocks of rows, the header
 `pixels`        pixel values of in-memory images, block means and medians, a plane fit
@@ -17,6 +18,7 @@ this package holds what those steps stand on, one subject per module, in the ord
 ==============  ==========================================================================
 
 Imports run one way: `stack` and `sky` stand on `frames`, `rejection` and `pixels`, which
-stand on `files` and `options`.  Nothing here imports `convenience_functions` or
-`example_data`; they import this.
+stand on `files` and `options`; `groups` stands on `files` (and on dask, imported only
+when a client is given).  Nothing here imports `convenience_functions` or `example_data`;
+they import this.
 """

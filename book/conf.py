@@ -1,4 +1,4 @@
-"""Sphinx settings of the course's book: README, the four notebooks and INSTRUCTORS as static pages.
+"""Sphinx settings of the course's book: README, the notebooks and INSTRUCTORS as static pages.
 
 The notebooks are rendered with the outputs stored in them (MyST-NB, never executed here), with the
 Furo theme, whose fonts and scripts ship with it: the built site reads with no network. A solution
@@ -63,6 +63,7 @@ CHAPTERS = [
     "notebooks/01-combining-dome-flats",
     "notebooks/02-combining-twilight-flats",
     "notebooks/03-sky-flats-from-science-frames",
+    "notebooks/04-a-season-of-flats",
     "INSTRUCTORS",
 ]
 

@@ -25,6 +25,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
+import conf  # the book's own settings: its chapters
 import pytest
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -44,14 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CHAPTERS = [
-    "README.html",
-    "notebooks/00-the-example-data.html",
-    "notebooks/01-combining-dome-flats.html",
-    "notebooks/02-combining-twilight-flats.html",
-    "notebooks/03-sky-flats-from-science-frames.html",
-    "INSTRUCTORS.html",
-]
+CHAPTERS = ["README.html", *(f"{chapter}.html" for chapter in conf.CHAPTERS)]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
