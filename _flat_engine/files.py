@@ -5,8 +5,8 @@
   `process_tag`, so that a run cleans up only what ended runs left, `process_ended`);
   `hdu_list`, `fits_text` build what it writes;
 - `read_image`, `first_image_hdu`: the first image of a FITS file of any compression, its
-  header completed from the primary's (`inherited_header`, FITS inheritance); `image_hdus`
-  and `chip_hdu`: the chips of a mosaic camera's file, one image extension each;
+  header completed from the primary's (`inherited_header`, FITS inheritance); `image_hdus`,
+  `chips_of` and `chip_hdu`: the chips of a mosaic camera's file, one image extension each;
 - `read_header`, `unit_from_header`, `raw_header_value`, `is_combined_output`: what a
   header says (BUNIT as cameras spell it, a keyword's raw bytes, whether a file is a
   combined flat of ours);
@@ -208,6 +208,12 @@ def image_hdus(hdul):
             name = name or header.get("CCDNAME") or f"HDU{index}"
             found.append((index, str(name).strip()))
     return found
+
+
+def chips_of(path):
+    """Return the chips of a FITS file (any compression), as `image_hdus` lists them."""
+    with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+        return image_hdus(hdul)
 
 
 def chip_hdu(hdul, chip):

@@ -32,11 +32,14 @@ from astropy.time import Time
 from .files import _temporary_name as temporary_name
 from .files import (
     check_replaceable,
+    chips_of,
     combined_flat_hdus,
+    mosaic_flat_hdus,
     read_header,
     remove_stale_temporaries,
     write_combined,
 )
+from .frames import Chip
 
 GROUP_KEYS = ("night", "filter")  # the order of a group's key and of its file name
 LONGITUDE_KEYWORD = "OBSGEO-L"  # FITS WCS Paper III: the site's longitude, degrees east
@@ -174,13 +177,22 @@ def combine_group(combine, paths, target, label):
 
     ``combine`` returns ``(flat, n_used)`` (`combine_flats` with ``return_counts=True``).
     The file is written as `write_flat` writes it, through a temporary file and a rename.
-    Returns the number of frames and the share of their pixel values left out (rejected,
-    or masked as NaN, saturated or defective).
+    Files of a mosaic camera (several chips, one image extension each) are combined chip
+    by chip, matched by name, into one file of one image extension per chip
+    (`mosaic_flat_hdus`).  Returns the number of frames and the share of their pixel
+    values left out (rejected, or masked as NaN, saturated or defective).
     """
-    flat, n_used = combine(paths)
-    write_combined(target, combined_flat_hdus(flat, n_used), label)
-    total = len(paths) * n_used.size
-    return {"n_frames": len(paths), "left_out": 1.0 - float(np.sum(n_used, dtype=np.int64)) / total}
+    chips = chips_of(paths[0])
+    if len(chips) > 1:
+        parts = [(name, *combine([Chip(p, name) for p in paths])) for _, name in chips]
+        hdus, counts = mosaic_flat_hdus(parts), [n_used for *_, n_used in parts]
+    else:
+        flat, n_used = combine(paths)
+        hdus, counts = combined_flat_hdus(flat, n_used), [n_used]
+    write_combined(target, hdus, label)
+    total = len(paths) * sum(n_used.size for n_used in counts)
+    used = sum(float(np.sum(n_used, dtype=np.int64)) for n_used in counts)
+    return {"n_frames": len(paths), "left_out": 1.0 - used / total}
 
 
 def run_groups(jobs, combine, client, label):

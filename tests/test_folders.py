@@ -364,3 +364,26 @@ def test_a_combined_flat_with_its_extensions_is_one_chip(tmp_path):
     again = cf.combine_flats(copies, sigma_lower=None, sigma_upper=None)
     np.testing.assert_allclose(again.data, fits.getdata(combined), rtol=1e-6)
     assert len(paths) == 5
+
+
+def test_a_folder_of_mosaic_flats_gives_one_file_with_every_chip_near_its_truth(tmp_path):
+    from astropy.nddata import CCDData
+
+    paths, truths, levels = write_mosaic_flats(tmp_path / "lfc", n=5, seed=53)
+    result = cf.combine_flats_by_filter(tmp_path / "lfc", imagetyp="flat")
+    path = result["g'"]
+    assert path.name == "combined_flat_filter_gp.fit"
+    assert result.table["n_frames"].tolist() == [5]
+    with fits.open(path) as hdul:
+        assert hdul[0].header["NCHIPS"] == 6
+        assert hdul[0].header["FILTER"] == "g'"
+    for name, truth in truths.items():
+        chip = CCDData.read(
+            path, hdu=name, hdu_uncertainty=f"{name}_UNCERT", hdu_mask=f"{name}_MASK"
+        )
+        ideal = cf.ideal_flat_noise(levels[name], gain=2.0, read_noise=8.0, response=truth)
+        residual = (chip.data - truth / np.median(truth)) / ideal
+        assert np.std(residual) < 1.15, name
+        assert np.max(np.abs(residual)) < 6, name
+        assert chip.header["IMCMB001"] == f"mosaic-001.fits[{name}]"
+    assert len(paths) == 5
