@@ -5,7 +5,9 @@
   options are checked there too, against ``stdfunc``;
 - `frame_noise`, `noise_model`: each frame's gain and read noise (``ccdclip``) and level;
 - `Block`, `combine_block`: the centre, expected spread, rejection and average of each
-  pixel's scaled values in one block of rows.
+  pixel's scaled values in one block of rows;
+- `robust_scale`: avsigclip's measured scale, which one globally wrong frame cannot inflate;
+- `grow_rejections`: IRAF's ``grow``, the neighbours of each rejected value rejected too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy import units as u
+from scipy.ndimage import binary_dilation
 from scipy.special import gammaincinv
 
 from .options import as_number, quantity_value
@@ -44,6 +47,7 @@ class Clip(NamedTuple):
     spread: object  # spread(block, center, model) -> (expected std of each value, scale)
     gain: float | None = None  # e-/ADU, for ccdclip; None: each frame's GAIN
     read_noise: float | None = None  # e-, for ccdclip; None: each frame's RDNOISE
+    grow: float = 0.0  # pixels: the neighbours of a rejected value within it are rejected
 
     @property
     def rejects(self):
@@ -69,12 +73,18 @@ class NoiseModel(NamedTuple):
     sensitivity_noise: float = 0.0
 
 
-def parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise):
+def parse_clip(
+    sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise, grow=0.0
+):
     """Check the rejection options, the noise model's among them, and return a `Clip`.
 
     Everything is checked here, before any frame is opened: a ``gain``, ``read_noise`` or
-    ``sensitivity_noise`` given with a ``stdfunc`` that ignores them is refused.
+    ``sensitivity_noise`` given with a ``stdfunc`` that ignores them is refused, and so is
+    a ``grow`` without rejection.
     """
+    grow = as_number(grow, "grow", minimum=0)
+    if grow and sigma_lower is None and sigma_upper is None:
+        raise ValueError("grow needs a rejection: sigma_lower or sigma_upper must be given")
     sigma_lower = as_number(sigma_lower, "sigma_lower", allow_none=True, minimum=0, strict=True)
     sigma_upper = as_number(sigma_upper, "sigma_upper", allow_none=True, minimum=0, strict=True)
     if cenfunc not in CENFUNCS:
@@ -110,6 +120,7 @@ def parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, ga
         spread,
         gain,
         read_noise,
+        grow,
     )
 
 
@@ -292,10 +303,10 @@ def _spread_avsigclip(block, center, model):
         dof = np.maximum(np.asarray(block.n_finite, dtype=np.float64) - 1, 0)
         per_pixel = spread / (center * _chi2_median(np.maximum(dof, 1)))
     usable = (dof >= 1) & (center > 0) & np.isfinite(per_pixel)
-    sample = per_pixel[usable]
     # A regular subsample of at most 2**16 pixels gives the median to a fraction of a per cent.
-    sample = sample[:: max(1, sample.size >> 16)]
-    scale = float(np.median(sample)) if sample.size else math.nan
+    where = np.flatnonzero(usable)
+    where = where[:: max(1, where.size >> 16)]
+    scale = robust_scale(per_pixel, deviation, values, weights, center, dof, where)
     if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
         block.scratch[...] = np.inf
         block.sorted = False
@@ -303,6 +314,64 @@ def _spread_avsigclip(block, center, model):
     count = len(levels)
     variance = _poisson_variance(block, center, model, np.full(count, 1.0 / scale), np.zeros(count))
     return np.sqrt(variance, out=variance), scale
+
+
+ROBUST_TOLERANCE = 1.1
+"""`robust_scale` prefers a leave-one-frame-out scale when the full one is this much larger."""
+
+
+def robust_scale(per_pixel, squared, values, weights, center, dof, where):
+    """Return avsigclip's scale k from the sampled pixels ``where``, robust to one bad frame.
+
+    The scale of all frames is the median over pixels of ``per_pixel`` (see
+    `_spread_avsigclip`).  A frame that is wrong everywhere (a light leak, a gradient, an
+    over-exposure) sits in every pixel's scatter and inflates that median: the clip then
+    rejects nothing.  So the same median is also taken with each frame left out in turn
+    (from the squared deviations ``squared`` of the ``values`` from their mean weighted
+    by ``weights``: leaving frame j out removes ``w_j d_j**2 W / (W - w_j)`` from the sum, with one
+    degree of freedom fewer).  When the smallest of these is more than
+    `ROBUST_TOLERANCE` times smaller than the full scale, one frame is inflating it, and
+    the smallest is the scale.  On good frames the leave-one-out scales agree with the
+    full one to about a per cent, so the full scale, today's, is kept.
+    """
+    if not where.size:
+        return math.nan
+    full = float(np.median(per_pixel.flat[where]))
+    count = squared.shape[0]
+    if count < 3:  # leaving one out leaves no scatter to measure
+        return full
+    rows = squared.reshape(count, -1)[:, where].astype(np.float64)
+    seen = np.isfinite(values.reshape(count, -1)[:, where])  # a NaN value has no weight
+    weight = np.where(seen, weights.astype(np.float64)[:, np.newaxis], 0.0)
+    total = weight.sum(axis=0)
+    spread = np.einsum("ij,ij->j", weight, rows)
+    dof = np.asarray(np.broadcast_to(dof, center.shape)).flat[where] - 1
+    norm = center.flat[where] * _chi2_median(np.maximum(dof, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        left_out = [
+            np.nanmedian(
+                np.where(dof >= 1, (spread - w * r * total / (total - w)) / norm, np.nan)
+            )
+            for w, r in zip(weight, rows, strict=True)
+        ]
+    smallest = float(np.nanmin(left_out)) if np.isfinite(left_out).any() else full
+    return smallest if full > ROBUST_TOLERANCE * smallest else full
+
+
+def grow_rejections(keep, values, radius):
+    """Reject the finite values within ``radius`` pixels of a rejected one, frame by frame.
+
+    IRAF's ``grow``: the faint wings of a star or a cosmic ray next to a rejected value
+    are rejected with it.  ``keep`` (frames, rows, columns) is updated in place; the
+    growth stays within the block of rows.
+    """
+    reach = int(math.floor(radius))
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    disk = dy**2 + dx**2 <= radius**2
+    for kept, frame_values in zip(keep, values, strict=True):
+        rejected = ~kept & np.isfinite(frame_values)
+        if rejected.any():
+            kept &= ~binary_dilation(rejected, structure=disk)
 
 
 class BlockResult(NamedTuple):
@@ -350,6 +419,8 @@ def combine_block(block, clip, model):
         for i, deviation in enumerate(values):
             frame_spread = spread if spread.ndim == 2 else spread[i]
             _within(deviation, frame_spread, clip, keep[i])
+        if clip.grow:
+            grow_rejections(keep, values, clip.grow)
         none_left = ~keep.any(axis=0) if clip.stdfunc in NOISE_MODELS else None
         if none_left is not None and none_left.any():  # IRAF's nkeep: keep some value
             for i, deviation in enumerate(values):

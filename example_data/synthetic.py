@@ -14,6 +14,10 @@ every run gives the same frames.
     Flats drawn from :func:`true_response` with Poisson and read noise and cosmic rays whose
     every pixel is recorded (:class:`SyntheticFlats`); the benchmark of rejection
     (``benchmarks/bench_rejection.py``) judges combinations against them.
+:func:`spoil_frame`
+    One frame made wrong everywhere as real nights do it (a light leak, a gradient, an
+    over-exposure, moonlight on a sky frame), for the frame checks and the benchmark of
+    bad frames (``benchmarks/bench_bad_frames.py``).
 
 Import them from here: ``from example_data.synthetic import make_flats``.
 """
@@ -297,3 +301,62 @@ def make_flats_with_rays(n_frames, *, shape=RAY_FLATS_SHAPE, seed=RAY_FLATS_SEED
         frames.append(CCDData(data.astype(np.float32), unit="adu", meta=meta))
     n_events = RAY_EVENTS_PER_FRAME * n_frames
     return SyntheticFlats(frames, truth, levels, ray_frame, ray_sigma, n_events)
+
+
+# --------------------------------------------------------------------------------------
+# Frames made wrong everywhere, for the frame checks
+# --------------------------------------------------------------------------------------
+
+SPOILS = ("leak", "gradient", "overexposed", "moonlight")
+"""The kinds of :func:`spoil_frame`."""
+
+OVEREXPOSED_SATURATE = 65535.0
+"""SATURATE (ADU) of an over-exposed frame from :func:`spoil_frame`."""
+
+
+def spoil_frame(frame, kind, amount):
+    """Return a copy of ``frame`` made wrong everywhere, the way real nights spoil flats.
+
+    Parameters
+    ----------
+    frame : astropy.nddata.CCDData
+        A good frame (ADU); it is not modified.
+    kind : {'leak', 'gradient', 'overexposed', 'moonlight'}
+        ``'leak'``: light added smoothly, from 0 at the left edge to ``amount`` (a fraction
+        of the level) at the right, growing as the square of the distance (not a plane);
+        ``'gradient'``: the frame times a plane rising by ``amount`` from left to right;
+        ``'overexposed'``: the frame times ``amount``, capped at
+        :data:`OVEREXPOSED_SATURATE`, which SATURATE then says; ``'moonlight'``: a
+        ramp of 0 to ``amount`` ADU added from the bottom row to the top (light, in a
+        night-sky frame, with its Poisson noise left out).
+    amount : float
+        The size of the spoil, as above.
+
+    Returns
+    -------
+    astropy.nddata.CCDData
+        The spoilt copy, float32, its meta a copy with SPOILED = ``kind``.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of :data:`SPOILS`.
+    """
+    if kind not in SPOILS:
+        raise ValueError(f"kind must be one of {SPOILS}, got {kind!r}")
+    data = frame.data.astype(np.float64)
+    ny, nx = data.shape
+    x = np.linspace(0.0, 1.0, nx)[np.newaxis, :]
+    y = np.linspace(0.0, 1.0, ny)[:, np.newaxis]
+    meta = dict(frame.meta)
+    if kind == "leak":
+        data = data + amount * np.median(data) * x**2
+    elif kind == "gradient":
+        data = data * (1.0 + amount * x)
+    elif kind == "overexposed":
+        data = np.minimum(data * amount, OVEREXPOSED_SATURATE)
+        meta["SATURATE"] = OVEREXPOSED_SATURATE
+    else:
+        data = data + amount * y
+    meta["SPOILED"] = kind
+    return CCDData(data.astype(np.float32), unit=frame.unit, meta=meta)
