@@ -94,10 +94,9 @@ def mask_defects(flat):
     flat.meta["NBADPIX"] = (int(defects.sum()), "pixels masked as defects or below BPFLOOR")
     flat.meta["BPFLOOR"] = (FLOOR, "a flat value below this is always masked")
     flat.meta["BPSIGMA"] = (PIXEL_SIGMA, "[spreads] pixel vs its row neighbours: bad")
-    flat.meta["BPSPREAD"] = (
-        round(pixel_spread(flat.data), 6),
-        "pixel-to-pixel spread of the flat (mad_std)",
-    )
+    spread = pixel_spread(flat.data)
+    if math.isfinite(spread):
+        flat.meta["BPSPREAD"] = (round(spread, 6), "pixel-to-pixel spread of the flat (mad_std)")
     return flat
 
 

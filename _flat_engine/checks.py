@@ -1,4 +1,4 @@
-"""Frame checks before combining: is each frame fit to enter the flat?
+"""Frame checks before combining: is each frame fit to enter the flat.
 
 - `survey_frame`: one whole frame summed up on its first read: its inverse median (the
   scaling of `combine_flats`), its share of saturated pixels and a coarse map of it;
@@ -50,18 +50,21 @@ class Survey(NamedTuple):
 
     scale: float  # inverse median
     saturated: float  # share of the pixels at or above SATURATE (NaN: no SATURATE)
-    coarse: np.ndarray  # median of each block of pixels, over the frame's median
+    coarse: np.ndarray | None  # median of each block of pixels, over the frame's median
 
 
 def _coarse_map(data):
     """Return the median of each block of a regular subsample of ``data`` (float64).
 
     Blocks are about 1/`COARSE_BLOCKS` of the shorter side; every ``step``-th row and
-    column is used, so that each block's median is of about 256 values.
+    column is used, so that each block's median is of about 256 values.  None for a
+    frame too small for 4 x 4 blocks of 8 x 8 pixels: its structure is not judged.
     """
     side = max(8, min(data.shape) // COARSE_BLOCKS)
     step = max(1, side // 16)
     n_y, n_x = data.shape[0] // side, data.shape[1] // side
+    if min(n_y, n_x) < 4:
+        return None
     sample = data[: n_y * side : step, : n_x * side : step]
     per = side // step
     blocks = sample.reshape(n_y, per, n_x, per).transpose(0, 2, 1, 3).reshape(n_y, n_x, -1)
@@ -80,7 +83,8 @@ def survey_frame(data, frame):
     if isinstance(saturate, (int, float)) and not isinstance(saturate, bool):
         finite = max(1, int(np.count_nonzero(np.isfinite(data))))
         saturated = np.count_nonzero(data >= saturate) / finite
-    return Survey(scale, saturated, _coarse_map(data) * scale)
+    coarse = _coarse_map(data)
+    return Survey(scale, saturated, None if coarse is None else coarse * scale)
 
 
 class Verdict(NamedTuple):
@@ -113,14 +117,15 @@ def judge_frames(surveys):
     its own median) is 1 everywhere for frames of one illumination.  A plane is fitted to
     it: its rise across the frame (``plane``) catches gradients and leaks; the largest
     departure from the plane, after a 3 x 3 median of the coarse map (so that a star in
-    one block does not count), catches the rest (``residual``).  Fewer than three frames
-    cannot be compared this way (NaN).
+    one block does not count), catches the rest (``residual``).  Fewer than three
+    frames, or frames too small for a coarse map, cannot be compared this way (NaN).
     """
-    maps = np.array([survey.coarse for survey in surveys])
+    comparable = len(surveys) >= 3 and surveys[0].coarse is not None
+    maps = np.array([survey.coarse for survey in surveys]) if comparable else None
     verdicts = []
     for i, survey in enumerate(surveys):
         plane = residual = math.nan
-        if len(surveys) >= 3:
+        if comparable:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN block
                 others = np.nanmedian(np.delete(maps, i, axis=0), axis=0)

@@ -349,9 +349,7 @@ def robust_scale(per_pixel, squared, values, weights, center, dof, where):
     norm = center.flat[where] * _chi2_median(np.maximum(dof, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         left_out = [
-            np.nanmedian(
-                np.where(dof >= 1, (spread - w * r * total / (total - w)) / norm, np.nan)
-            )
+            np.nanmedian(np.where(dof >= 1, (spread - w * r * total / (total - w)) / norm, np.nan))
             for w, r in zip(weight, rows, strict=True)
         ]
     smallest = float(np.nanmin(left_out)) if np.isfinite(left_out).any() else full
@@ -365,7 +363,7 @@ def grow_rejections(keep, values, radius):
     are rejected with it.  ``keep`` (frames, rows, columns) is updated in place; the
     growth stays within the block of rows.
     """
-    reach = int(math.floor(radius))
+    reach = math.floor(radius)
     dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
     disk = dy**2 + dx**2 <= radius**2
     for kept, frame_values in zip(keep, values, strict=True):
