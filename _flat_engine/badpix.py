@@ -41,57 +41,74 @@ COLUMN_MIN = 0.015
 SEGMENT = 32
 """Rows of a column segment."""
 
-_ROWS = 8 * SEGMENT  # rows per block of work, a multiple of SEGMENT
+_ROWS = 2 * SEGMENT  # rows per block of work, a multiple of SEGMENT
 
 
 def _departure(rows):
     """Return each pixel over the median of its 4 row neighbours, minus one (float32)."""
     padded = np.pad(rows, ((0, 0), (2, 2)), mode="reflect")
     nx = rows.shape[1]
-    near = [padded[:, k : k + nx] for k in (0, 1, 3, 4)]
-    total = near[0] + near[1] + near[2] + near[3]
-    high = np.maximum(np.maximum(near[0], near[1]), np.maximum(near[2], near[3]))
-    low = np.minimum(np.minimum(near[0], near[1]), np.minimum(near[2], near[3]))
-    median = 0.5 * (total - high - low)  # the median of four: the mean of the middle two
+    a, b, c, d = (padded[:, k : k + nx] for k in (0, 1, 3, 4))
+    # The median of four is the mean of the middle two: the larger of the two pairs'
+    # smaller values and the smaller of their larger values.
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    np.maximum(low, np.minimum(c, d), out=low)
+    np.minimum(high, np.maximum(c, d), out=high)
+    low += high  # twice the median
     with np.errstate(invalid="ignore", divide="ignore"):
-        return rows / median - np.float32(1)
+        np.divide(rows, low, out=low)
+    low *= np.float32(2)
+    low -= np.float32(1)
+    return low
 
 
-def defect_mask(data):
-    """Return the bad pixels of a combined flat ``data`` (median 1) by the module's rule."""
-    data = np.asarray(data, dtype=np.float32)
-    ny, nx = data.shape
-    mask = ~(data >= FLOOR)  # below the floor, or NaN
-    if nx < 5:
-        return mask
-    spread = pixel_spread(data)
-    if not spread > 0:
-        return mask
-    cut = np.float32(5 * spread)
+def defect_mask(data, out=None):
+    """Return the bad pixels of a combined flat ``data`` (median 1) by the module's rule.
+
+    With ``out`` (a boolean array of the flat's shape) the bad pixels are set True in it
+    and their number returned instead: the work goes by blocks of rows, so that no
+    temporary array is as large as the flat.
+    """
+    ny, nx = np.shape(data)
+    mask = np.zeros((ny, nx), dtype=bool) if out is None else out
+    spread = pixel_spread(data) if nx >= 5 else math.nan
+    judged = spread > 0
+    cut = np.float32(5 * spread) if judged else None
     starts = np.arange(0, ny, SEGMENT)
-    means = np.empty((starts.size, nx), dtype=np.float32)
+    means = np.zeros((starts.size, nx), dtype=np.float32)
+    before = int(np.count_nonzero(mask))
     for start in range(0, ny, _ROWS):
-        departure = _departure(data[start : start + _ROWS])
-        mask[start : start + _ROWS] |= np.abs(departure) > PIXEL_SIGMA * spread
-        np.clip(np.nan_to_num(departure), -cut, cut, out=departure)
-        first = start // SEGMENT
-        local = starts[first : first + _ROWS // SEGMENT] - start
-        means[first : first + local.size] = np.add.reduceat(departure, local, axis=0)
-    counts = np.diff(np.append(starts, ny)).astype(np.float32)[:, np.newaxis]
-    means /= counts
-    limit = np.maximum(COLUMN_SIGMA * spread / np.sqrt(counts), COLUMN_MIN)
-    bad = np.abs(means) > limit
-    bad[1:] |= bad[:-1].copy()  # the segments on either side of a bad one
-    bad[:-1] |= bad[1:].copy()
-    mask |= np.repeat(bad, SEGMENT, axis=0)[:ny]
-    return mask
+        rows = np.asarray(data[start : start + _ROWS], dtype=np.float32)
+        bad = ~(rows >= FLOOR)  # below the floor, or NaN
+        if judged:
+            departure = _departure(rows)
+            bad |= np.abs(departure) > PIXEL_SIGMA * spread
+            np.clip(np.nan_to_num(departure, copy=False), -cut, cut, out=departure)
+            first = start // SEGMENT
+            local = starts[first : first + _ROWS // SEGMENT] - start
+            means[first : first + local.size] = np.add.reduceat(departure, local, axis=0)
+        mask[start : start + _ROWS] |= bad
+    if judged:
+        sizes = np.diff(np.append(starts, ny)).astype(np.float32)[:, np.newaxis]
+        means /= sizes
+        segments = np.abs(means) > np.maximum(COLUMN_SIGMA * spread / np.sqrt(sizes), COLUMN_MIN)
+        segments[1:] |= segments[:-1].copy()  # the segments on either side of a bad one
+        segments[:-1] |= segments[1:].copy()
+        for segment, column in zip(*np.nonzero(segments), strict=True):
+            rows = slice(segment * SEGMENT, (segment + 1) * SEGMENT)
+            mask[rows, column] = True
+    return mask if out is None else int(np.count_nonzero(mask)) - before
 
 
 def mask_defects(flat):
-    """Add `defect_mask` to ``flat.mask`` (in place) and its rule to the header."""
-    defects = defect_mask(flat.data)
-    flat.mask = defects if flat.mask is None else (flat.mask | defects)
-    flat.meta["NBADPIX"] = (int(defects.sum()), "pixels masked as defects or below BPFLOOR")
+    """Add `defect_mask` to ``flat.mask`` (in place) and its rule to the header.
+
+    NBADPIX counts the pixels masked as bad that the mask did not hold already.
+    """
+    if flat.mask is None:
+        flat.mask = np.zeros(flat.shape, dtype=bool)
+    count = defect_mask(flat.data, out=flat.mask)
+    flat.meta["NBADPIX"] = (count, "pixels masked as defects or below BPFLOOR")
     flat.meta["BPFLOOR"] = (FLOOR, "a flat value below this is always masked")
     flat.meta["BPSIGMA"] = (PIXEL_SIGMA, "[spreads] pixel vs its row neighbours: bad")
     spread = pixel_spread(flat.data)
@@ -102,8 +119,7 @@ def mask_defects(flat):
 
 def pixel_spread(data):
     """Return ``s``: the mad_std of the pixels' departures from their row neighbours."""
-    data = np.asarray(data, dtype=np.float32)
-    if data.shape[1] < 5:
+    if np.shape(data)[1] < 5:
         return math.nan
-    sample = _departure(data[:: max(1, data.shape[0] // 256)])
+    sample = _departure(np.asarray(data[:: max(1, data.shape[0] // 256)], dtype=np.float32))
     return float(mad_std(sample, ignore_nan=True))

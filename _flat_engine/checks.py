@@ -81,8 +81,13 @@ def survey_frame(data, frame):
     saturate = frame.header.get("SATURATE")
     saturated = math.nan
     if isinstance(saturate, (int, float)) and not isinstance(saturate, bool):
-        finite = max(1, int(np.count_nonzero(np.isfinite(data))))
-        saturated = np.count_nonzero(data >= saturate) / finite
+        step = max(1, (1 << 18) // data.shape[1])  # rows at a time: small temporaries
+        finite = above = 0
+        for start in range(0, data.shape[0], step):
+            rows = data[start : start + step]
+            finite += int(np.count_nonzero(np.isfinite(rows)))
+            above += int(np.count_nonzero(rows >= saturate))
+        saturated = above / max(1, finite)
     coarse = _coarse_map(data)
     return Survey(scale, saturated, None if coarse is None else coarse * scale)
 

@@ -332,7 +332,7 @@ def robust_scale(per_pixel, squared, values, weights, center, dof, where):
     degree of freedom fewer).  When the smallest of these is more than
     `ROBUST_TOLERANCE` times smaller than the full scale, one frame is inflating it, and
     the smallest is the scale.  On good frames the leave-one-out scales agree with the
-    full one to about a per cent, so the full scale, today's, is kept.
+    full one to a few per cent, so the full scale, today's, is kept.
     """
     if not where.size:
         return math.nan
@@ -340,19 +340,33 @@ def robust_scale(per_pixel, squared, values, weights, center, dof, where):
     count = squared.shape[0]
     if count < 3:  # leaving one out leaves no scatter to measure
         return full
-    rows = squared.reshape(count, -1)[:, where].astype(np.float64)
-    seen = np.isfinite(values.reshape(count, -1)[:, where])  # a NaN value has no weight
-    weight = np.where(seen, weights.astype(np.float64)[:, np.newaxis], 0.0)
-    total = weight.sum(axis=0)
-    spread = np.einsum("ij,ij->j", weight, rows)
-    dof = np.asarray(np.broadcast_to(dof, center.shape)).flat[where] - 1
-    norm = center.flat[where] * _chi2_median(np.maximum(dof, 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        left_out = [
-            np.nanmedian(np.where(dof >= 1, (spread - w * r * total / (total - w)) / norm, np.nan))
-            for w, r in zip(weight, rows, strict=True)
-        ]
-    smallest = float(np.nanmin(left_out)) if np.isfinite(left_out).any() else full
+    dof = np.broadcast_to(dof, center.shape)
+
+    def left_out(pixels, frames):  # the scale with each of ``frames`` left out in turn
+        rows = squared.reshape(count, -1)[:, pixels].astype(np.float64)
+        seen = np.isfinite(values.reshape(count, -1)[:, pixels])  # NaN values: no weight
+        weight = np.where(seen, weights.astype(np.float64)[:, np.newaxis], 0.0)
+        total = weight.sum(axis=0)
+        spread = np.einsum("ij,ij->j", weight, rows)
+        fewer = dof.flat[pixels] - 1
+        ok = fewer >= 1
+        norm = center.flat[pixels][ok] * _chi2_median(fewer[ok])
+        if not ok.any():
+            return np.full(len(frames), np.inf)
+        return np.array(
+            [
+                np.median((spread - weight[j] * rows[j] * total / (total - weight[j]))[ok] / norm)
+                for j in frames
+            ]
+        )
+
+    # A first look on 4096 of the pixels finds the frame whose absence shrinks the scale
+    # most; only then is its scale measured on all the sampled pixels.
+    rough = left_out(where[:: max(1, where.size >> 12)], range(count))
+    worst = int(np.argmin(rough))
+    if not full > ROBUST_TOLERANCE * rough[worst]:
+        return full
+    smallest = float(left_out(where, [worst])[0])
     return smallest if full > ROBUST_TOLERANCE * smallest else full
 
 
