@@ -22,8 +22,8 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+from astropy.stats import mad_std
 from astropy.table import Table
-from scipy.ndimage import median_filter
 
 from .frames import map_frames
 from .pixels import inverse_median
@@ -35,7 +35,7 @@ NO_REJECTION = parse_clip(None, None, "median", "std", 0.0, None, None)
 SATURATED_LIMIT = 0.01
 """A frame with more than this share of its pixels at or above SATURATE fails."""
 
-PLANE_LIMIT = 0.02
+PLANE_LIMIT = 0.03
 """A frame whose ratio to the median of the others tilts by more than this fails."""
 
 RESIDUAL_LIMIT = 0.01
@@ -101,18 +101,31 @@ class Verdict(NamedTuple):
 
 
 def _structure(ratio):
-    """Return the plane's rise across the frame and the largest smooth residual of ``ratio``."""
+    """Return the plane's rise across the frame and the largest smooth residual of ``ratio``.
+
+    The plane is fitted twice, the second time without the blocks more than 5 spreads
+    (``mad_std``) from the first fit: a bright star's block does not tilt it.  The
+    residual is the median of each of 4 x 4 regions of the map, so that neither a star
+    nor the noise of single blocks counts, only structure over a sixteenth of the frame.
+    """
     n_y, n_x = ratio.shape
     y, x = np.mgrid[0:n_y, 0:n_x]
     x, y = x / max(n_x - 1, 1), y / max(n_y - 1, 1)
     good = np.isfinite(ratio)
-    if good.sum() < 3:
-        return math.nan, math.nan
-    design = np.column_stack([np.ones(good.sum()), x[good], y[good]])
-    (a, b, c), *_ = np.linalg.lstsq(design, ratio[good], rcond=None)
-    residual = np.where(good, ratio - (a + b * x + c * y), 0.0)
-    smooth = median_filter(residual, size=3, mode="nearest")  # one star's block is not enough
-    return abs(b) + abs(c), float(np.max(np.abs(smooth[good])))
+    for _ in range(2):
+        if good.sum() < 3:
+            return math.nan, math.nan
+        design = np.column_stack([np.ones(good.sum()), x[good], y[good]])
+        (a, b, c), *_ = np.linalg.lstsq(design, ratio[good], rcond=None)
+        residual = ratio - (a + b * x + c * y)
+        good &= np.abs(residual) <= 5 * mad_std(residual[good])
+    residual = np.where(good, residual, np.nan)
+    regions = [
+        np.nanmedian(part)
+        for rows in np.array_split(residual, 4, axis=0)
+        for part in np.array_split(rows, 4, axis=1)
+    ]
+    return abs(b) + abs(c), float(np.nanmax(np.abs(regions)))
 
 
 def judge_frames(surveys):
@@ -121,8 +134,8 @@ def judge_frames(surveys):
     The ratio of a frame's coarse map to the median of the other frames' maps (each over
     its own median) is 1 everywhere for frames of one illumination.  A plane is fitted to
     it: its rise across the frame (``plane``) catches gradients and leaks; the largest
-    departure from the plane, after a 3 x 3 median of the coarse map (so that a star in
-    one block does not count), catches the rest (``residual``).  Fewer than three
+    departure from the plane of a region of the map (see `_structure`) catches the rest
+    (``residual``).  Fewer than three
     frames, or frames too small for a coarse map, cannot be compared this way (NaN).
     """
     comparable = len(surveys) >= 3 and surveys[0].coarse is not None
