@@ -84,3 +84,68 @@ def test_parse_options_errors():
         options.parse_dtype("int16")
     with pytest.raises(TypeError, match="mem_limit"):
         options.parse_mem_limit("1e9")
+
+
+# ------------------------------------------------- the robust scale and IRAF's grow (issue 19)
+
+
+def _measured_gain(frames, tolerance, monkeypatch):
+    import convenience_functions as cf
+
+    monkeypatch.setattr(rejection, "ROBUST_TOLERANCE", tolerance)
+    with pytest.warns(UserWarning, match="kept"):
+        return cf.combine_flats(frames, keep_bad_frames=True).meta["REJGAIN"]
+
+
+def test_one_bad_frame_cannot_inflate_the_measured_scale(monkeypatch):
+    import convenience_functions as cf
+    from example_data.synthetic import RAY_FLATS_GAIN, make_flats_with_rays, spoil_frame
+
+    frames = make_flats_with_rays(5, shape=(256, 256)).frames
+    good = cf.combine_flats(frames).meta["REJGAIN"]  # dense rays: a little below the truth
+    assert good == pytest.approx(RAY_FLATS_GAIN, rel=0.15)
+    frames[1] = spoil_frame(frames[1], "leak", 0.5)
+    robust = _measured_gain(frames, rejection.ROBUST_TOLERANCE, monkeypatch)
+    naive = _measured_gain(frames, math.inf, monkeypatch)  # the scale of all frames
+    assert robust == pytest.approx(good, rel=0.05)
+    assert naive < 0.2 * good  # what the scale of all frames measures
+
+
+def test_robust_scale_keeps_the_scale_of_all_frames_on_good_data():
+    rng = np.random.default_rng(7)
+    n, shape = 5, (64, 512)
+    levels = np.linspace(20000.0, 30000.0, n)
+    values = np.stack([1 + rng.normal(0, 1 / np.sqrt(1.5 * lv), shape) for lv in levels])
+    squared = (values - np.average(values, axis=0, weights=levels)) ** 2
+    spread = np.einsum("i,ijk->jk", levels, squared)
+    center = np.ones(shape)
+    dof = np.float64(n - 1)
+    per_pixel = spread / (center * rejection._chi2_median(dof))
+    where = np.arange(per_pixel.size)
+    scale = rejection.robust_scale(per_pixel, squared, values, levels, center, dof, where)
+    assert scale == float(np.median(per_pixel))
+    assert scale == pytest.approx(1 / 1.5, rel=0.02)
+
+
+def test_grow_rejects_neighbours_within_the_radius_in_that_frame_only():
+    keep = np.ones((3, 9, 9), dtype=bool)
+    values = np.ones((3, 9, 9))
+    keep[1, 4, 4] = False  # rejected
+    values[2, 0, 0] = np.nan  # NaN, not a rejection: not grown
+    keep[2, 0, 0] = False
+    rejection.grow_rejections(keep, values, 1.5)
+    rows, cols = np.nonzero(~keep[1])
+    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == [
+        (r, c) for r in (3, 4, 5) for c in (3, 4, 5)
+    ]  # radius 1.5: the 8 neighbours, not (4, 2)
+    assert keep[0].all()
+    assert np.count_nonzero(~keep[2]) == 1
+
+
+def test_grow_option_is_checked():
+    clip = rejection.parse_clip(8.0, 5.0, "median", "avsigclip", 0.0, None, None, 2)
+    assert clip.grow == 2.0
+    with pytest.raises(ValueError, match="grow"):
+        rejection.parse_clip(8.0, 5.0, "median", "avsigclip", 0.0, None, None, -1)
+    with pytest.raises(ValueError, match="grow needs a rejection"):
+        rejection.parse_clip(None, None, "median", "avsigclip", 0.0, None, None, 1)
