@@ -147,16 +147,6 @@ def part_sky():
     return worst <= 0.2 and named
 
 
-def defect_truth(example, shape):
-    """Return the pixels the simulator made defective (dead, low, low columns)."""
-    defects = ed.example_defects(example)
-    truth = np.zeros(shape, dtype=bool)
-    truth[defects.row, defects.col] = True
-    for column, first in zip(defects.column, defects.first_row, strict=True):
-        truth[first:, column] = True
-    return truth
-
-
 def part_defects(folder):
     print("\n4. Example 1's bad pixels (target: all in MASK, < 0.01 % of the others)\n")
     print("| filter | defects | missed | others masked | others masked (%) |")
@@ -166,7 +156,7 @@ def part_defects(folder):
     for name in ("g'", "i'"):
         chosen = [f for f in files if cf.read_frame(f).header["FILTER"].strip() == name]
         flat = cf.combine_flats(chosen)
-        truth = defect_truth(1, flat.shape)
+        truth = ed.defect_pixels(1)
         missed = int(np.count_nonzero(truth & ~flat.mask))
         others = int(np.count_nonzero(flat.mask & ~truth))
         share = 100 * others / np.count_nonzero(~truth)
