@@ -53,6 +53,21 @@ class Survey(NamedTuple):
     coarse: np.ndarray | None  # median of each block of pixels, over the frame's median
 
 
+def _median(values, axis=-1):
+    """Median along ``axis`` of the finite values, NaN where there is none, without warnings.
+
+    (numpy's ``nanmedian`` warns on an all-NaN slice, and silencing it with
+    ``warnings.catch_warnings`` is not safe in the worker threads this runs in.)
+    """
+    ordered = np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1)
+    ordered = np.where(np.isfinite(ordered), ordered, np.nan)
+    ordered.sort(axis=-1)  # NaN last
+    count = np.isfinite(ordered).sum(axis=-1, keepdims=True)
+    lo = np.take_along_axis(ordered, np.maximum(count - 1, 0) // 2, axis=-1)
+    hi = np.take_along_axis(ordered, count // 2 - (count == 0), axis=-1)
+    return np.where(count > 0, 0.5 * (lo + hi), np.nan)[..., 0]
+
+
 def _coarse_map(data):
     """Return the median of each block of a regular subsample of ``data`` (float64).
 
@@ -70,9 +85,7 @@ def _coarse_map(data):
     blocks = sample.reshape(n_y, per, n_x, per).transpose(0, 2, 1, 3).reshape(n_y, n_x, -1)
     if np.isfinite(sample).all():
         return np.median(blocks, axis=-1).astype(np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-        return np.nanmedian(blocks, axis=-1).astype(np.float64)
+    return _median(blocks)  # NaN (or inf) pixels left out; NaN where a block has none
 
 
 def survey_frame(data, frame):
@@ -121,7 +134,7 @@ def _structure(ratio):
         good &= np.abs(residual) <= 5 * mad_std(residual[good])
     residual = np.where(good, residual, np.nan)
     regions = [
-        np.nanmedian(part)
+        float(_median(part.ravel()))
         for rows in np.array_split(residual, 4, axis=0)
         for part in np.array_split(rows, 4, axis=1)
     ]
@@ -144,11 +157,10 @@ def judge_frames(surveys):
     for i, survey in enumerate(surveys):
         plane = residual = math.nan
         if comparable:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN block
-                others = np.nanmedian(np.delete(maps, i, axis=0), axis=0)
+            others = _median(np.delete(maps, i, axis=0), axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = maps[i] / others
-                ratio /= np.nanmedian(ratio)
+            ratio /= _median(ratio.ravel())
             plane, residual = _structure(ratio)
         reasons = []
         if survey.saturated > SATURATED_LIMIT:
