@@ -1513,10 +1513,10 @@ def combine_flats(
 
     A frame wrong everywhere (a light leak, a gradient, an over-exposure) is in every
     pixel's scatter, so ``'avsigclip'`` measures its scale also with each frame left out
-    in turn and, when the smallest of those is more than 10 % below the scale of all the
-    frames, uses it: the bad frame is then rejected where it departs, instead of widening
-    the clip for all.  On good frames the scale is the scale of all frames, as before.
-    The checks of `check_flats` leave such a frame out before that.
+    in turn and, when the scale of all the frames is more than 10 % above the smallest of
+    those, uses that one: the bad frame is then rejected where it departs, instead of
+    widening the clip for all.  On good frames the scale is that of all the frames, as
+    before.  The checks of `check_flats` leave such a frame out before that.
 
     The bad pixels are found in the combined flat itself: a pixel more than 6 spreads
     from the median of its four neighbours along the row (the spread being the flat's
