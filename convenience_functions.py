@@ -2071,7 +2071,8 @@ def combine_sky_flats(
     keep_bad_frames : bool, optional
         As `combine_flats`: a frame that fails the checks of `check_flats` (moonlight,
         a passing cloud's shadow, a saturated frame) is left out with a warning unless
-        this is True.
+        this is True.  The checks run after the first search, on the frames with their
+        sources masked, so that sources that move between frames do not count.
     sigma_lower, sigma_upper, stdfunc, gain, read_noise : optional
         The rejection of `combine_flats` (for ``stdfunc='ccdclip'`` the gain and read
         noise come from the arguments or the GAIN and RDNOISE keywords).
@@ -2176,8 +2177,6 @@ def combine_sky_flats(
         with _options.named(method):
             noise = _rejection.frame_noise(frames, clip)
             plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
-        good = _checks.screen(frames, plan, dtype, noise, keep, 3, method)  # `check_flats`
-        frames, noise = good.frames, good.noise
         flat = None  # the first search is on the frames themselves
         for search in range(passes):
             # 1. The sources of each frame (divided by the latest flat); its sky level.
@@ -2188,10 +2187,13 @@ def combine_sky_flats(
             with _sky.quiet_detection():
                 skies = _frames.map_frames(measure, frames, plan, dtype, with_frame=True)
             del flat, measure
-            if search == 0:  # did the sources move?  Are there frames enough?
-                persistent = _sky.check_sky_masks(frames, skies)
-            # 2. The masked frames, scaled by their sky levels, clipped and averaged.
             masked = [_sky.MaskedFrame(f, s.mask) for f, s in zip(frames, skies, strict=True)]
+            if search == 0:  # did the sources move?  Are there frames enough?  Good ones?
+                persistent = _sky.check_sky_masks(frames, skies)
+                good = _checks.screen(masked, plan, dtype, noise, keep, 3, method)  # no sources
+                frames, skies = [frames[i] for i in good.kept], [skies[i] for i in good.kept]
+                masked, noise = good.frames, good.noise
+            # 2. The masked frames, scaled by their sky levels, clipped and averaged.
             levels = [sky.level for sky in skies]
             model = _rejection.noise_model(levels, clip, noise)
             scales = [1 / level for level in levels]

@@ -244,6 +244,7 @@ class Screened(NamedTuple):
     scales: list
     noise: tuple | None
     left_out: list
+    kept: list  # the indices of the frames that pass
 
 
 def parse_keep(keep):
@@ -263,4 +264,5 @@ def screen(frames, plan, dtype, noise, keep, minimum, method):
     kept, left = leave_out(frames, judge_frames(surveys), keep, minimum, method)
     if noise is not None:
         noise = tuple(values[kept] for values in noise)
-    return Screened([frames[i] for i in kept], [surveys[i].scale for i in kept], noise, left)
+    chosen = [frames[i] for i in kept]
+    return Screened(chosen, [surveys[i].scale for i in kept], noise, left, kept)

@@ -78,7 +78,7 @@ def as_before():
 
     def screen(frames, plan, dtype, noise, keep, minimum, method):
         scales = stack.frame_scales(frames, plan, dtype)
-        return checks.Screened(frames, scales, noise, [])
+        return checks.Screened(frames, scales, noise, [], list(range(len(frames))))
 
     saved = checks.screen, rejection.ROBUST_TOLERANCE, stack.mask_defects
     checks.screen, rejection.ROBUST_TOLERANCE = screen, math.inf
