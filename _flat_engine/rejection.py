@@ -303,10 +303,7 @@ def _spread_avsigclip(block, center, model):
         dof = np.maximum(np.asarray(block.n_finite, dtype=np.float64) - 1, 0)
         per_pixel = spread / (center * _chi2_median(np.maximum(dof, 1)))
     usable = (dof >= 1) & (center > 0) & np.isfinite(per_pixel)
-    # A regular subsample of at most 2**16 pixels gives the median to a fraction of a per cent.
-    where = np.flatnonzero(usable)
-    where = where[:: max(1, where.size >> 16)]
-    scale = robust_scale(per_pixel, deviation, values, weights, center, dof, where)
+    scale = robust_scale(per_pixel, usable, values, levels, center)
     if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
         block.scratch[...] = np.inf
         block.sorted = False
@@ -320,39 +317,43 @@ ROBUST_TOLERANCE = 1.1
 """`robust_scale` prefers a leave-one-frame-out scale when the full one is this much larger."""
 
 
-def robust_scale(per_pixel, squared, values, weights, center, dof, where):
-    """Return avsigclip's scale k from the sampled pixels ``where``, robust to one bad frame.
+def robust_scale(per_pixel, usable, values, levels, center):
+    """Return avsigclip's scale k, which one frame wrong everywhere cannot inflate.
 
-    The scale of all frames is the median over pixels of ``per_pixel`` (see
-    `_spread_avsigclip`).  A frame that is wrong everywhere (a light leak, a gradient, an
-    over-exposure) sits in every pixel's scatter and inflates that median: the clip then
-    rejects nothing.  So the same median is also taken with each frame left out in turn
-    (from the squared deviations ``squared`` of the ``values`` from their mean weighted
-    by ``weights``: leaving frame j out removes ``w_j d_j**2 W / (W - w_j)`` from the sum, with one
-    degree of freedom fewer).  When the smallest of these is more than
-    `ROBUST_TOLERANCE` times smaller than the full scale, one frame is inflating it, and
-    the smallest is the scale.  On good frames the leave-one-out scales agree with the
-    full one to a few per cent, so the full scale, today's, is kept.
+    ``per_pixel`` and ``usable`` are each pixel's estimate of k and whether it counts (see
+    `_spread_avsigclip`), ``values`` the block's scaled values (frames first), ``levels``
+    the frames' levels and ``center`` each pixel's centre.  The scale of all the frames is
+    the median of the usable estimates (a regular subsample of at most 2**16 of them,
+    which gives it to a fraction of a per cent).  A frame that is wrong everywhere (a
+    light leak, a gradient, an over-exposure) sits in every pixel's scatter and inflates
+    that median, and the clip then rejects nothing.  So the same median is also taken
+    with each frame left out in turn, from the same pixels' values.  When the smallest of
+    these is more than `ROBUST_TOLERANCE` times smaller than the scale of all the frames,
+    one frame is inflating it, and the smallest is the scale.  On good frames they agree
+    to a few per cent, and the scale of all the frames, as before, is kept.  NaN when no
+    pixel is usable or the scale is not positive (noiseless data: reject nothing).
     """
-    if not where.size:
-        return math.nan
-    full = float(np.median(per_pixel.flat[where]))
-    count = squared.shape[0]
-    if count < 3:  # leaving one out leaves no scatter to measure
-        return full
-    dof = np.broadcast_to(dof, center.shape)
+    where = np.flatnonzero(usable)
+    where = where[:: max(1, where.size >> 16)]
+    full = float(np.median(per_pixel.flat[where])) if where.size else math.nan
+    count = len(levels)
+    if not full > 0 or count < 3:  # with two frames, one left out leaves no scatter
+        return full if full > 0 else math.nan
 
     def left_out(pixels, frames):  # the scale with each of ``frames`` left out in turn
-        rows = squared.reshape(count, -1)[:, pixels].astype(np.float64)
-        seen = np.isfinite(values.reshape(count, -1)[:, pixels])  # NaN values: no weight
-        weight = np.where(seen, weights.astype(np.float64)[:, np.newaxis], 0.0)
+        rows = values.reshape(count, -1)[:, pixels].astype(np.float64)
+        seen = np.isfinite(rows)  # a NaN value carries no weight
+        weight = np.where(seen, np.asarray(levels, dtype=np.float64)[:, np.newaxis], 0.0)
+        rows = np.where(seen, rows, 0.0)
         total = weight.sum(axis=0)
+        rows -= np.einsum("ij,ij->j", weight, rows) / total  # from the weighted mean
+        rows *= rows
         spread = np.einsum("ij,ij->j", weight, rows)
-        fewer = dof.flat[pixels] - 1
+        fewer = seen.sum(axis=0) - 2.0  # degrees of freedom with one frame left out
         ok = fewer >= 1
-        norm = center.flat[pixels][ok] * _chi2_median(fewer[ok])
         if not ok.any():
             return np.full(len(frames), np.inf)
+        norm = center.flat[pixels][ok] * _chi2_median(fewer[ok])
         return np.array(
             [
                 np.median((spread - weight[j] * rows[j] * total / (total - weight[j]))[ok] / norm)

@@ -117,14 +117,20 @@ def test_robust_scale_keeps_the_scale_of_all_frames_on_good_data():
     levels = np.linspace(20000.0, 30000.0, n)
     values = np.stack([1 + rng.normal(0, 1 / np.sqrt(1.5 * lv), shape) for lv in levels])
     squared = (values - np.average(values, axis=0, weights=levels)) ** 2
-    spread = np.einsum("i,ijk->jk", levels, squared)
+    per_pixel = np.einsum("i,ijk->jk", levels, squared) / rejection._chi2_median(n - 1.0)
+    usable = np.ones(shape, dtype=bool)
     center = np.ones(shape)
-    dof = np.float64(n - 1)
-    per_pixel = spread / (center * rejection._chi2_median(dof))
-    where = np.arange(per_pixel.size)
-    scale = rejection.robust_scale(per_pixel, squared, values, levels, center, dof, where)
+    scale = rejection.robust_scale(per_pixel, usable, values, levels, center)
     assert scale == float(np.median(per_pixel))
     assert scale == pytest.approx(1 / 1.5, rel=0.02)
+    spoilt = values.copy()
+    spoilt[3] *= np.linspace(1.0, 1.1, shape[1])  # a gradient of 10 % in one frame
+    squared = (spoilt - np.average(spoilt, axis=0, weights=levels)) ** 2
+    inflated = np.einsum("i,ijk->jk", levels, squared) / rejection._chi2_median(n - 1.0)
+    assert np.median(inflated) > 10 * scale
+    robust = rejection.robust_scale(inflated, usable, spoilt, levels, center)
+    assert robust == pytest.approx(scale, rel=0.05)
+    assert math.isnan(rejection.robust_scale(per_pixel, ~usable, values, levels, center))
 
 
 def test_grow_rejects_neighbours_within_the_radius_in_that_frame_only():
