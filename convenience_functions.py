@@ -47,6 +47,7 @@ import numpy as np
 from astropy import units as u
 from astropy.nddata import CCDData
 
+from _flat_engine import checks as _checks
 from _flat_engine import display as _display
 from _flat_engine import files as _files
 from _flat_engine import frames as _frames
@@ -63,6 +64,7 @@ __all__ = [
     "TruthComparison",
     "block_mean",
     "ccdproc_recipe",
+    "check_flats",
     "combine_flats",
     "combine_flats_by_filter",
     "combine_sky_flats",
@@ -1285,6 +1287,86 @@ def noise_budget(first, second, *, combined=None, region=None):
 # --------------------------------------------------------------------------------------
 
 
+def check_flats(images, *, mem_limit=350e6):
+    """Check each flat frame against the others before combining them: a table of verdicts.
+
+    Each frame is read whole once and judged by what makes a flat frame unfit, whatever
+    the clip of each pixel does: a frame that is wrong *everywhere* is not an outlier at
+    any single pixel of a few frames, so it has to be found whole.
+
+    - **Saturation**: the share of its pixels at or above its SATURATE keyword (NaN when
+      there is none).  Above 1 % the frame fails: it was exposed too long, and the
+      pixels just below saturation are no longer linear either.
+    - **Large-scale structure**: the frame and the median of the *other* frames are each
+      reduced to a coarse map (the median of each of about 32 x 32 blocks, over the
+      frame's median); their ratio is 1 everywhere for frames of one illumination.  A
+      plane is fitted to it (twice, the second time without the blocks a star spoils):
+      a rise across the frame above 3 % (``plane``) fails the frame (a gradient, a light
+      leak, moonlight, a twilight sky that changed); the largest median departure from
+      the plane over a sixteenth of the frame (4 x 4 regions) above 1 % (``residual``)
+      fails it too.  The median of the others is not moved by one bad frame among them.
+      With fewer than 3 frames, or frames under 32 pixels a side, there is nothing to
+      compare (NaN).
+
+    These limits sit above what good frames show (the course's dome and twilight flats
+    0.1 % at most, its night-sky frames up to 1 % of plane, as the sky's own gradient
+    turns during the night) and below what spoils a flat: a frame 3 % off carries
+    0.6 % into a mean of five.  The level and exposure are listed for choosing
+    twilight frames (see notebook 02), not judged.
+
+    Parameters
+    ----------
+    images : sequence of str, os.PathLike or astropy.nddata.CCDData
+        The flats of one filter and one shape, as for `combine_flats`.
+    mem_limit : float, optional
+        Memory budget in bytes, as for `combine_flats`.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per frame: ``file``, ``filter``, ``exptime`` (s, EXPTIME or EXPOSURE),
+        ``level`` (its median, adu), ``saturated``, ``plane`` and ``residual`` (%),
+        ``verdict`` (``'ok'`` or ``'leave out'``) and ``reason`` (empty when ok).
+
+    Raises
+    ------
+    ValueError
+        No frame, different shapes or FILTER values, a frame whose median is not
+        positive, an unreadable file (the message names it), or a ``mem_limit`` too small.
+    TypeError
+        Inputs that are neither paths nor CCDData, or a ``mem_limit`` not a number.
+    OSError
+        If a file cannot be opened.
+
+    See Also
+    --------
+    combine_flats : runs these checks and leaves out the frames that fail.
+
+    Examples
+    --------
+    Five flats, one of them with a light leak rising to 10 % at its right edge:
+
+    >>> from example_data.synthetic import make_flats_with_rays, spoil_frame
+    >>> frames = make_flats_with_rays(5, shape=(128, 128)).frames
+    >>> frames[3] = spoil_frame(frames[3], "leak", 0.10)
+    >>> table = check_flats(frames)
+    >>> table["verdict"].tolist()
+    ['ok', 'ok', 'ok', 'leave out', 'ok']
+    >>> print(table["reason"][3])
+    a gradient of 9.6% against the other frames; a smooth structure of 1.1% against the other frames
+    """
+    method = "check_flats"
+    with _options.named(method):
+        mem_limit, dtype = _options.parse_mem_limit(mem_limit), np.dtype(np.float32)
+    with _frames.frames_stack() as stack:
+        frames = _frames.open_frames(images, stack)
+        _stack.check_frames(frames, _checks.NO_REJECTION, method)
+        with _options.named(method):
+            plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
+        surveys = _frames.map_frames(_checks.survey_frame, frames, plan, dtype, with_frame=True)
+    return _checks.check_table(frames, surveys, _checks.judge_frames(surveys))
+
+
 def combine_flats(
     images,
     *,
@@ -1295,6 +1377,8 @@ def combine_flats(
     gain=None,
     read_noise=None,
     sensitivity_noise=0.0,
+    grow=0.0,
+    keep_bad_frames=False,
     mem_limit=350e6,
     dtype=np.float32,
     return_counts=False,
@@ -1304,14 +1388,17 @@ def combine_flats(
     The method, step by step:
 
     1. Open the frames and check that they can be combined (one shape, one FILTER).
-    2. Compute each frame's inverse median (`inv_median`): the first read of each frame.
+    2. Compute each frame's inverse median (`inv_median`) and check each frame against
+       the others (`check_flats`): the first read of each frame.  A frame that fails is
+       left out, with a warning that names it and says why.
     3. Read blocks of rows of every frame (the second and last read).  Multiply each
        frame's values by its inverse median, *then* reject, pixel by pixel, the values
        more than ``sigma_upper`` expected spreads above (or ``sigma_lower`` below) the
        centre of that pixel's scaled values, and average the survivors.  Scaling first
        matters: ``ccdproc.combine`` clips the unscaled frames, where the spread of flat
        levels hides outliers.
-    4. Divide the result by its own median, so that its median is 1.
+    4. Divide the result by its own median, so that its median is 1, and mask its bad
+       pixels (dead, hot, low, bad columns, below 0.1: see the Notes).
     5. Describe the combination in the header.
 
     The expected spread of a value (``stdfunc``) is, by default, that of the CCD's
@@ -1320,7 +1407,8 @@ def combine_flats(
     variance of the scaled value is ``k c / L_i``.  With ``'avsigclip'`` (IRAF's idea,
     the default of its ``flatcombine``) ``k``, the inverse gain, is measured from the
     scatter of the values themselves, pooled over each block of rows (thousands of
-    pixels), so no header keyword is needed and three frames suffice.  With
+    pixels), so no header keyword is needed and three frames suffice; one frame that is
+    wrong everywhere cannot inflate it (see the Notes).  With
     ``'ccdclip'`` the spread comes from the gain ``g`` and read noise ``r``:
     ``sqrt(c L_i / g + (r / g)**2 + (s c L_i)**2) / L_i``.  ``'mad_std'`` and ``'std'``
     estimate it from the values of each pixel alone, which is poor with few frames.
@@ -1351,6 +1439,14 @@ def combine_flats(
         Read noise in electrons for ``'ccdclip'``; default each frame's RDNOISE keyword.
     sensitivity_noise : float, optional
         ``s`` above: a noise proportional to the signal, for ``'ccdclip'``.
+    grow : float, optional
+        IRAF's ``grow``: a radius in pixels; every value of a frame within it of one of
+        that frame's rejected values is rejected too (the faint wings of stars and
+        cosmic rays).  The growth stays within each block of rows of the combination.
+        0 (the default) grows nothing.
+    keep_bad_frames : bool, optional
+        Combine the frames that fail the checks of `check_flats` all the same (with the
+        warning); by default they are left out.
     mem_limit : float, optional
         Memory budget in bytes for the arrays this function allocates, outputs included.
     dtype : numpy dtype, optional
@@ -1365,10 +1461,13 @@ def combine_flats(
         the data: for the noise models the model's standard deviation of the mean of the
         survivors; for ``'mad_std'`` and ``'std'`` the survivors' sample standard
         deviation over sqrt(n) (NaN where one frame survived).  ``mask`` is True where no
-        frame survived (the data are NaN there).  The header has IMAGETYP and FILTER of
-        the first frame, NCOMBINE, IMCMB001... (input names), COMBINED = True, NREJECT,
-        the rejection (REJECT, REJLSIG, REJHSIG, REJCEN, and REJGAIN, REJRDN, REJSNOIS for the
-        noise models, REJGAIN being measured for ``'avsigclip'``) and a HISTORY line.
+        frame survived (the data are NaN there) and at the bad pixels (see the Notes).
+        The header has IMAGETYP and FILTER of the first frame, NCOMBINE, IMCMB001...
+        (the names of the frames combined), COMBINED = True, NREJECT, the rejection
+        (REJECT, REJLSIG, REJHSIG, REJCEN, REJGROW, and REJGAIN, REJRDN, REJSNOIS for the
+        noise models, REJGAIN being measured for ``'avsigclip'``), the frames left out
+        (NLEFTOUT, LEFT001..., and why in HISTORY), the bad pixels (NBADPIX, BPFLOOR,
+        BPSIGMA, BPSPREAD) and a HISTORY line.
     n_used : numpy.ndarray of uint16
         Only with ``return_counts=True``: the number of frames that survived per pixel.
 
@@ -1389,10 +1488,12 @@ def combine_flats(
     Warns
     -----
     UserWarning
-        When a file is given twice, or the frames differ in IMAGETYP or unit.
+        When a file is given twice, or the frames differ in IMAGETYP or unit; and for
+        each frame that fails the checks of `check_flats`, naming it and the reason.
 
     See Also
     --------
+    check_flats : the checks of each frame, as a table.
     combine_flats_by_filter : one combined flat per FILTER of a folder, written to disk.
     inv_median : the scaling of each frame.
     ccdproc.combine : the general combiner, which clips before it scales.
@@ -1419,6 +1520,20 @@ def combine_flats(
     of them 6 ideal spreads high; at 8 spreads it never happens, yet a frame with a
     broken readout (values near 0) is still rejected.
 
+    A frame wrong everywhere (a light leak, a gradient, an over-exposure) is in every
+    pixel's scatter, so ``'avsigclip'`` measures its scale also with each frame left out
+    in turn and, when the scale of all the frames is more than 10 % above the smallest of
+    those, uses that one: the bad frame is then rejected where it departs, instead of
+    widening the clip for all.  On good frames the scale is that of all the frames, as
+    before.  The checks of `check_flats` leave such a frame out before that.
+
+    The bad pixels are found in the combined flat itself: a pixel more than 6 spreads
+    from the median of its four neighbours along the row (the spread being the flat's
+    pixel-to-pixel ``mad_std`` about them), a column segment of 32 rows whose mean
+    departs by more than 6 of its spreads and 1.5 %, and every pixel below 0.1 (BPFLOOR)
+    or not finite.  Their data are left as they are; only ``mask`` marks them.
+    `ccdproc.ccdmask` is the standard tool of the same idea, for the ratio of two flats.
+
     Examples
     --------
     Three 4 x 4 flats at different levels; one has a cosmic ray at pixel (2, 1):
@@ -1438,11 +1553,12 @@ def combine_flats(
     (2, 47)
     """
     method = "combine_flats"
-    clip, dtype, mem_limit = _combine_options(  # checked before a frame is opened
+    clip, dtype, mem_limit, keep = _combine_options(  # checked before a frame is opened
         method,
-        (sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise),
+        (sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise, grow),
         dtype,
         mem_limit,
+        keep_bad_frames,
     )
     with _frames.frames_stack() as stack:
         # 1. Open the frames (their headers) and check that they can be combined.
@@ -1451,26 +1567,29 @@ def combine_flats(
         with _options.named(method):  # GAIN and RDNOISE of each frame, the memory plan
             noise = _rejection.frame_noise(frames, clip)
             plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
-        # 2. The inverse median of each frame (the first read of each).
-        scales = _stack.frame_scales(frames, plan, dtype)
-        model = _rejection.noise_model([1.0 / scale for scale in scales], clip, noise)
+        # 2. The inverse median and checks of each frame (the first read of each).
+        good = _checks.screen(frames, plan, dtype, noise, keep, 3 if clip.rejects else 1, method)
+        model = _rejection.noise_model([1.0 / scale for scale in good.scales], clip, good.noise)
         # 3. Scale, reject and average, block of rows by block of rows (the second read).
-        result = _stack.combine_rows(frames, scales, clip, model, plan, dtype)
-    # 4. Normalise to median 1; 5. describe the combination in the header.
-    header = _stack.flat_header(frames, clip, model, result)
+        result = _stack.combine_rows(good.frames, good.scales, clip, model, plan, dtype)
+    # 4. Normalise to median 1, mask bad pixels; 5. describe the combination in the header.
+    header = _stack.flat_header(good.frames, clip, model, result)
+    _checks.record_left_out(header, good.left_out)
     combined = _stack.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined
 
 
 # The rejection options of combine_flats, in the order of `_flat_engine.rejection.parse_clip`.
-_CLIP_OPTIONS = "sigma_lower sigma_upper cenfunc stdfunc sensitivity_noise gain read_noise".split()
+_CLIP_OPTIONS = "sigma_lower sigma_upper cenfunc stdfunc sensitivity_noise gain read_noise grow"
+_CLIP_OPTIONS = _CLIP_OPTIONS.split()
 
 
-def _combine_options(method, clip_options, dtype, mem_limit):
-    """Check the options of `combine_flats`; return the `Clip`, dtype and memory budget."""
+def _combine_options(method, clip_options, dtype, mem_limit, keep):
+    """Check the options of `combine_flats`; return the `Clip`, dtype, memory and keep."""
     with _options.named(method):
         clip = _rejection.parse_clip(*clip_options)
-        return clip, _options.parse_dtype(dtype), _options.parse_mem_limit(mem_limit)
+        mem_limit = _options.parse_mem_limit(mem_limit)
+        return clip, _options.parse_dtype(dtype), mem_limit, _checks.parse_keep(keep)
 
 
 def ccdproc_recipe(images, *, scale=True, spelling="correct", mem_limit=350e6, dtype=None):
@@ -1695,7 +1814,8 @@ def combine_flats_by_filter(
     arguments.apply_defaults()
     chosen = arguments.arguments
     clip_options = tuple(chosen[name] for name in _CLIP_OPTIONS)
-    clip = _combine_options(method, clip_options, chosen["dtype"], chosen["mem_limit"])[0]
+    others = chosen["dtype"], chosen["mem_limit"], chosen["keep_bad_frames"]
+    clip = _combine_options(method, clip_options, *others)[0]
     folder, groups = _frames.flats_by_filter(folder_or_collection, imagetyp, method)
     groups = _groups.regroup(groups, grouping, method)  # by night too, if asked
     few = {filt: len(paths) for filt, paths in groups.items() if len(paths) < 3}
@@ -1939,6 +2059,7 @@ def combine_sky_flats(
     smooth=1.0,
     saturation=None,
     passes=2,
+    keep_bad_frames=False,
     sigma_lower=8.0,
     sigma_upper=5.0,
     stdfunc="avsigclip",
@@ -1981,6 +2102,11 @@ def combine_sky_flats(
     passes : int, optional
         The number of searches for sources: the first on the frames as they are, each
         further one on the frames divided by the flat of the search before.
+    keep_bad_frames : bool, optional
+        As `combine_flats`: a frame that fails the checks of `check_flats` (moonlight,
+        a passing cloud's shadow, a saturated frame) is left out with a warning unless
+        this is True.  The checks run after the first search, on the frames with their
+        sources masked, so that sources that move between frames do not count.
     sigma_lower, sigma_upper, stdfunc, gain, read_noise : optional
         The rejection of `combine_flats` (for ``stdfunc='ccdclip'`` the gain and read
         noise come from the arguments or the GAIN and RDNOISE keywords).
@@ -2025,7 +2151,8 @@ def combine_sky_flats(
         When the sources do not move far enough between frames (FIXEDSRC above 0.5):
         tracked frames cannot make a sky flat.  Sources larger than the dithers raise
         FIXEDSRC too: in a small cut-out around a large galaxy the warning is right
-        about those pixels.  Also the warnings of `combine_flats`.
+        about those pixels.  Also the warnings of `combine_flats`, the frame checks'
+        among them.
 
     See Also
     --------
@@ -2072,6 +2199,7 @@ def combine_sky_flats(
         )
         dtype = _options.parse_dtype(dtype)
         mem_limit = _options.parse_mem_limit(mem_limit)
+        keep = _checks.parse_keep(keep_bad_frames)
     with _frames.frames_stack() as stack:
         frames = _frames.open_frames(images, stack)
         if len(frames) < 3:
@@ -2093,10 +2221,13 @@ def combine_sky_flats(
             with _sky.quiet_detection():
                 skies = _frames.map_frames(measure, frames, plan, dtype, with_frame=True)
             del flat, measure
-            if search == 0:  # did the sources move?  Are there frames enough?
-                persistent = _sky.check_sky_masks(frames, skies)
-            # 2. The masked frames, scaled by their sky levels, clipped and averaged.
             masked = [_sky.MaskedFrame(f, s.mask) for f, s in zip(frames, skies, strict=True)]
+            if search == 0:  # did the sources move?  Are there frames enough?  Good ones?
+                persistent = _sky.check_sky_masks(frames, skies)
+                good = _checks.screen(masked, plan, dtype, noise, keep, 3, method)  # no sources
+                frames, skies = [frames[i] for i in good.kept], [skies[i] for i in good.kept]
+                masked, noise = good.frames, good.noise
+            # 2. The masked frames, scaled by their sky levels, clipped and averaged.
             levels = [sky.level for sky in skies]
             model = _rejection.noise_model(levels, clip, noise)
             scales = [1 / level for level in levels]
@@ -2106,6 +2237,7 @@ def combine_sky_flats(
         del flat
     scaling = "sources masked, each scaled by the inverse of its sky level"
     header = _stack.flat_header(frames, clip, model, result, method=method, scaling=scaling)
+    _checks.record_left_out(header, good.left_out)
     header["IMAGETYP"] = ("FLAT", "a night-sky flat")
     for number, sky in enumerate(skies[:999], start=1):
         header[f"SKYLV{number:03d}"] = (round(sky.level, 3), "[adu] sky level of the frame")

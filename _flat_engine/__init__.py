@@ -10,15 +10,18 @@ this package holds what those steps stand on, one subject per module, in the ord
 `frames`        input frames read in blocks of rows; the flats of a folder by FILTER
 `groups`        the flats by night too, their file names, the run here or on dask
 `rejection`     the rejection options, the CCD's noise model and the per-block kernel
-`stack`         frame checks, memory plan, the pass over blocks of rows, the header
+`network`       each pixel's median by a sorting network laid out across pixels
+`checks`        each frame against the others before combining: verdicts, frames left out
+`badpix`        the bad-pixel mask of a combined flat, found in the flat itself
+`stack`         input checks, memory plan, the pass over blocks of rows, the header
 `pixels`        pixel values of in-memory images, block means and medians, a plane fit
 `sky`           night-sky flats: the sources of each frame found and masked
 `truth`         a flat judged against the response it should have recovered
 `display`       the drawing behind the notebooks' figures
 ==============  ==========================================================================
 
-Imports run one way: `stack` and `sky` stand on `frames`, `rejection` and `pixels`, which
-stand on `files` and `options`; `groups` stands on `files` (and on dask, imported only
-when a client is given).  Nothing here imports `convenience_functions` or `example_data`;
-they import this.
+Imports run one way: `stack`, `checks` and `sky` stand on `frames`, `rejection`, `badpix` and
+`pixels`, which stand on `network`, `files` and `options`; `groups` stands on `frames` and
+`files` (and on dask, imported only when a client is given).  Nothing here imports
+`convenience_functions` or `example_data`; they import this.
 """

@@ -7,9 +7,10 @@
 - `Block`, `combine_block`: the centre, expected spread, rejection and average of each
   pixel's scaled values in one block of rows, worked through in parts that the
   processor's cache holds;
-- `stack_median`: each pixel's median by a sorting network laid out across pixels
-  (Batcher's odd-even merge sort, cut to what the two middle values need), the same
-  values as `numpy.sort` gives, at the speed of whole-row minimum and maximum.
+- the centre ``median`` of each pixel from `network.stack_median`, a sorting network laid
+  out across pixels;
+- `robust_scale`: avsigclip's measured scale, which one globally wrong frame cannot inflate;
+- `grow_rejections`: IRAF's ``grow``, the neighbours of each rejected value rejected too.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from typing import NamedTuple
 
 import numpy as np
 from astropy import units as u
+from scipy.ndimage import binary_dilation
 from scipy.special import gammaincinv
 
+from .network import stack_median
 from .options import as_number, quantity_value
 
 # astropy's mad_std factor: 1 / Phi^-1(3/4), so that mad_std estimates sigma for a Gaussian.
@@ -49,6 +52,7 @@ class Clip(NamedTuple):
     spread: object  # spread(block, center, model) -> (expected std of each value, scale)
     gain: float | None = None  # e-/ADU, for ccdclip; None: each frame's GAIN
     read_noise: float | None = None  # e-, for ccdclip; None: each frame's RDNOISE
+    grow: float = 0.0  # pixels: the neighbours of a rejected value within it are rejected
 
     @property
     def rejects(self):
@@ -74,12 +78,18 @@ class NoiseModel(NamedTuple):
     sensitivity_noise: float = 0.0
 
 
-def parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise):
+def parse_clip(
+    sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, gain, read_noise, grow=0.0
+):
     """Check the rejection options, the noise model's among them, and return a `Clip`.
 
     Everything is checked here, before any frame is opened: a ``gain``, ``read_noise`` or
-    ``sensitivity_noise`` given with a ``stdfunc`` that ignores them is refused.
+    ``sensitivity_noise`` given with a ``stdfunc`` that ignores them is refused, and so is
+    a ``grow`` without rejection.
     """
+    grow = as_number(grow, "grow", minimum=0)
+    if grow and sigma_lower is None and sigma_upper is None:
+        raise ValueError("grow needs a rejection: sigma_lower or sigma_upper must be given")
     sigma_lower = as_number(sigma_lower, "sigma_lower", allow_none=True, minimum=0, strict=True)
     sigma_upper = as_number(sigma_upper, "sigma_upper", allow_none=True, minimum=0, strict=True)
     if cenfunc not in CENFUNCS:
@@ -115,6 +125,7 @@ def parse_clip(sigma_lower, sigma_upper, cenfunc, stdfunc, sensitivity_noise, ga
         spread,
         gain,
         read_noise,
+        grow,
     )
 
 
@@ -235,110 +246,6 @@ _PART_VALUES = 1 << 18
 _PART_PIXELS = 1 << 13
 
 
-@functools.cache
-def _sorting_network(n):
-    """Return the comparators ``(i, j)``, ``i < j``, of Batcher's odd-even merge sort.
-
-    Applied in order, each putting the smaller of wires i and j on i, they sort any n
-    values.  Built for the next power of two; comparators that reach a wire >= n are
-    dropped, which is the same as padding with +inf (those never move).
-    """
-    pairs, p = [], 1
-    while p < n:
-        k = p
-        while k >= 1:
-            for j in range(k % p, n - k, 2 * k):
-                for i in range(min(k, n - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
-                        pairs.append((i + j, i + j + k))
-            k //= 2
-        p *= 2
-    return tuple(pairs)
-
-
-@functools.cache
-def _median_network(n):
-    """Return the comparators of `_sorting_network` that the two middle wires need.
-
-    Each as ``(i, j, low, high)``: whether the smaller (wire i) and the larger (wire j)
-    result is needed later.  Read from the last comparator backwards.
-    """
-    needed, kept = {(n - 1) // 2, n // 2}, []
-    for i, j in reversed(_sorting_network(n)):
-        low, high = i in needed, j in needed
-        if low or high:
-            kept.append((i, j, low, high))
-            needed |= {i, j}
-    return tuple(reversed(kept))
-
-
-# Pixels per frame that one pass of the networks handles at a time: the values of every
-# frame then stay in the processor's cache from one comparator to the next.
-_NETWORK_PIXELS = 1 << 16
-
-
-def stack_median(stack, n_finite):
-    """Median along axis 0 of ``stack`` (NaN ignored; NaN where none), overwriting it.
-
-    A sorting network laid out across pixels: each comparator is a `numpy.minimum` and a
-    `numpy.maximum` of two whole frames' rows, so the work is the same for every pixel
-    and runs at the speed of memory.  Without NaN (``n_finite`` a number) only the
-    comparators the two middle values depend on are applied.  With NaN (``n_finite``
-    each pixel's count of finite values), NaN becomes +inf, the whole stack is sorted in
-    place, and each pixel's median is taken at its own count.  The values are the ones a
-    sort would give, so the median is bit for bit that of ``numpy.sort``.
-    """
-    n = stack.shape[0]
-    flat = stack.reshape(n, -1)
-    step = _NETWORK_PIXELS
-    out = np.empty(flat.shape[1], dtype=stack.dtype)
-    spare = np.empty(min(step, flat.shape[1]), dtype=stack.dtype)
-    counts = None if np.isscalar(n_finite) else np.asarray(n_finite).reshape(-1)
-    for start in range(0, flat.shape[1], step):
-        part = flat[:, start : start + step]
-        size = part.shape[1]
-        if counts is None:
-            out[start : start + size] = _middle(part, spare[:size])
-        else:
-            out[start : start + size] = _sorted_median(part, counts[start : start + size], spare)
-    return out.reshape(stack.shape[1:])
-
-
-def _middle(part, spare):
-    """Mean of the two middle values of each column of ``part`` (no NaN), by the network."""
-    n = part.shape[0]
-    wires = list(part)
-    for i, j, low, high in _median_network(n):
-        a, b = wires[i], wires[j]
-        if low and high:  # the minimum goes to the spare row, which becomes wire i
-            np.minimum(a, b, out=spare)
-            np.maximum(a, b, out=b)
-            wires[i], spare = spare, a
-        elif low:
-            np.minimum(a, b, out=a)
-        else:
-            np.maximum(a, b, out=b)
-    return 0.5 * (wires[(n - 1) // 2] + wires[n // 2])
-
-
-def _sorted_median(part, count, spare):
-    """Median of each column of ``part`` (NaN ignored, NaN if none), sorting it in place."""
-    np.copyto(part, np.inf, where=np.isnan(part))
-    spare = spare[: part.shape[1]]
-    for i, j in _sorting_network(part.shape[0]):
-        np.minimum(part[i], part[j], out=spare)
-        np.maximum(part[i], part[j], out=part[j])
-        part[i] = spare
-    count = count.astype(np.intp)
-    lo = np.maximum((count - 1) // 2, 0)[np.newaxis]
-    hi = (count // 2)[np.newaxis]
-    median = 0.5 * (
-        np.take_along_axis(part, lo, axis=0)[0] + np.take_along_axis(part, hi, axis=0)[0]
-    )
-    median[count == 0] = np.nan
-    return median
-
-
 def _center_median(block):
     return block.median()
 
@@ -409,7 +316,8 @@ def _spread_avsigclip(block, center, model):
     that hold an outlier.
     """
     per_pixel, usable = _avsigclip_estimates(block, center, model)
-    return _avsigclip_spread(block, center, model, _avsigclip_scale(per_pixel, usable))
+    scale = robust_scale(per_pixel, usable, block.values, model.levels, center)
+    return _avsigclip_spread(block, center, model, scale)
 
 
 def _avsigclip_estimates(block, center, model):
@@ -436,23 +344,88 @@ def _avsigclip_estimates(block, center, model):
     return per_pixel, usable
 
 
-def _avsigclip_scale(per_pixel, usable):
-    """Return the median of the usable estimates of k (NaN if none, or if not positive)."""
-    sample = per_pixel[usable]
-    # A regular subsample of at most 2**16 pixels gives the median to a fraction of a per cent.
-    sample = sample[:: max(1, sample.size >> 16)]
-    scale = float(np.median(sample)) if sample.size else math.nan
-    return scale if scale > 0 else math.nan  # noiseless data: reject nothing
-
-
 def _avsigclip_spread(block, center, model, scale):
     """Return the spread of each value for the measured ``scale`` k, and k."""
-    if math.isnan(scale):  # no usable pixel, or noiseless data: reject nothing
+    if not scale > 0:  # no usable pixel, or noiseless data: reject nothing
         block.scratch[...] = np.inf
         return block.scratch, math.nan
     count = len(model.levels)
     variance = _poisson_variance(block, center, model, np.full(count, 1.0 / scale), np.zeros(count))
     return np.sqrt(variance, out=variance), scale
+
+
+ROBUST_TOLERANCE = 1.1
+"""`robust_scale` prefers a leave-one-frame-out scale when the full one is this much larger."""
+
+
+def robust_scale(per_pixel, usable, values, levels, center):
+    """Return avsigclip's scale k, which one frame wrong everywhere cannot inflate.
+
+    ``per_pixel`` and ``usable`` are each pixel's estimate of k and whether it counts (see
+    `_spread_avsigclip`), ``values`` the block's scaled values (frames first), ``levels``
+    the frames' levels and ``center`` each pixel's centre.  The scale of all the frames is
+    the median of the usable estimates (a regular subsample of at most 2**16 of them,
+    which gives it to a fraction of a per cent).  A frame that is wrong everywhere (a
+    light leak, a gradient, an over-exposure) sits in every pixel's scatter and inflates
+    that median, and the clip then rejects nothing.  So the same median is also taken
+    with each frame left out in turn, from the same pixels' values.  When the smallest of
+    these is more than `ROBUST_TOLERANCE` times smaller than the scale of all the frames,
+    one frame is inflating it, and the smallest is the scale.  On good frames they agree
+    to a few per cent, and the scale of all the frames, as before, is kept.  NaN when no
+    pixel is usable or the scale is not positive (noiseless data: reject nothing).
+    """
+    where = np.flatnonzero(usable)
+    where = where[:: max(1, where.size >> 16)]
+    full = float(np.median(per_pixel.flat[where])) if where.size else math.nan
+    count = len(levels)
+    if not full > 0 or count < 3:  # with two frames, one left out leaves no scatter
+        return full if full > 0 else math.nan
+
+    def left_out(pixels, frames):  # the scale with each of ``frames`` left out in turn
+        rows = values.reshape(count, -1)[:, pixels].astype(np.float64)
+        seen = np.isfinite(rows)  # a NaN value carries no weight
+        weight = np.where(seen, np.asarray(levels, dtype=np.float64)[:, np.newaxis], 0.0)
+        rows = np.where(seen, rows, 0.0)
+        total = weight.sum(axis=0)
+        rows -= np.einsum("ij,ij->j", weight, rows) / total  # from the weighted mean
+        rows *= rows
+        spread = np.einsum("ij,ij->j", weight, rows)
+        fewer = seen.sum(axis=0) - 2.0  # degrees of freedom with one frame left out
+        ok = fewer >= 1
+        if not ok.any():
+            return np.full(len(frames), np.inf)
+        norm = center.flat[pixels][ok] * _chi2_median(fewer[ok])
+        return np.array(
+            [
+                np.median((spread - weight[j] * rows[j] * total / (total - weight[j]))[ok] / norm)
+                for j in frames
+            ]
+        )
+
+    # A first look on 4096 of the pixels finds the frame whose absence shrinks the scale
+    # most; only then is its scale measured on all the sampled pixels.
+    rough = left_out(where[:: max(1, where.size >> 12)], range(count))
+    worst = int(np.argmin(rough))
+    if not full > ROBUST_TOLERANCE * rough[worst]:
+        return full
+    smallest = float(left_out(where, [worst])[0])
+    return smallest if full > ROBUST_TOLERANCE * smallest else full
+
+
+def grow_rejections(keep, values, radius):
+    """Reject the finite values within ``radius`` pixels of a rejected one, frame by frame.
+
+    IRAF's ``grow``: the faint wings of a star or a cosmic ray next to a rejected value
+    are rejected with it.  ``keep`` (frames, rows, columns) is updated in place; the
+    growth stays within the block of rows.
+    """
+    reach = math.floor(radius)
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    disk = dy**2 + dx**2 <= radius**2
+    for kept, frame_values in zip(keep, values, strict=True):
+        rejected = ~kept & np.isfinite(frame_values)
+        if rejected.any():
+            kept &= ~binary_dilation(rejected, structure=disk)
 
 
 class BlockResult(NamedTuple):
@@ -495,7 +468,9 @@ def combine_block(block, clip, model):
         for part in parts:
             centers.append(clip.center(part))
             estimates.append(_avsigclip_estimates(part, centers[-1], model))
-        scale = _avsigclip_scale(*(np.concatenate(e) for e in zip(*estimates, strict=True)))
+        per_pixel, usable = (np.concatenate(e) for e in zip(*estimates, strict=True))
+        center = np.concatenate(centers)  # the parts are the block's rows, in order
+        scale = robust_scale(per_pixel, usable, block.values, model.levels, center)
         for part, center in zip(parts, centers, strict=True):
             spread = _avsigclip_spread(part, center, model, scale)[0]
             results.append(_clip_and_average(part, center, spread, clip))
@@ -525,6 +500,8 @@ def _clip_and_average(block, center, spread, clip):
         for i, deviation in enumerate(values):
             frame_spread = spread if spread.ndim == 2 else spread[i]
             _within(deviation, frame_spread, clip, keep[i])
+        if clip.grow:
+            grow_rejections(keep, values, clip.grow)
         none_left = ~keep.any(axis=0) if clip.stdfunc in NOISE_MODELS else None
         if none_left is not None and none_left.any():  # IRAF's nkeep: keep some value
             for i, deviation in enumerate(values):

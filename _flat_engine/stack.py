@@ -4,7 +4,8 @@
 - `plan_memory`: how many rows and threads fit in ``mem_limit``;
 - `frame_scales`: each frame read whole once, for its inverse median;
 - `combine_rows`: every block of rows of every frame scaled, clipped and averaged;
-- `flat_header`, `finish_flat`: the header of a combined flat, and the flat normalised.
+- `flat_header`, `finish_flat`: the header of a combined flat, and the flat normalised
+  with its bad pixels masked (`badpix`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.nddata import CCDData, StdDevUncertainty
 
+from .badpix import mask_defects
 from .files import fits_text, raw_header_value
 from .frames import BLOCK_PIXELS, map_frames
 from .pixels import block_median, inverse_median
@@ -211,6 +213,8 @@ def flat_header(frames, clip, model, result, *, method="combine_flats", scaling=
             if sigma is not None:
                 header[key] = (sigma, f"rejection threshold {side} centre, in spreads")
         header["REJCEN"] = (clip.cenfunc, "centre of each pixel's scaled values")
+        if clip.grow:
+            header["REJGROW"] = (clip.grow, "[pixel] radius of growth of each rejection")
     clip_text = "no rejection"
     if clip.stdfunc == "ccdclip":
         gains, noises = set(model.gain.tolist()), set(model.read_noise.tolist())
@@ -237,14 +241,17 @@ def flat_header(frames, clip, model, result, *, method="combine_flats", scaling=
 
 
 def finish_flat(result, header, plan, dtype, method):
-    """Normalise a `Combined` to median 1 and return it as a dimensionless CCDData."""
+    """Normalise a `Combined` to median 1; return it as a dimensionless CCDData.
+
+    Its ``mask`` is True where no frame survived and at the bad pixels (`mask_defects`).
+    """
     norm = block_median(result.data, plan.norm_rows)
     if not (math.isfinite(norm) and norm > 0):
         raise ValueError(f"{method}: the combined image has median {norm}; cannot normalise")
     data, uncertainty = result.data, result.uncertainty
     data /= dtype.type(norm)
     uncertainty /= dtype.type(norm)
-    return CCDData(
+    flat = CCDData(
         data,
         unit=u.dimensionless_unscaled,
         uncertainty=StdDevUncertainty(uncertainty, copy=False),
@@ -252,3 +259,4 @@ def finish_flat(result, header, plan, dtype, method):
         meta=header,
         copy=False,
     )
+    return mask_defects(flat)

@@ -98,6 +98,35 @@ def example_defects(example: int) -> Defects:
     return _chip_defects(_RECORDS[_check_example(example, (1, 2))])
 
 
+def defect_pixels(example: int) -> np.ndarray:
+    """Return the map of an example's defective pixels: True where a defect is.
+
+    The pixels of :func:`example_defects` (dead and low pixels, and each low column from
+    its ``first_row`` to the last row), for judging a mask of bad pixels.
+
+    Parameters
+    ----------
+    example : {1, 2}
+        Example number.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        The chip's shape.
+
+    Raises
+    ------
+    ValueError
+        As :func:`example_defects`.
+    """
+    defects = example_defects(example)
+    pixels = np.zeros(_RECORDS[example].camera.shape, dtype=bool)
+    pixels[defects.row, defects.col] = True
+    for column, first_row in zip(defects.column, defects.first_row, strict=True):
+        pixels[first_row:, column] = True
+    return pixels
+
+
 def example_cosmic_rays(example: int, index: int) -> CosmicRays:
     """Return the cosmic-ray hits of one frame.
 

@@ -17,6 +17,10 @@ every run gives the same frames.
 :func:`write_mosaic_flats`
     Files of a mosaic camera (an empty primary with the shared keywords, one image
     extension per chip), each chip with its own response, for the tests of mosaics.
+:func:`spoil_frame`
+    One frame made wrong everywhere as real nights do it (a light leak, a gradient, an
+    over-exposure, moonlight on a sky frame), for the frame checks and the benchmark of
+    bad frames (``benchmarks/bench_bad_frames.py``).
 
 Import them from here: ``from example_data.synthetic import make_flats``.
 """
@@ -366,3 +370,61 @@ def write_mosaic_flats(folder, *, n=3, chips=MOSAIC_CHIPS, shape=TEST_SHAPE, see
         paths.append(folder / f"mosaic-{i + 1:03d}.fits")
         fits.HDUList(hdus).writeto(paths[-1], overwrite=True)
     return paths, truths, levels
+
+
+# Frames made wrong everywhere, for the frame checks
+# --------------------------------------------------------------------------------------
+
+SPOILS = ("leak", "gradient", "overexposed", "moonlight")
+"""The kinds of :func:`spoil_frame`."""
+
+OVEREXPOSED_SATURATE = 65535.0
+"""SATURATE (ADU) of an over-exposed frame from :func:`spoil_frame`."""
+
+
+def spoil_frame(frame, kind, amount):
+    """Return a copy of ``frame`` made wrong everywhere, the way real nights spoil flats.
+
+    Parameters
+    ----------
+    frame : astropy.nddata.CCDData
+        A good frame (ADU); it is not modified.
+    kind : {'leak', 'gradient', 'overexposed', 'moonlight'}
+        ``'leak'``: light added smoothly, from 0 at the left edge to ``amount`` (a fraction
+        of the level) at the right, growing as the square of the distance (not a plane);
+        ``'gradient'``: the frame times a plane rising by ``amount`` from left to right;
+        ``'overexposed'``: the frame times ``amount``, capped at
+        :data:`OVEREXPOSED_SATURATE`, which SATURATE then says; ``'moonlight'``: a
+        ramp of 0 to ``amount`` ADU added from the bottom row to the top (light, in a
+        night-sky frame, with its Poisson noise left out).
+    amount : float
+        The size of the spoil, as above.
+
+    Returns
+    -------
+    astropy.nddata.CCDData
+        The spoilt copy, float32, its meta a copy with SPOILED = ``kind``.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of :data:`SPOILS`.
+    """
+    if kind not in SPOILS:
+        raise ValueError(f"kind must be one of {SPOILS}, got {kind!r}")
+    data = frame.data.astype(np.float64)
+    ny, nx = data.shape
+    x = np.linspace(0.0, 1.0, nx)[np.newaxis, :]
+    y = np.linspace(0.0, 1.0, ny)[:, np.newaxis]
+    meta = dict(frame.meta)
+    if kind == "leak":
+        data = data + amount * np.median(data) * x**2
+    elif kind == "gradient":
+        data = data * (1.0 + amount * x)
+    elif kind == "overexposed":
+        data = np.minimum(data * amount, OVEREXPOSED_SATURATE)
+        meta["SATURATE"] = OVEREXPOSED_SATURATE
+    else:
+        data = data + amount * y
+    meta["SPOILED"] = kind
+    return CCDData(data.astype(np.float32), unit=frame.unit, meta=meta)

@@ -7,7 +7,7 @@ import pytest
 from astropy import units as u
 from astropy.io import fits
 
-from _flat_engine import frames, options, rejection
+from _flat_engine import frames, network, options, rejection
 
 
 def test_noise_model_reads_frames_and_arguments(tmp_path):
@@ -111,7 +111,7 @@ def _seeded_stack(rng, n, shape, pattern, dtype):
 def test_sorting_network_sorts_every_order():
     rng = np.random.default_rng(11)
     for n in range(1, 41):
-        pairs = rejection._sorting_network(n)
+        pairs = network._sorting_network(n)
         assert all(0 <= i < j < n for i, j in pairs)
         values = rng.integers(0, 4, (200, n))  # many ties
         for i, j in pairs:
@@ -123,14 +123,14 @@ def test_sorting_network_sorts_every_order():
 
 def test_stack_median_is_the_sorted_median_bit_for_bit(monkeypatch):
     rng = np.random.default_rng(12)
-    monkeypatch.setattr(rejection, "_NETWORK_PIXELS", 37)  # several passes per stack
+    monkeypatch.setattr(network, "_NETWORK_PIXELS", 37)  # several passes per stack
     for n in (1, 2, 3, 4, 5, 9, 10, 16, 17, 40, 100):
         for pattern in ("plain", "ties", "nan", "nan_block"):
             for dtype in (np.float32, np.float64):
                 stack = _seeded_stack(rng, n, (13, 11), pattern, dtype)
                 n_finite = n if pattern in ("plain", "ties") else np.isfinite(stack).sum(axis=0)
                 expected = _median_by_sort(stack, n_finite)
-                got = rejection.stack_median(stack.copy(), n_finite)
+                got = network.stack_median(stack.copy(), n_finite)
                 assert got.dtype == expected.dtype
                 np.testing.assert_array_equal(got, expected)
                 if pattern == "nan_block":
@@ -191,3 +191,74 @@ def test_combine_block_with_networks_and_parts_equals_the_sorted_kernel(monkeypa
                         )
                     assert got[key].n_rejected == result.n_rejected
                     np.testing.assert_equal(got[key].noise_scale, result.noise_scale)
+
+
+# ------------------------------------------------- the robust scale and IRAF's grow (issue 19)
+
+
+def _measured_gain(frames, tolerance, monkeypatch):
+    import convenience_functions as cf
+
+    monkeypatch.setattr(rejection, "ROBUST_TOLERANCE", tolerance)
+    with pytest.warns(UserWarning, match="kept"):
+        return cf.combine_flats(frames, keep_bad_frames=True).meta["REJGAIN"]
+
+
+def test_one_bad_frame_cannot_inflate_the_measured_scale(monkeypatch):
+    import convenience_functions as cf
+    from example_data.synthetic import RAY_FLATS_GAIN, make_flats_with_rays, spoil_frame
+
+    frames = make_flats_with_rays(5, shape=(256, 256)).frames
+    good = cf.combine_flats(frames).meta["REJGAIN"]  # dense rays: a little below the truth
+    assert good == pytest.approx(RAY_FLATS_GAIN, rel=0.15)
+    frames[1] = spoil_frame(frames[1], "leak", 0.5)
+    robust = _measured_gain(frames, rejection.ROBUST_TOLERANCE, monkeypatch)
+    naive = _measured_gain(frames, math.inf, monkeypatch)  # the scale of all frames
+    assert robust == pytest.approx(good, rel=0.05)
+    assert naive < 0.2 * good  # what the scale of all frames measures
+
+
+def test_robust_scale_keeps_the_scale_of_all_frames_on_good_data():
+    rng = np.random.default_rng(7)
+    n, shape = 5, (64, 512)
+    levels = np.linspace(20000.0, 30000.0, n)
+    values = np.stack([1 + rng.normal(0, 1 / np.sqrt(1.5 * lv), shape) for lv in levels])
+    squared = (values - np.average(values, axis=0, weights=levels)) ** 2
+    per_pixel = np.einsum("i,ijk->jk", levels, squared) / rejection._chi2_median(n - 1.0)
+    usable = np.ones(shape, dtype=bool)
+    center = np.ones(shape)
+    scale = rejection.robust_scale(per_pixel, usable, values, levels, center)
+    assert scale == float(np.median(per_pixel))
+    assert scale == pytest.approx(1 / 1.5, rel=0.02)
+    spoilt = values.copy()
+    spoilt[3] *= np.linspace(1.0, 1.1, shape[1])  # a gradient of 10 % in one frame
+    squared = (spoilt - np.average(spoilt, axis=0, weights=levels)) ** 2
+    inflated = np.einsum("i,ijk->jk", levels, squared) / rejection._chi2_median(n - 1.0)
+    assert np.median(inflated) > 10 * scale
+    robust = rejection.robust_scale(inflated, usable, spoilt, levels, center)
+    assert robust == pytest.approx(scale, rel=0.05)
+    assert math.isnan(rejection.robust_scale(per_pixel, ~usable, values, levels, center))
+
+
+def test_grow_rejects_neighbours_within_the_radius_in_that_frame_only():
+    keep = np.ones((3, 9, 9), dtype=bool)
+    values = np.ones((3, 9, 9))
+    keep[1, 4, 4] = False  # rejected
+    values[2, 0, 0] = np.nan  # NaN, not a rejection: not grown
+    keep[2, 0, 0] = False
+    rejection.grow_rejections(keep, values, 1.5)
+    rows, cols = np.nonzero(~keep[1])
+    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == [
+        (r, c) for r in (3, 4, 5) for c in (3, 4, 5)
+    ]  # radius 1.5: the 8 neighbours, not (4, 2)
+    assert keep[0].all()
+    assert np.count_nonzero(~keep[2]) == 1
+
+
+def test_grow_option_is_checked():
+    clip = rejection.parse_clip(8.0, 5.0, "median", "avsigclip", 0.0, None, None, 2)
+    assert clip.grow == 2.0
+    with pytest.raises(ValueError, match="grow"):
+        rejection.parse_clip(8.0, 5.0, "median", "avsigclip", 0.0, None, None, -1)
+    with pytest.raises(ValueError, match="grow needs a rejection"):
+        rejection.parse_clip(None, None, "median", "avsigclip", 0.0, None, None, 1)

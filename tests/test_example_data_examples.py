@@ -98,3 +98,15 @@ def test_default_folders():
     assert ed.default_folder(3) == here / "notebooks" / "example3-reduced"
     with pytest.raises(ValueError, match="example must be 1, 2 or 3"):
         ed.default_folder(4)
+
+
+def test_defect_pixels_map_the_defects():
+    defects = ed.example_defects(2)
+    pixels = ed.defect_pixels(2)
+    assert pixels.shape == ed.EXAMPLE2_SHAPE
+    assert pixels[defects.row, defects.col].all()
+    column, first = defects.column[1], defects.first_row[1]
+    assert pixels[first:, column].all()
+    assert not pixels[: first - 1, column].any() or first == 0
+    with pytest.raises(ValueError, match="example 3"):
+        ed.defect_pixels(3)

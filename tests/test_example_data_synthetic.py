@@ -47,3 +47,26 @@ def test_flats_with_rays_record_every_ray():
     assert np.all((flats.ray_sigma[hit] >= low) & (flats.ray_sigma[hit] <= high))
     assert sorted(flats.levels) == list(np.linspace(*synthetic.RAY_FLATS_LEVELS, 3))
     assert flats.frames[0].meta["GAIN"] == synthetic.RAY_FLATS_GAIN
+
+
+def test_spoil_frame_spoils_a_copy_as_documented():
+    frames, _, _ = synthetic.make_sky_frames(3, shape=(64, 64), seed=2)
+    flat = frames[0]
+    before = flat.data.copy()
+    leak = synthetic.spoil_frame(flat, "leak", 0.5)
+    assert np.array_equal(flat.data, before)
+    assert "SPOILED" not in flat.meta
+    added = (leak.data - before) / np.median(before)
+    assert added[:, 0] == pytest.approx(0, abs=1e-3)
+    assert added[:, -1] == pytest.approx(0.5, rel=1e-3)
+    assert added[0, 32] == pytest.approx(0.5 * (32 / 63) ** 2, rel=1e-3)  # a square
+    gradient = synthetic.spoil_frame(flat, "gradient", 0.05)
+    assert (gradient.data[:, -1] / before[:, -1]) == pytest.approx(1.05, rel=1e-5)
+    over = synthetic.spoil_frame(flat, "overexposed", 100.0)
+    assert over.meta["SATURATE"] == synthetic.OVEREXPOSED_SATURATE
+    assert over.data.max() == synthetic.OVEREXPOSED_SATURATE
+    assert over.meta["SPOILED"] == "overexposed"
+    moon = synthetic.spoil_frame(flat, "moonlight", 1000.0)
+    assert (moon.data - before)[-1] == pytest.approx(1000.0, rel=1e-4)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        synthetic.spoil_frame(flat, "fog", 1.0)
