@@ -1364,7 +1364,8 @@ def check_flats(images, *, mem_limit=350e6):
         with _options.named(method):
             plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
         surveys = _frames.map_frames(_checks.survey_frame, frames, plan, dtype, with_frame=True)
-    return _checks.check_table(frames, surveys, _checks.judge_frames(surveys))
+    verdicts = _checks.judge_frames(surveys, [frame.label for frame in frames])
+    return _checks.check_table(frames, surveys, verdicts)
 
 
 def combine_flats(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import textwrap
 import warnings
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -51,6 +52,7 @@ class Survey(NamedTuple):
     scale: float  # inverse median
     saturated: float  # share of the pixels at or above SATURATE (NaN: no SATURATE)
     coarse: np.ndarray | None  # median of each block of pixels, over the frame's median
+    fingerprint: tuple  # the shape and a checksum of sampled rows: the same data, the same
 
 
 def _median(values, axis=-1):
@@ -102,7 +104,19 @@ def survey_frame(data, frame):
             above += int(np.count_nonzero(rows >= saturate))
         saturated = above / max(1, finite)
     coarse = _coarse_map(data)
-    return Survey(scale, saturated, None if coarse is None else coarse * scale)
+    coarse = None if coarse is None else coarse * scale
+    return Survey(scale, saturated, coarse, fingerprint(data))
+
+
+def fingerprint(data):
+    """Return ``(shape, checksum)`` of about 64 rows spread over ``data``.
+
+    Two frames of the same pixel values (a copy, a ``.gz`` beside its ``.fits``, a link,
+    one file named twice) have the same fingerprint; two exposures, whose noise differs in
+    every pixel, never do.
+    """
+    rows = np.ascontiguousarray(data[:: max(1, data.shape[0] // 64)])
+    return data.shape, zlib.crc32(memoryview(rows).cast("B"))
 
 
 class Verdict(NamedTuple):
@@ -141,7 +155,7 @@ def _structure(ratio):
     return abs(b) + abs(c), float(np.nanmax(np.abs(regions)))
 
 
-def judge_frames(surveys):
+def judge_frames(surveys, names=None):
     """Return each frame's `Verdict`: its coarse map against the median of the others'.
 
     The ratio of a frame's coarse map to the median of the other frames' maps (each over
@@ -149,7 +163,9 @@ def judge_frames(surveys):
     it: its rise across the frame (``plane``) catches gradients and leaks; the largest
     departure from the plane of a region of the map (see `_structure`) catches the rest
     (``residual``).  Fewer than three
-    frames, or frames too small for a coarse map, cannot be compared this way (NaN).
+    frames, or frames too small for a coarse map, cannot be compared this way (NaN).  A
+    frame with the same pixel values as an earlier one (`fingerprint`) fails too: the same
+    data would count twice.  ``names`` name the frames in that reason.
     """
     comparable = len(surveys) >= 3 and surveys[0].coarse is not None
     maps = np.array([survey.coarse for survey in surveys]) if comparable else None
@@ -163,6 +179,10 @@ def judge_frames(surveys):
             ratio /= _median(ratio.ravel())
             plane, residual = _structure(ratio)
         reasons = []
+        twin = next((j for j in range(i) if surveys[j].fingerprint == survey.fingerprint), None)
+        if twin is not None:
+            earlier = names[twin] if names else f"frame {twin + 1}"
+            reasons.append(f"the same pixel values as {earlier} (a copy, a twin or a link)")
         if survey.saturated > SATURATED_LIMIT:
             reasons.append(f"{survey.saturated:.1%} of its pixels saturated")
         if plane > PLANE_LIMIT:
@@ -261,7 +281,8 @@ def screen(frames, plan, dtype, noise, keep, minimum, method):
     holds it for the frames kept.
     """
     surveys = map_frames(survey_frame, frames, plan, dtype, with_frame=True)
-    kept, left = leave_out(frames, judge_frames(surveys), keep, minimum, method)
+    verdicts = judge_frames(surveys, [frame.label for frame in frames])
+    kept, left = leave_out(frames, verdicts, keep, minimum, method)
     if noise is not None:
         noise = tuple(values[kept] for values in noise)
     chosen = [frames[i] for i in kept]

@@ -198,15 +198,28 @@ def combine_group(combine, paths, target, label):
 def run_groups(jobs, combine, client, label):
     """Combine every job ``(key, paths, target)``; return each job's numbers, in order.
 
-    With ``client=None`` the groups run one after another here, and the first error stops
-    the run (earlier groups are written).  With a `dask.distributed.Client` each group is a
+    With ``client=None`` the groups run one after another here; a group that fails (a
+    ValueError or OSError: a damaged frame, a full disk) does not stop the others, and
+    once all have run, one error says which groups were written and which were not, each
+    failure with its reason (`_failed_groups`).  With a `dask.distributed.Client` each group is a
     task on its workers (dask's text progress bar shows the run); once every task has
     ended, the first failed group's error is raised (a worker that died ``allowed-failures``
     times: RuntimeError naming the group), after removing the failed groups' temporary
     files: a failed group never leaves a partial output.
     """
     if client is None:
-        return [combine_group(combine, paths, target, label) for _, paths, target in jobs]
+        numbers, failures = [], []
+        for key, paths, target in jobs:
+            try:
+                numbers.append(combine_group(combine, paths, target, label))
+            except (ValueError, OSError) as err:
+                numbers.append(None)
+                failures.append((key, err))
+        if len(jobs) == 1 and failures:
+            raise failures[0][1]  # nothing else was to be written: the error as it is
+        if failures:
+            raise _failed_groups(jobs, numbers, failures, label) from failures[0][1]
+        return numbers
     from distributed import KilledWorker, progress, wait
 
     run = uuid.uuid4().hex[:8]  # new task names: never the results of an earlier run
@@ -239,6 +252,25 @@ def run_groups(jobs, combine, client, label):
         f"earlier file of that name is left as it was){others}.  "
         "Give the workers more memory, or pass a smaller mem_limit."
     ) from err
+
+
+def _failed_groups(jobs, numbers, failures, label):
+    """Return the error of a run in which some groups failed.
+
+    Of the first failure's class; its message names the groups not written, each with its
+    reason, and the groups written, each with its file.
+    """
+    pairs = zip(jobs, numbers, strict=True)
+    written = [f"{key} -> {target.name}" for (key, _, target), n in pairs if n is not None]
+    reasons = "; ".join(f"{key}: {err}" for key, err in failures)
+    message = (
+        f"{label}: {len(failures)} of {len(jobs)} groups failed and were not written "
+        f"({reasons}); written: {', '.join(written) or 'none'}"
+    )
+    first = failures[0][1]
+    if isinstance(first, OSError):  # its errno kept: a full disk stays ENOSPC
+        return type(first)(first.errno, message)
+    return type(first)(message)
 
 
 def combine_all(groups, grouping, out_folder, combine, client, label):

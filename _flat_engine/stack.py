@@ -32,8 +32,8 @@ def check_frames(frames, clip, method):
     """Check that the frames can be combined with ``clip``; warn about suspicious input.
 
     Raises ValueError (no frame, too few to clip, shapes or FILTER values differ) and
-    warns (`UserWarning`) when a file is given twice, IMAGETYP differs between frames,
-    or the units differ.
+    warns (`UserWarning`) when IMAGETYP or the units differ between frames.  (The same
+    data given twice is left out by the frame checks, `checks.judge_frames`.)
     """
     if not frames:
         raise ValueError(f"{method}: no image given")
@@ -62,10 +62,6 @@ def check_frames(frames, clip, method):
             f"{method}: the frames have different FILTER values ({detail}); combine "
             "one filter at a time"
         )
-    paths = [f.path.resolve() for f in frames if f.path is not None]
-    twice = sorted({str(p) for p in paths if paths.count(p) > 1})
-    if twice:
-        warnings.warn(f"{method}: the same file is given more than once: {twice}", stacklevel=3)
     if len({value.casefold() for value in values("IMAGETYP")}) > 1:
         detail = ", ".join(f"{f.name}: {f.header.get('IMAGETYP')!r}" for f in frames)
         warnings.warn(f"{method}: the frames have different IMAGETYP ({detail})", stacklevel=3)

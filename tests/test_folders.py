@@ -358,11 +358,10 @@ def test_a_combined_flat_with_its_extensions_is_one_chip(tmp_path):
     combined = cf.combine_flats_by_filter(tmp_path / "in", imagetyp="flat")["r"]
     with fits.open(combined) as hdul:
         assert len(hdul) == 4  # the flat, UNCERT, MASK and NUSED
-    copies = [tmp_path / f"copy-{i}.fit" for i in range(3)]
-    for copy in copies:
-        copy.write_bytes(combined.read_bytes())
-    again = cf.combine_flats(copies, sigma_lower=None, sigma_upper=None)
-    np.testing.assert_allclose(again.data, fits.getdata(combined), rtol=1e-6)
+    with engine_frames.frames_stack() as files:
+        (frame,) = engine_frames.open_frames([combined], files)
+    assert frame.hdu_index == 0
+    assert frame.shape == fits.getdata(combined).shape
     assert len(paths) == 5
 
 
@@ -387,3 +386,53 @@ def test_a_folder_of_mosaic_flats_gives_one_file_with_every_chip_near_its_truth(
         assert np.max(np.abs(residual)) < 6, name
         assert chip.header["IMCMB001"] == f"mosaic-001.fits[{name}]"
     assert len(paths) == 5
+
+
+# ------------------------------------------------------ the same data under two names
+
+
+@pytest.mark.parametrize("twin", ["copy", "gzip", "link"])
+def test_the_same_data_under_two_names_is_used_once(tmp_path, twin):
+    import gzip
+
+    paths = write_frames(tmp_path / "in", twilight_flats(4, seed=54))
+    alone = cf.combine_flats(paths)
+    extra = {
+        "copy": tmp_path / "in" / "copy-of-flat-002.fits",
+        "gzip": tmp_path / "in" / "flat-002.fits.gz",
+        "link": tmp_path / "in" / "link-to-flat-002.fits",
+    }[twin]
+    if twin == "copy":
+        extra.write_bytes(paths[1].read_bytes())
+    elif twin == "gzip":
+        extra.write_bytes(gzip.compress(paths[1].read_bytes()))
+    else:
+        extra.symlink_to(paths[1])
+    with pytest.warns(UserWarning, match=r"left out: the same pixel values as .*flat-002\.fits"):
+        again = cf.combine_flats([*paths, extra])
+    np.testing.assert_array_equal(again.data, alone.data)
+    assert again.header["NLEFTOUT"] == 1
+    with pytest.warns(UserWarning, match="the same pixel values"):
+        written = cf.combine_flats_by_filter(tmp_path / "in", imagetyp="flat")["r"]
+    np.testing.assert_array_equal(fits.getdata(written), alone.data)
+
+
+# -------------------------------------------------- one filter failing among several
+
+
+def test_a_failing_filter_does_not_stop_the_others_and_is_named(tmp_path):
+    for filt, seed in (("B", 55), ("R", 56), ("V", 57)):
+        write_frames(
+            tmp_path, twilight_flats(4, seed=seed), header=flat_header(filt=filt), prefix=filt
+        )
+    damaged = tmp_path / "R-002.fits"
+    damaged.write_bytes(damaged.read_bytes()[: 2880 + 1000])  # cut: half a frame
+    with pytest.raises(ValueError, match=r"1 of 3 groups failed") as info:
+        cf.combine_flats_by_filter(tmp_path, imagetyp="flat")
+    message = str(info.value)
+    assert "R: " in message
+    assert "R-002.fits" in message
+    assert "written: B -> combined_flat_filter_B.fit, V -> combined_flat_filter_V.fit" in message
+    assert (tmp_path / "combined_flat_filter_B.fit").exists()
+    assert (tmp_path / "combined_flat_filter_V.fit").exists()
+    assert not (tmp_path / "combined_flat_filter_R.fit").exists()
