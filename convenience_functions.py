@@ -1380,6 +1380,7 @@ def combine_flats(
     sensitivity_noise=0.0,
     grow=0.0,
     keep_bad_frames=False,
+    chip=None,
     mem_limit=350e6,
     dtype=np.float32,
     return_counts=False,
@@ -1421,8 +1422,9 @@ def combine_flats(
     images : sequence of str, os.PathLike or astropy.nddata.CCDData
         The flats, all of one filter and one shape.  Files may be plain, tile compressed,
         or gzip or bzip2 compressed (expanded once into a temporary file, removed at the
-        end); the first image HDU is used.  NaN and masked pixels are ignored.  Files are
-        never modified.
+        end); their image HDU is used (keywords it lacks are taken from the primary
+        header).  A file of several chips, a mosaic camera's, needs ``chip``.  NaN and
+        masked pixels are ignored.  Files are never modified.
     sigma_lower, sigma_upper : float or None, optional
         Rejection thresholds below and above the centre, in expected spreads; ``None``
         rejects nothing on that side (both ``None``: a plain average).  Outliers in flats
@@ -1448,6 +1450,10 @@ def combine_flats(
     keep_bad_frames : bool, optional
         Combine the frames that fail the checks of `check_flats` all the same (with the
         warning); by default they are left out.
+    chip : str or int, optional
+        The chip to combine from files of a mosaic camera (one image extension per chip):
+        its EXTNAME (compared without case) or its HDU index.  `combine_flats_by_filter`
+        combines every chip.
     mem_limit : float, optional
         Memory budget in bytes for the arrays this function allocates, outputs included.
     dtype : numpy dtype, optional
@@ -1561,9 +1567,11 @@ def combine_flats(
         mem_limit,
         keep_bad_frames,
     )
+    with _options.named(method):
+        chip = _frames.parse_chip(chip)
     with _frames.frames_stack() as stack:
         # 1. Open the frames (their headers) and check that they can be combined.
-        frames = _frames.open_frames(images, stack)
+        frames = _frames.open_frames(images, stack, chip)
         _stack.check_frames(frames, clip, method)
         with _options.named(method):  # GAIN and RDNOISE of each frame, the memory plan
             noise = _rejection.frame_noise(frames, clip)
@@ -1806,8 +1814,8 @@ def combine_flats_by_filter(
     """
     method = "combine_flats_by_filter"
     with _options.named(method):  # every option checked before a file is opened or written
-        if {"images", "return_counts"} & set(options):
-            raise TypeError("images and return_counts are not options of this function")
+        if {"images", "return_counts", "chip"} & set(options):
+            raise TypeError("images, return_counts and chip are not options of this function")
         arguments = inspect.signature(combine_flats).bind([], **options)  # unknown: TypeError
         if not isinstance(imagetyp, str) or not imagetyp.strip():
             raise ValueError(f"imagetyp must be a non-empty string, got {imagetyp!r}")

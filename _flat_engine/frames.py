@@ -159,7 +159,8 @@ class Frame:
             names = ", ".join(name for _, name in chips)
             raise MosaicFile(
                 f"{self.label} holds {len(chips)} chips ({names}), one image extension each: "
-                "name the chip to combine, or combine every chip (combine_flats_by_filter)"
+                "name the chip to combine (chip=), or combine every chip "
+                "(combine_flats_by_filter)"
             )
         return first_image_hdu(hdul)
 
@@ -271,9 +272,27 @@ class _expanded:
         self.copy.unlink(missing_ok=True)
 
 
-def open_frames(images, stack):
-    """Return a `Frame` for each item of ``images`` (paths or CCDData)."""
-    return [Frame(item, index, stack) for index, item in enumerate(as_image_list(images))]
+def open_frames(images, stack, chip=None):
+    """Return a `Frame` for each item of ``images`` (paths or CCDData).
+
+    With ``chip`` (an EXTNAME or an HDU index, `parse_chip`), each file's frame is that
+    chip of it (`Chip`).
+    """
+    items = as_image_list(images)
+    if chip is not None:
+        items = [
+            Chip(item, chip) if isinstance(item, (str, os.PathLike)) else item for item in items
+        ]
+    return [Frame(item, index, stack) for index, item in enumerate(items)]
+
+
+def parse_chip(chip):
+    """Return ``chip`` if it is None, a non-empty name or an HDU index >= 0; else raise."""
+    if chip is None or (isinstance(chip, str) and chip.strip()):
+        return chip
+    if isinstance(chip, (int, np.integer)) and not isinstance(chip, bool) and chip >= 0:
+        return int(chip)
+    raise ValueError(f"chip must be an EXTNAME or an HDU index (>= 0), got {chip!r}")
 
 
 def frames_stack():

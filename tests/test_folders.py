@@ -312,15 +312,20 @@ def test_a_mosaic_file_is_never_silently_one_chip(tmp_path):
 
 def test_a_chip_is_chosen_by_name_or_index(tmp_path):
     paths, truths = write_mosaic_frames(tmp_path / "in")
-    by_name = cf.combine_flats([engine_frames.Chip(p, "ccd2") for p in paths])
-    by_index = cf.combine_flats([engine_frames.Chip(p, 2) for p in paths])
+    by_name = cf.combine_flats(paths, chip="ccd2")
+    by_index = cf.combine_flats(paths, chip=2)
     np.testing.assert_array_equal(by_name.data, by_index.data)
     assert by_name.header["IMCMB001"] == "mosaic-001.fits[ccd2]"
     assert by_name.header["FILTER"] == "g'"  # from the primary
     residual = by_name.data / np.median(by_name.data) - truths["CCD2"] / np.median(truths["CCD2"])
     assert np.std(residual) < 0.005
     with pytest.raises(ValueError, match=r"no chip 'CCD9'; its chips: CCD1 \(HDU 1\)"):
-        cf.combine_flats([engine_frames.Chip(p, "CCD9") for p in paths])
+        cf.combine_flats(paths, chip="CCD9")
+    for wrong in ("", " ", -1, True, 1.5):
+        with pytest.raises(ValueError, match="combine_flats: chip must be an EXTNAME"):
+            cf.combine_flats(paths, chip=wrong)
+    with pytest.raises(TypeError, match="chip are not options"):
+        cf.combine_flats_by_filter(tmp_path / "in", imagetyp="flat", chip="CCD1")
 
 
 def test_a_mosaic_flat_is_one_file_that_ccddata_reads_chip_by_chip(tmp_path):
@@ -329,9 +334,7 @@ def test_a_mosaic_flat_is_one_file_that_ccddata_reads_chip_by_chip(tmp_path):
     paths, _ = write_mosaic_frames(tmp_path / "in", chips=("A", "B"))
     chips = []
     for name in ("A", "B"):
-        flat, n_used = cf.combine_flats(
-            [engine_frames.Chip(p, name) for p in paths], return_counts=True
-        )
+        flat, n_used = cf.combine_flats(paths, chip=name, return_counts=True)
         chips.append((name, flat, n_used))
     path = tmp_path / "combined_flat_filter_R.fit"
     engine_files.write_combined(path, engine_files.mosaic_flat_hdus(chips), "test")
