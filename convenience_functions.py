@@ -1771,8 +1771,8 @@ def combine_flats_by_filter(
         The path (`pathlib.Path`) of the combined flat of each group, in sorted order: keyed
         by the FILTER value, or by ``(night, FILTER)`` when grouping by night.  Its
         attribute ``table`` (an `astropy.table.Table`) lists each group's night, filter,
-        number of frames, share of pixel values left out (rejected or masked), output
-        file and frames.
+        number of frames, share of pixel values left out (rejected or masked), the frames
+        the frame checks left out (`check_flats`), output file and frames.
 
     Raises
     ------

@@ -179,20 +179,32 @@ def combine_group(combine, paths, target, label):
     The file is written as `write_flat` writes it, through a temporary file and a rename.
     Files of a mosaic camera (several chips, one image extension each) are combined chip
     by chip, matched by name, into one file of one image extension per chip
-    (`mosaic_flat_hdus`).  Returns the number of frames and the share of their pixel
-    values left out (rejected, or masked as NaN, saturated or defective).
+    (`mosaic_flat_hdus`).  Returns the number of frames, the share of their pixel values
+    left out (rejected, or masked as NaN, saturated or defective) and the names of the
+    frames the frame checks left out.
     """
     chips = chips_of(paths[0])
     if len(chips) > 1:
         parts = [(name, *combine([Chip(p, name) for p in paths])) for _, name in chips]
-        hdus, counts = mosaic_flat_hdus(parts), [n_used for *_, n_used in parts]
+        hdus = mosaic_flat_hdus(parts)
     else:
         flat, n_used = combine(paths)
-        hdus, counts = combined_flat_hdus(flat, n_used), [n_used]
+        parts, hdus = [(None, flat, n_used)], combined_flat_hdus(flat, n_used)
     write_combined(target, hdus, label)
-    total = len(paths) * sum(n_used.size for n_used in counts)
-    used = sum(float(np.sum(n_used, dtype=np.int64)) for n_used in counts)
-    return {"n_frames": len(paths), "left_out": 1.0 - used / total}
+    total = len(paths) * sum(n_used.size for *_, n_used in parts)
+    used = sum(float(np.sum(n_used, dtype=np.int64)) for *_, n_used in parts)
+    # the frames the frame checks left out (LEFTnnn in each flat's header), chips merged
+    names = {
+        re.sub(r"\[.*\]$", "", str(value))
+        for _, flat, _ in parts
+        for key, value in flat.meta.items()
+        if re.fullmatch(r"LEFT\d{3}", key)
+    }
+    return {
+        "n_frames": len(paths),
+        "left_out": 1.0 - used / total,
+        "frames_left_out": ", ".join(sorted(names)),
+    }
 
 
 def run_groups(jobs, combine, client, label):
@@ -309,13 +321,15 @@ def summary(jobs, numbers, grouping):
     for (key, paths, target), done in zip(jobs, numbers, strict=True):
         night, filt = key if grouping.by_night else (None, key)
         names = ", ".join(Path(p).name for p in paths)
-        rows.append((night, filt, done["n_frames"], done["left_out"], target.name, names))
-    columns = ("night", "filter", "n_frames", "left_out", "output", "frames")
+        left = done["frames_left_out"]
+        rows.append((night, filt, done["n_frames"], done["left_out"], left, target.name, names))
+    columns = ("night", "filter", "n_frames", "left_out", "frames_left_out", "output", "frames")
     table = Table(rows=rows, names=columns) if rows else Table(names=columns)
     if not grouping.by_night:
         table.remove_column("night")
     table["left_out"].format = ".5f"
     table["left_out"].description = "share of the frames' pixel values rejected or masked"
+    table["frames_left_out"].description = "frames the frame checks left out (check_flats)"
     table.meta["written_by"] = _TABLE_MARK
     result = CombinedFlats((key, target) for key, _, target in jobs)
     result.table = table

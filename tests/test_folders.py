@@ -439,3 +439,18 @@ def test_a_failing_filter_does_not_stop_the_others_and_is_named(tmp_path):
     assert (tmp_path / "combined_flat_filter_B.fit").exists()
     assert (tmp_path / "combined_flat_filter_V.fit").exists()
     assert not (tmp_path / "combined_flat_filter_R.fit").exists()
+
+
+def test_the_table_of_a_run_names_the_frames_left_out(tmp_path):
+    from astropy.nddata import CCDData
+
+    from example_data.synthetic import spoil_frame
+
+    frames = [CCDData(data, unit="adu") for data in twilight_flats(5, seed=58)]
+    frames[3] = spoil_frame(frames[3], "leak", 0.5)
+    paths = write_frames(tmp_path, [frame.data for frame in frames])
+    with pytest.warns(UserWarning, match=r"flat-004\.fits left out"):
+        result = cf.combine_flats_by_filter(tmp_path, imagetyp="flat")
+    assert result.table["frames_left_out"].tolist() == ["flat-004.fits"]
+    assert result.table["n_frames"].tolist() == [5]
+    assert len(paths) == 5
