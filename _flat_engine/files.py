@@ -90,17 +90,25 @@ def remove_stale_temporaries(path):
         The files removed.
     """
     path = Path(path)
-    form = re.compile(_TEMPORARY_FORM.format(name=re.escape(path.name)))
+    return remove_left_by_ended(path.parent, _TEMPORARY_FORM.format(name=re.escape(path.name)))
+
+
+def remove_left_by_ended(folder, form):
+    """Delete the files a process that has ended left in ``folder``; return them.
+
+    ``form`` is a regular expression of the whole file name, with the groups ``host`` and
+    ``pid`` (`process_ended`).  Nothing else is touched; a folder that cannot be listed,
+    or a file that cannot be removed, is passed over.
+    """
+    form = re.compile(form)
     removed = []
     try:
-        candidates = list(path.parent.iterdir())
+        candidates = list(Path(folder).iterdir())
     except OSError:
         return removed
     for candidate in candidates:
         match = form.fullmatch(candidate.name)
-        if not match or not process_ended(match["host"], match["pid"]):
-            continue
-        if candidate.is_file():
+        if match and process_ended(match["host"], match["pid"]) and candidate.is_file():
             try:
                 candidate.unlink()
             except OSError:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import queue
-import re
 import sys
 import tempfile
 import warnings
@@ -36,9 +35,9 @@ from .files import (
     first_image_hdu,
     image_hdus,
     inherited_header,
-    process_ended,
     process_tag,
     raw_header_value,
+    remove_left_by_ended,
     unit_from_header,
 )
 
@@ -207,7 +206,7 @@ class Frame:
 
 # Expanded copies are named "flat-<host>-<pid>-<random>.fits" in the system's temporary folder:
 # a copy whose process has ended (killed before it could remove it) is an orphan.
-_COPY_FORM = re.compile(r"flat-(?P<host>[A-Za-z0-9]{1,32})-(?P<pid>[0-9]{1,10})-[^/]+\.fits")
+_COPY_FORM = r"flat-(?P<host>[A-Za-z0-9]{1,32})-(?P<pid>[0-9]{1,10})-[^/]+\.fits"
 _FOLDERS_CLEANED = set()
 
 
@@ -218,23 +217,10 @@ def remove_orphaned_copies(folder):
     has ended, are removed; each folder is looked at once per process.
     """
     folder = Path(folder)
-    removed = []
     if folder in _FOLDERS_CLEANED:
-        return removed
+        return []
     _FOLDERS_CLEANED.add(folder)
-    try:
-        candidates = list(folder.iterdir())
-    except OSError:
-        return removed
-    for candidate in candidates:
-        match = _COPY_FORM.fullmatch(candidate.name)
-        if match and process_ended(match["host"], match["pid"]) and candidate.is_file():
-            try:
-                candidate.unlink()
-            except OSError:
-                continue
-            removed.append(candidate)
-    return removed
+    return remove_left_by_ended(folder, _COPY_FORM)
 
 
 class _expanded:

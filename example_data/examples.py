@@ -107,7 +107,8 @@ def defect_pixels(example: int) -> np.ndarray:
     Parameters
     ----------
     example : {1, 2}
-        Example number.
+        Example number; example 3's chip is example 2's, binned 2 x 2 (so its map is
+        example 2's, at half the row and column numbers).
 
     Returns
     -------

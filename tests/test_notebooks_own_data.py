@@ -37,6 +37,20 @@ def response(shape):
     return truth / np.median(truth)
 
 
+def write_frame(folder, stem, data, header, upper, packed):
+    """Write one frame as ``<stem>.fits`` (``<STEM>.FIT`` with ``upper``), only gzipped
+    when ``packed`` (``.gz``, ``.GZ``); return its path."""
+    name = folder / (f"{stem.upper()}.FIT" if upper else f"{stem}.fits")
+    fits.PrimaryHDU(data, header).writeto(name)
+    if not packed:
+        return name
+    target = name.with_name(name.name + (".GZ" if upper else ".gz"))
+    with open(name, "rb") as source, gzip.open(target, "wb") as packed_file:
+        shutil.copyfileobj(source, packed_file)
+    name.unlink()
+    return target
+
+
 def observer_folder(folder, *, upper=False):
     """Write an observer's folder; return the truth and the names of the files in it.
 
@@ -55,14 +69,8 @@ def observer_folder(folder, *, upper=False):
         header["EXPTIME"] = 3.0 + i
         header["DATE-OBS"] = f"2026-03-0{i + 1}T18:30:00"
         header["GAIN"] = GAIN
-        name = folder / (f"SKYFLAT_B2_{i + 1:03d}.FIT" if upper else f"skyflat_B2_{i + 1:03d}.fits")
-        fits.PrimaryHDU(data, header).writeto(name)  # uint16: BZERO = 32768
-        assert fits.getheader(name)["BZERO"] == 32768
-        if i % 2:
-            packed = f"{name}.GZ" if upper else f"{name}.gz"
-            with open(name, "rb") as source, gzip.open(packed, "wb") as target:
-                shutil.copyfileobj(source, target)
-            name.unlink()
+        name = write_frame(folder, f"skyflat_B2_{i + 1:03d}", data, header, upper, packed=i % 2)
+        assert fits.getheader(name)["BZERO"] == 32768  # uint16
     bias = fits.Header({"IMAGETYP": "Bias Frame", "FILTER": "B 2"})
     fits.PrimaryHDU(rng.normal(500, 9, SHAPE).astype(np.uint16), bias).writeto(
         folder / "bias_001.fits"
@@ -163,13 +171,7 @@ def observer_night(folder, *, upper=False):
         header["GAIN"] = frame.meta["GAIN"]
         header["SATURATE"] = 64000
         data = np.clip(np.round(frame.data), 0, 65535).astype(np.uint16)
-        name = folder / (f"NGC1234_R_{i + 1:03d}.FIT" if upper else f"ngc1234_r_{i + 1:03d}.fits")
-        fits.PrimaryHDU(data, header).writeto(name)
-        if i % 2:
-            packed = f"{name}.GZ" if upper else f"{name}.gz"
-            with open(name, "rb") as source, gzip.open(packed, "wb") as target:
-                shutil.copyfileobj(source, target)
-            name.unlink()
+        write_frame(folder, f"ngc1234_r_{i + 1:03d}", data, header, upper, packed=i % 2)
     bias = fits.Header({"IMAGETYP": "Bias Frame", "FILTER": "r'"})
     fits.PrimaryHDU(np.full((256, 320), 500, np.uint16), bias).writeto(folder / "bias_001.fits")
     (folder / "observing-log.txt").write_text("dithered by 20 arcsec\n")
