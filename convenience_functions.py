@@ -696,8 +696,8 @@ def show_clip_bands(values, bands, *, alt, title=None):
 # --------------------------------------------------------------------------------------
 
 
-def read_frame(path, *, unit=None):
-    """Read the first image of a FITS file as a CCDData, in ADU when BUNIT is missing.
+def read_frame(path, *, unit=None, chip=None):
+    """Read the image of a FITS file as a CCDData, in ADU when BUNIT is missing.
 
     ``CCDData.read`` refuses a file without BUNIT, as many cameras write them; this reads
     it in ADU, and understands BUNIT as cameras spell it (``ADU``, ``counts``, ``e-``).
@@ -710,16 +710,21 @@ def read_frame(path, *, unit=None):
         The FITS file.
     unit : str or astropy.units.Unit, optional
         The unit of the data; default the file's BUNIT, else ``adu``.
+    chip : str or int, optional
+        For a mosaic camera's file (an empty primary and one image extension per chip):
+        the chip to read, by EXTNAME or HDU index.
 
     Returns
     -------
     astropy.nddata.CCDData
-        The image, with the header of its HDU as ``meta`` and FILENAME set.
+        The image, with the header of its HDU as ``meta`` (keywords it lacks taken from
+        the primary header) and FILENAME set.
 
     Raises
     ------
     ValueError
-        If the file is not a FITS image or BUNIT is not a unit astropy knows.
+        If the file is not a FITS image, BUNIT is not a unit astropy knows, or the file
+        holds several chips and ``chip`` names none of them (or is not given).
     OSError
         If the file cannot be opened.
 
@@ -738,7 +743,7 @@ def read_frame(path, *, unit=None):
     Unit("adu")
     >>> import shutil; shutil.rmtree(path.parent)
     """
-    data, header = _files.read_image(Path(path).expanduser())
+    data, header = _files.read_image(Path(path).expanduser(), _frames.parse_chip(chip))
     if unit is None:
         unit = _files.unit_from_header(header, str(path))
     frame = CCDData(data, unit=unit, meta=header)
@@ -1287,7 +1292,7 @@ def noise_budget(first, second, *, combined=None, region=None):
 # --------------------------------------------------------------------------------------
 
 
-def check_flats(images, *, mem_limit=350e6):
+def check_flats(images, *, mem_limit=350e6, chip=None):
     """Check each flat frame against the others before combining them: a table of verdicts.
 
     Each frame is read whole once and judged by what makes a flat frame unfit, whatever
@@ -1297,14 +1302,15 @@ def check_flats(images, *, mem_limit=350e6):
     - **Saturation**: the share of its pixels at or above its SATURATE keyword (NaN when
       there is none).  Above 1 % the frame fails: it was exposed too long, and the
       pixels just below saturation are no longer linear either.
-    - **Large-scale structure**: the frame and the median of the *other* frames are each
+    - **Large-scale structure**: the frame and the median of all the frames are each
       reduced to a coarse map (the median of each of about 32 x 32 blocks, over the
       frame's median); their ratio is 1 everywhere for frames of one illumination.  A
       plane is fitted to it (twice, the second time without the blocks a star spoils):
       a rise across the frame above 3 % (``plane``) fails the frame (a gradient, a light
       leak, moonlight, a twilight sky that changed); the largest median departure from
       the plane over a sixteenth of the frame (4 x 4 regions) above 1 % (``residual``)
-      fails it too.  The median of the others is not moved by one bad frame among them.
+      fails it too.  The median of all the frames is not moved while fewer than half of
+      them are bad.
       With fewer than 3 frames, or frames under 32 pixels a side, there is nothing to
       compare (NaN).
 
@@ -1312,7 +1318,11 @@ def check_flats(images, *, mem_limit=350e6):
     0.1 % at most, its night-sky frames up to 1 % of plane, as the sky's own gradient
     turns during the night) and below what spoils a flat: a frame 3 % off carries
     0.6 % into a mean of five.  The level and exposure are listed for choosing
-    twilight frames (see notebook 02), not judged.
+    twilight frames (see notebook 02), not judged.  On a real sky, mind two things: a
+    wide field's twilight gradient reaches 1-2 % across the chip and turns between dusk
+    and dawn, so check and combine evening and morning flats apart; and the saturation
+    count compares with SATURATE as the header gives it, so in bias-subtracted frames
+    set SATURATE to the level that is saturated there.
 
     Parameters
     ----------
@@ -1320,6 +1330,8 @@ def check_flats(images, *, mem_limit=350e6):
         The flats of one filter and one shape, as for `combine_flats`.
     mem_limit : float, optional
         Memory budget in bytes, as for `combine_flats`.
+    chip : str or int, optional
+        The chip to check in a mosaic camera's files, as for `combine_flats`.
 
     Returns
     -------
@@ -1353,13 +1365,14 @@ def check_flats(images, *, mem_limit=350e6):
     >>> table["verdict"].tolist()
     ['ok', 'ok', 'ok', 'leave out', 'ok']
     >>> print(table["reason"][3])
-    a gradient of 9.6% against the other frames; a smooth structure of 1.1% against the other frames
+    a gradient of 9.4% against the median frame; a smooth structure of 1.0% against the median frame
     """
     method = "check_flats"
     with _options.named(method):
         mem_limit, dtype = _options.parse_mem_limit(mem_limit), np.dtype(np.float32)
+        chip = _frames.parse_chip(chip)
     with _frames.frames_stack() as stack:
-        frames = _frames.open_frames(images, stack)
+        frames = _frames.open_frames(images, stack, chip)
         _stack.check_frames(frames, _checks.NO_REJECTION, method)
         with _options.named(method):
             plan = _stack.plan_memory(frames[0].shape, len(frames), dtype, mem_limit)
@@ -1741,7 +1754,17 @@ def combine_flats_by_filter(
     Each file holds the combined flat as `astropy.nddata.CCDData` writes it (the data,
     with extensions ``UNCERT`` and ``MASK``), so ``CCDData.read(path)`` reads it back, plus
     an image extension ``NUSED`` with the number of frames that survived rejection at each
-    pixel (the ``n_used`` of `combine_flats`).
+    pixel (the ``n_used`` of `combine_flats`).  The frames of a mosaic camera (an empty
+    primary and one image extension per chip) are combined chip by chip into one file:
+    an empty primary, then for each chip ``<chip>``, ``<chip>_UNCERT``, ``<chip>_MASK``
+    and ``<chip>_NUSED``; ``CCDData.read(path, hdu="<chip>", hdu_uncertainty="<chip>_UNCERT",
+    hdu_mask="<chip>_MASK")`` reads one chip.
+
+    Frames the checks of `check_flats` fail, and the same data under a second name, are
+    left out with a warning, as `combine_flats` does; so is another program's master flat
+    (NCOMBINE above 1).  A group that fails does not stop the others: once all have run,
+    one error (ValueError, or OSError for the file system) names the groups written and
+    those not written, each with its reason.
 
     Parameters
     ----------

@@ -2,7 +2,7 @@
 
 - `survey_frame`: one whole frame summed up on its first read: its inverse median (the
   scaling of `combine_flats`), its share of saturated pixels and a coarse map of it;
-- `judge_frames`: each frame's coarse map against the median of the others' (a plane and
+- `judge_frames`: each frame's coarse map against the median of all the frames' (a plane and
   a smooth residual), and a verdict with its reason;
 - `check_table`: the verdicts as an astropy `Table`;
 - `screen`: all of the above for the combiners, on the frames' first read;
@@ -37,10 +37,10 @@ SATURATED_LIMIT = 0.01
 """A frame with more than this share of its pixels at or above SATURATE fails."""
 
 PLANE_LIMIT = 0.03
-"""A frame whose ratio to the median of the others tilts by more than this fails."""
+"""A frame whose ratio to the median of all the frames tilts by more than this fails."""
 
 RESIDUAL_LIMIT = 0.01
-"""A frame whose ratio to the others, less the plane, strays by more than this fails."""
+"""A frame whose ratio to that median, less the plane, strays by more than this fails."""
 
 COARSE_BLOCKS = 32
 """The coarse map has about this many blocks along the shorter side of a frame."""
@@ -52,7 +52,7 @@ class Survey(NamedTuple):
     scale: float  # inverse median
     saturated: float  # share of the pixels at or above SATURATE (NaN: no SATURATE)
     coarse: np.ndarray | None  # median of each block of pixels, over the frame's median
-    fingerprint: tuple  # the shape and a checksum of sampled rows: the same data, the same
+    fingerprint: tuple | None  # shape and checksum of sampled rows (`fingerprint`)
 
 
 def _median(values, axis=-1):
@@ -109,13 +109,19 @@ def survey_frame(data, frame):
 
 
 def fingerprint(data):
-    """Return ``(shape, checksum)`` of about 64 rows spread over ``data``.
+    """Return ``(shape, checksum)`` of about 64 rows spread over ``data``, or None.
 
     Two frames of the same pixel values (a copy, a ``.gz`` beside its ``.fits``, a link,
-    one file named twice) have the same fingerprint; two exposures, whose noise differs in
-    every pixel, never do.
+    one file named twice) have the same fingerprint; two exposures differ by their noise
+    in every pixel of those rows, so theirs differ.  A frame whose sampled rows hold a
+    single value (constant, saturated everywhere, all NaN) has none: such frames can be
+    alike without being one exposure, and other checks judge them.  A copy whose values
+    changed (a lossy compression) is not recognised.
     """
     rows = np.ascontiguousarray(data[:: max(1, data.shape[0] // 64)])
+    finite = rows[np.isfinite(rows)]
+    if finite.size == 0 or finite.min() == finite.max():
+        return None
     return data.shape, zlib.crc32(memoryview(rows).cast("B"))
 
 
@@ -125,6 +131,7 @@ class Verdict(NamedTuple):
     plane: float  # fraction: the tilt of the frame against the others, across the frame
     residual: float  # fraction: largest smooth departure from that plane
     reason: str
+    twin: bool = False  # the same pixel values as an earlier frame: always left out
 
 
 def _structure(ratio):
@@ -156,10 +163,11 @@ def _structure(ratio):
 
 
 def judge_frames(surveys, names=None):
-    """Return each frame's `Verdict`: its coarse map against the median of the others'.
+    """Return each frame's `Verdict`: its coarse map against the median of all the maps.
 
-    The ratio of a frame's coarse map to the median of the other frames' maps (each over
-    its own median) is 1 everywhere for frames of one illumination.  A plane is fitted to
+    The ratio of a frame's coarse map to the median of all the frames' maps (each over
+    its own median) is 1 everywhere for frames of one illumination; up to half the frames
+    less one may be wrong without moving that median.  A plane is fitted to
     it: its rise across the frame (``plane``) catches gradients and leaks; the largest
     departure from the plane of a region of the map (see `_structure`) catches the rest
     (``residual``).  Fewer than three
@@ -169,27 +177,32 @@ def judge_frames(surveys, names=None):
     """
     comparable = len(surveys) >= 3 and surveys[0].coarse is not None
     maps = np.array([survey.coarse for survey in surveys]) if comparable else None
+    # The median of all the frames, the frame judged among them: fewer than half the frames
+    # cannot move it (the median of the others, for two bad frames of five, is the mean of
+    # a good and a bad one, and every frame would seem to fail).
+    reference = _median(maps, axis=0) if comparable else None
     verdicts = []
     for i, survey in enumerate(surveys):
         plane = residual = math.nan
         if comparable:
-            others = _median(np.delete(maps, i, axis=0), axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = maps[i] / others
+                ratio = maps[i] / reference
             ratio /= _median(ratio.ravel())
             plane, residual = _structure(ratio)
         reasons = []
-        twin = next((j for j in range(i) if surveys[j].fingerprint == survey.fingerprint), None)
+        twin = None
+        if survey.fingerprint is not None:
+            twin = next((j for j in range(i) if surveys[j].fingerprint == survey.fingerprint), None)
         if twin is not None:
             earlier = names[twin] if names else f"frame {twin + 1}"
             reasons.append(f"the same pixel values as {earlier} (a copy, a twin or a link)")
         if survey.saturated > SATURATED_LIMIT:
             reasons.append(f"{survey.saturated:.1%} of its pixels saturated")
         if plane > PLANE_LIMIT:
-            reasons.append(f"a gradient of {plane:.1%} against the other frames")
+            reasons.append(f"a gradient of {plane:.1%} against the median frame")
         if residual > RESIDUAL_LIMIT:
-            reasons.append(f"a smooth structure of {residual:.1%} against the other frames")
-        verdicts.append(Verdict(plane, residual, "; ".join(reasons)))
+            reasons.append(f"a smooth structure of {residual:.1%} against the median frame")
+        verdicts.append(Verdict(plane, residual, "; ".join(reasons), twin is not None))
     return verdicts
 
 
@@ -228,24 +241,33 @@ def leave_out(frames, verdicts, keep, minimum, method):
     """Return the indices of the frames to combine and the (name, reason) of those left out.
 
     Each frame that fails is named in a `UserWarning` with its reason; with ``keep`` it is
-    combined all the same.  ValueError when fewer than ``minimum`` frames would be left.
+    combined all the same, except a twin (the same data as an earlier frame), which would
+    count one exposure twice and is always left out.  ValueError when fewer than
+    ``minimum`` frames would be left.
     """
-    failed = [(f, v.reason) for f, v in zip(frames, verdicts, strict=True) if v.reason]
-    for frame, reason in failed:
-        action = "kept (keep_bad_frames=True)" if keep else "left out"
-        hint = "" if keep else "; pass keep_bad_frames=True to combine it all the same"
-        warnings.warn(f"{method}: {frame.label} {action}: {reason}{hint}", stacklevel=4)
-    if keep or not failed:
-        return list(range(len(frames))), []
-    kept = [i for i, v in enumerate(verdicts) if not v.reason]
-    if len(kept) < minimum:
-        raise ValueError(
-            f"{method}: {len(failed)} of {len(frames)} frames fail the frame checks, leaving "
-            f"{len(kept)} (at least {minimum} needed): "
-            + "; ".join(f"{frame.label}: {reason}" for frame, reason in failed)
-            + ". Pass keep_bad_frames=True to combine them all the same"
+    failed = [(f, v) for f, v in zip(frames, verdicts, strict=True) if v.reason]
+    for frame, verdict in failed:
+        kept_anyway = keep and not verdict.twin
+        action = "kept (keep_bad_frames=True)" if kept_anyway else "left out"
+        hint = (
+            "" if keep or verdict.twin else "; pass keep_bad_frames=True to combine it all the same"
         )
-    return kept, [(frame.name, reason) for frame, reason in failed]
+        warnings.warn(f"{method}: {frame.label} {action}: {verdict.reason}{hint}", stacklevel=4)
+    kept = [i for i, v in enumerate(verdicts) if not v.reason or (keep and not v.twin)]
+    left = [(frame, v.reason) for frame, v in failed if not (keep and not v.twin)]
+    if len(kept) < minimum:
+        advice = (
+            ". Pass keep_bad_frames=True to combine them all the same"
+            if any(not v.twin for _, v in failed) and not keep
+            else ""
+        )
+        raise ValueError(
+            f"{method}: {len(left)} of {len(frames)} frames fail the frame checks, leaving "
+            f"{len(kept)} (at least {minimum} needed): "
+            + "; ".join(f"{frame.label}: {reason}" for frame, reason in left)
+            + advice
+        )
+    return kept, [(frame.name, reason) for frame, reason in left]
 
 
 def record_left_out(header, left_out):

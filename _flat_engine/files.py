@@ -4,7 +4,8 @@
   rename, so a reader never sees half a file (temporaries are named after the process,
   `process_tag`, so that a run cleans up only what ended runs left, `process_ended`);
   `hdu_list`, `fits_text` build what it writes;
-- `read_image`, `first_image_hdu`: the first image of a FITS file of any compression, its
+- `read_image`, `the_image`, `first_image_hdu`: the image of a FITS file of any compression
+  (a mosaic's chip only when named: `MosaicFile`), its
   header completed from the primary's (`inherited_header`, FITS inheritance); `image_hdus`,
   `chips_of` and `chip_hdu`: the chips of a mosaic camera's file, one image extension each;
 - `read_header`, `unit_from_header`, `raw_header_value`, `is_combined_output`: what a
@@ -193,29 +194,47 @@ def compression_opener(path):
     return None
 
 
-# The extensions that go with an image (CCDData's and the course's): not chips of their own.
-_COMPANIONS = ("UNCERT", "MASK", "NUSED")
+# The extensions that go with an image, not chips of their own: an uncertainty, a mask, a
+# weight or a quality map (CCDData's and the course's, and those of common pipelines).
+_COMPANIONS = (
+    "UNCERT", "MASK", "NUSED", "ERR", "DQ", "VAR", "VARIANCE", "IVAR", "SIGMA", "RMS",
+    "WHT", "WEIGHT", "BPM", "FLAGS", "EXPMAP", "SAMP", "TIME", "CTX", "CON",
+)  # fmt: skip
+
+
+def _companion(name):
+    """Return True if EXTNAME ``name`` is an image's companion (``ERR``, ``CCD1_MASK`` ...)."""
+    name = name.upper()
+    return any(name == c or name.endswith(("_" + c, "-" + c)) for c in _COMPANIONS) or (
+        name.endswith(("UNCERT", "MASK", "NUSED"))
+    )
 
 
 def image_hdus(hdul):
-    """Return ``[(index, name)]`` of the HDUs of ``hdul`` that hold an image of 2 axes.
+    """Return ``[(index, name)]`` of the chips of ``hdul``: its images of 2 axes.
 
-    These are a camera's chips: one for most cameras, several for a mosaic camera that
-    writes each chip in an image extension (an empty primary first).  ``name`` is the
-    HDU's EXTNAME (else its CCDNAME, else ``HDU<index>``).  Extensions named ``*UNCERT``,
-    ``*MASK`` or ``*NUSED`` belong to an image (a combined flat's) and are not chips.
+    A mosaic camera writes an empty primary HDU and one image extension per chip: those
+    extensions are the chips.  A file whose primary HDU holds the image has that one
+    image (its other extensions are its uncertainty, mask or quality); so does a file of
+    one image extension (tile compression).  Extensions named as an image's companions
+    (``ERR``, ``DQ``, ``VAR``, ``WHT``, ``*_MASK``, ``*UNCERT``, ``*NUSED`` ...) are never
+    chips.  ``name`` is the EXTNAME (with ``,EXTVER`` when two chips share it), else the
+    CCDNAME, else ``HDU<index>``.
     """
+    primary = hdul[0]
+    if primary.is_image and primary.header.get("NAXIS", 0) >= 2:
+        return [(0, str(primary.header.get("CCDNAME") or "HDU0").strip())]
     found = []
-    for index, hdu in enumerate(hdul):
-        extname = str(hdu.header.get("EXTNAME", "")).upper() if index else ""
-        if extname.endswith(_COMPANIONS):  # a chip's uncertainty, mask or counts
+    for index, hdu in enumerate(hdul[1:], start=1):
+        extname = str(hdu.header.get("EXTNAME", "")).strip()
+        if _companion(extname) or not (hdu.is_image and len(hdu.shape) == 2):
             continue
-        if hdu.is_image and len(hdu.shape) == 2:
-            header = hdu.header
-            name = header.get("EXTNAME") if index else None
-            name = name or header.get("CCDNAME") or f"HDU{index}"
-            found.append((index, str(name).strip()))
-    return found
+        found.append((index, extname or str(hdu.header.get("CCDNAME") or f"HDU{index}")))
+    names = [name for _, name in found]
+    return [
+        (index, f"{name},{hdul[index].ver}" if names.count(name) > 1 else name)
+        for index, name in found
+    ]
 
 
 def chips_of(path):
@@ -238,6 +257,28 @@ def chip_hdu(hdul, chip):
             return index, hdul[index]
     listed = ", ".join(f"{name} (HDU {index})" for index, name in chips) or "none"
     raise ValueError(f"it has no chip {chip!r}; its chips: {listed}")
+
+
+class MosaicFile(ValueError):
+    """A file of several chips was given where one image was expected."""
+
+
+def the_image(hdul, label, chip=None):
+    """Return ``(index, hdu)`` of the image to read: the chip named, else the only one.
+
+    A file of several chips (a mosaic camera's) without ``chip`` raises `MosaicFile`,
+    naming ``label`` and the chips: never one chip read silently for the whole.
+    """
+    if chip is not None:
+        return chip_hdu(hdul, chip)
+    chips = image_hdus(hdul)
+    if len(chips) > 1:
+        names = ", ".join(name for _, name in chips)
+        raise MosaicFile(
+            f"{label} holds {len(chips)} chips ({names}), one image extension each: name "
+            "the chip (chip=), or combine every chip (combine_flats_by_filter)"
+        )
+    return first_image_hdu(hdul)
 
 
 def first_image_hdu(hdul):
@@ -274,24 +315,27 @@ def inherited_header(hdul, index):
     return header
 
 
-def read_image(path):
-    """Return ``(data, header)`` of the first image HDU of a FITS file (any compression).
+def read_image(path, chip=None):
+    """Return ``(data, header)`` of the image of a FITS file (any compression).
+
+    The image is `the_image`: the chip named, else the file's only image.
 
     Raises
     ------
     ValueError
-        If the file is not FITS, has no 2-D image or is truncated; the message names it.
+        If the file is not FITS, has no 2-D image, is truncated, or holds several chips
+        and none is named (`MosaicFile`); the message names it.
     OSError
         If the file cannot be opened (missing, not readable).
     """
     try:
         with fits.open(path, memmap=False) as hdul:
-            index, hdu = first_image_hdu(hdul)
+            index, hdu = the_image(hdul, str(path), chip)
             if len(hdu.shape) != 2:
                 raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
             return np.asarray(hdu.data), inherited_header(hdul, index)
     except (OSError, ValueError, TypeError) as err:
-        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError, MosaicFile)):
             raise
         raise ValueError(f"cannot read {path} as a FITS image: {err}") from err
 
@@ -317,15 +361,15 @@ def unit_from_header(header, label):
 
 
 def read_header(path):
-    """Return the header of the first image HDU of a FITS file (any compression).
+    """Return the header of the image of a FITS file (any compression), as `read_image`.
 
     Keywords it lacks are taken from the primary header (`inherited_header`).
     """
     try:
         with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
-            return inherited_header(hdul, first_image_hdu(hdul)[0])
+            return inherited_header(hdul, the_image(hdul, str(path))[0])
     except (OSError, ValueError, TypeError) as err:
-        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        if isinstance(err, (FileNotFoundError, PermissionError, IsADirectoryError, MosaicFile)):
             raise
         raise ValueError(f"cannot read {path} as a FITS image: {err}") from err
 

@@ -1,7 +1,6 @@
 """The input frames: files (any compression) or CCDData, read in blocks of rows.
 
-- `Chip`: one chip of a mosaic camera's file (`MosaicFile`: a file of several chips given
-  where one image was expected);
+- `Chip`: one chip of a mosaic camera's file;
 - `Frame`, `open_frames`, `frames_stack`: one frame's name, shape, header and a reader of
   row blocks, and the `contextlib.ExitStack` that removes expanded copies of gzip files
   (`remove_orphaned_copies` those a killed run left);
@@ -30,14 +29,14 @@ from astropy.io import fits
 from astropy.nddata import CCDData
 
 from .files import (
-    chip_hdu,
+    MosaicFile,
     compression_opener,
     first_image_hdu,
-    image_hdus,
     inherited_header,
     process_tag,
     raw_header_value,
     remove_left_by_ended,
+    the_image,
     unit_from_header,
 )
 
@@ -52,10 +51,6 @@ class Chip(NamedTuple):
 
     path: str | os.PathLike
     chip: str | int
-
-
-class MosaicFile(ValueError):
-    """A file of several chips was given where one image was expected."""
 
 
 def as_image_list(images):
@@ -123,7 +118,7 @@ class Frame:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with fits.open(self.source, memmap=False, lazy_load_hdus=True) as hdul:
-                self.hdu_index, hdu = self._image(hdul)
+                self.hdu_index, hdu = the_image(hdul, self.label, self.chip)
                 if len(hdu.shape) != 2:
                     raise ValueError(f"expected a 2-D image, got shape {hdu.shape}")
                 self.shape = tuple(int(n) for n in hdu.shape)
@@ -148,20 +143,6 @@ class Frame:
             needed = self.offset + math.prod(self.shape) * self.raw_dtype.itemsize
             if size < needed:
                 raise ValueError(f"the file is truncated ({size} bytes, the image needs {needed})")
-
-    def _image(self, hdul):
-        """Return ``(index, hdu)`` of the image to combine: the chip named, or the only one."""
-        if self.chip is not None:
-            return chip_hdu(hdul, self.chip)
-        chips = image_hdus(hdul)
-        if len(chips) > 1:
-            names = ", ".join(name for _, name in chips)
-            raise MosaicFile(
-                f"{self.label} holds {len(chips)} chips ({names}), one image extension each: "
-                "name the chip to combine (chip=), or combine every chip "
-                "(combine_flats_by_filter)"
-            )
-        return first_image_hdu(hdul)
 
     def read_rows(self, start, stop, out):
         """Fill ``out`` (float, C-contiguous, shape ``(stop - start, nx)``) with rows.
@@ -373,16 +354,22 @@ def fits_names(folder):
 
     A file counts when astropy opens it as FITS, whatever its name: ``FLAT_001.FIT``,
     ``flat.fits.gz``, ``FLAT.FITS.BZ2`` or no extension at all.  Combined flats (COMBINED
-    = True, or NCOMBINE above 1) are left out.  A FITS file that cannot be read raises a
-    ValueError naming it.
+    = True; or NCOMBINE above 1, with a warning) are left out.  A FITS file that cannot be
+    read raises a ValueError naming it.
     """
     names = []
     for name in visible_files(folder):
         header = _selection_header(folder / name)
         if header is None or header["COMBINED"] is True:
             continue
-        if not _combined_elsewhere(header["NCOMBINE"]):
-            names.append(name)
+        if _combined_elsewhere(header["NCOMBINE"]):
+            warnings.warn(
+                f"{folder / name} has NCOMBINE = {header['NCOMBINE']}, a combination of "
+                "frames (a master flat made by another program?): left out",
+                stacklevel=3,
+            )
+            continue
+        names.append(name)
     return names
 
 

@@ -215,9 +215,9 @@ def run_groups(jobs, combine, client, label):
     once all have run, one error says which groups were written and which were not, each
     failure with its reason (`_failed_groups`).  With a `dask.distributed.Client` each group is a
     task on its workers (dask's text progress bar shows the run); once every task has
-    ended, the first failed group's error is raised (a worker that died ``allowed-failures``
-    times: RuntimeError naming the group), after removing the failed groups' temporary
-    files: a failed group never leaves a partial output.
+    ended, the failed groups' errors are raised as without a client (a worker that died
+    ``allowed-failures`` times: RuntimeError naming the group), after removing the failed
+    groups' temporary files: a failed group never leaves a partial output.
     """
     if client is None:
         numbers, failures = [], []
@@ -251,7 +251,12 @@ def run_groups(jobs, combine, client, label):
     (key, _, target), future = failed[0]
     err = future.exception() if future.status == "error" else None
     if err is not None and not isinstance(err, KilledWorker):
-        raise err  # the error of combine_flats or of the file system, as without a client
+        # the errors of combine_flats or of the file system, named as without a client
+        errors = [(job[0], f.exception()) for job, f in failed if f.status == "error"]
+        if all(isinstance(e, (ValueError, OSError)) for _, e in errors) and len(jobs) > 1:
+            numbers = [f.result() if f.status == "finished" else None for f in futures]
+            raise _failed_groups(jobs, numbers, errors, label) from err
+        raise err
     others = f"; {len(failed) - 1} other groups failed too" if len(failed) > 1 else ""
     why = (
         "the dask workers running it were lost (killed, or out of memory) as many times as "
@@ -269,8 +274,9 @@ def run_groups(jobs, combine, client, label):
 def _failed_groups(jobs, numbers, failures, label):
     """Return the error of a run in which some groups failed.
 
-    Of the first failure's class; its message names the groups not written, each with its
-    reason, and the groups written, each with its file.
+    An OSError (with the first failure's errno) if the first failure was one, else a
+    ValueError; its message names the groups not written, each with its reason, and the
+    groups written, each with its file.
     """
     pairs = zip(jobs, numbers, strict=True)
     written = [f"{key} -> {target.name}" for (key, _, target), n in pairs if n is not None]
@@ -281,8 +287,8 @@ def _failed_groups(jobs, numbers, failures, label):
     )
     first = failures[0][1]
     if isinstance(first, OSError):  # its errno kept: a full disk stays ENOSPC
-        return type(first)(first.errno, message)
-    return type(first)(message)
+        return OSError(first.errno, message)
+    return ValueError(message)
 
 
 def combine_all(groups, grouping, out_folder, combine, client, label):

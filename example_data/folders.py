@@ -70,7 +70,8 @@ def open_output_folder(
     """Return the folder a notebook writes its combined flats to, checked to be writable.
 
     A notebook's parameters cell names it; ``None`` means beside the frames, in
-    ``data_folder``.  A folder named but missing is made (the reader asked for it).  The
+    ``data_folder``.  A folder named but missing is made (the reader asked for it) when
+    the folder it is in exists: a mistyped path is an error, not a new tree of folders.  The
     check is made at once, by writing and removing a hidden empty file, so that a folder
     that cannot be written to (a read-only archive, a DVD, another user's) is reported in
     the notebook's first cells, not after all the work.
@@ -106,7 +107,7 @@ def open_output_folder(
     folder = Path(data_folder if output_folder is None else output_folder).expanduser()
     advice = "set output_folder in the parameters cell to a folder you can write to"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)  # the folder named, in a folder that exists: not a tree
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
             pass
     except OSError as err:

@@ -126,7 +126,7 @@ def test_leave_out_warns_naming_each_frame_and_keeps_on_request():
 
 def test_left_out_frames_are_recorded_in_the_header():
     header = fits.Header()
-    checks.record_left_out(header, [("bad.fits", "a gradient of 5.0% against the other frames")])
+    checks.record_left_out(header, [("bad.fits", "a gradient of 5.0% against the median frame")])
     assert header["NLEFTOUT"] == 1
     assert header["LEFT001"] == "bad.fits"
     assert "left out bad.fits: a gradient of 5.0%" in " ".join(header["HISTORY"])

@@ -151,6 +151,8 @@ def test_a_master_flat_with_ncombine_is_left_out_with_a_warning(tmp_path, ncombi
     fits.writeto(folder / "master_flat_r.fits", master, flat_header(NCOMBINE=ncombine))
     with pytest.warns(UserWarning, match=r"master_flat_r.fits has NCOMBINE .* left out"):
         result = cf.combine_flats_by_filter(folder, imagetyp="flat")
+    with pytest.warns(UserWarning, match=r"master_flat_r.fits has NCOMBINE .* left out"):
+        assert "master_flat_r.fits" not in cf.fits_files(folder)
     np.testing.assert_array_equal(fits.getdata(result["r"]), expected)
 
 
@@ -192,10 +194,12 @@ def test_fits_files_refuses_a_missing_folder_and_names_a_damaged_file(tmp_path):
 
 def test_the_output_folder_is_beside_the_data_unless_named(tmp_path):
     assert ed.open_output_folder(None, data_folder=tmp_path) == tmp_path
-    named = ed.open_output_folder(str(tmp_path / "out" / "flats"), data_folder=tmp_path)
-    assert named == tmp_path / "out" / "flats"
+    named = ed.open_output_folder(str(tmp_path / "flats"), data_folder=tmp_path)
+    assert named == tmp_path / "flats"
     assert named.is_dir()
     assert list(named.iterdir()) == []  # the check leaves nothing behind
+    with pytest.raises(FileNotFoundError, match="set output_folder"):
+        ed.open_output_folder(tmp_path / "typo" / "flats", data_folder=tmp_path)
 
 
 def test_an_output_folder_that_cannot_be_written_is_refused_at_once(tmp_path, monkeypatch):
@@ -454,3 +458,90 @@ def test_the_table_of_a_run_names_the_frames_left_out(tmp_path):
     assert result.table["frames_left_out"].tolist() == ["flat-004.fits"]
     assert result.table["n_frames"].tolist() == [5]
     assert len(paths) == 5
+
+
+# ----------------------------------------------------------------- the review's cases
+
+
+def test_two_bad_frames_of_five_are_left_out_and_the_good_ones_kept(tmp_path):
+    from astropy.nddata import CCDData
+
+    from example_data.synthetic import make_flats_with_rays, spoil_frame
+
+    frames = make_flats_with_rays(5, shape=(128, 128)).frames
+    for bad in (1, 3):
+        frames[bad] = spoil_frame(frames[bad], "leak", 0.10)
+    table = cf.check_flats(frames)
+    assert table["verdict"].tolist() == ["ok", "leave out", "ok", "leave out", "ok"]
+    assert isinstance(frames[0], CCDData)
+
+
+def test_dusk_and_dawn_flats_tilted_two_per_cent_apart_all_pass(tmp_path):
+    from example_data.synthetic import make_flats_with_rays, spoil_frame
+
+    frames = make_flats_with_rays(6, shape=(128, 128)).frames
+    dusk = [spoil_frame(frame, "gradient", 0.02) for frame in frames[:3]]
+    dawn = [spoil_frame(frame, "gradient", -0.02) for frame in frames[3:]]
+    table = cf.check_flats(dusk + dawn)
+    assert table["verdict"].tolist() == ["ok"] * 6
+    assert max(table["plane"]) < 3.0
+
+
+def write_pipeline_file(path, data, *, layout):
+    """A calibrated frame as pipelines write it: the image in the primary with ERR and DQ
+    extensions ('primary'), or HST's empty primary with SCI, ERR and DQ ('sci')."""
+    header = flat_header()
+    quality = (
+        fits.ImageHDU(np.sqrt(data), name="ERR"),
+        fits.ImageHDU(np.zeros(data.shape, np.int16), name="DQ"),
+    )
+    if layout == "primary":
+        hdus = [fits.PrimaryHDU(data, header), *quality]
+    else:
+        hdus = [fits.PrimaryHDU(header=header), fits.ImageHDU(data, name="SCI"), *quality]
+    fits.HDUList(hdus).writeto(path)
+
+
+@pytest.mark.parametrize("layout", ["primary", "sci"])
+def test_an_image_with_error_and_quality_extensions_is_one_image(tmp_path, layout):
+    frames = twilight_flats(4, seed=59)
+    paths = write_frames(tmp_path / "plain", frames)
+    (tmp_path / "pipeline").mkdir()
+    piped = [tmp_path / "pipeline" / f"f{i}.fits" for i in range(4)]
+    for path, data in zip(piped, frames, strict=True):
+        write_pipeline_file(path, data, layout=layout)
+    np.testing.assert_array_equal(cf.combine_flats(piped).data, cf.combine_flats(paths).data)
+    written = cf.combine_flats_by_filter(tmp_path / "pipeline", imagetyp="flat")["r"]
+    np.testing.assert_array_equal(fits.getdata(written), cf.combine_flats(paths).data)
+    assert cf.read_frame(piped[0]).shape == SHAPE
+
+
+def test_a_twin_is_left_out_even_with_keep_bad_frames(tmp_path):
+    paths = write_frames(tmp_path, twilight_flats(4, seed=60))
+    twin = tmp_path / "flat-001-copy.fits"
+    twin.write_bytes(paths[0].read_bytes())
+    with pytest.warns(UserWarning, match="left out: the same pixel values") as record:
+        flat = cf.combine_flats([*paths, twin], keep_bad_frames=True)
+    assert flat.header["NCOMBINE"] == 4
+    assert "keep_bad_frames=True to combine" not in str(record[0].message)
+
+
+def test_constant_frames_are_not_taken_for_twins():
+    from _flat_engine import checks
+
+    assert checks.fingerprint(np.full((32, 32), 65535.0)) is None
+    assert checks.fingerprint(np.full((32, 32), np.nan)) is None
+    assert checks.fingerprint(np.arange(1024.0).reshape(32, 32)) is not None
+
+
+def test_reading_one_image_of_a_mosaic_needs_its_chip(tmp_path):
+    paths, truths, _ = write_mosaic_flats(tmp_path / "lfc", chips=("A", "B"), seed=61)
+    with pytest.raises(ValueError, match=r"holds 2 chips \(A, B\).*chip="):
+        cf.read_frame(paths[0])
+    assert cf.read_frame(paths[0], chip="b").shape == truths["B"].shape
+    assert cf.read_frame(paths[0], chip="b").header["FILTER"] == "g'"
+    with pytest.raises(ValueError, match=r"holds 2 chips"):
+        cf.check_flats(paths)
+    assert cf.check_flats(paths, chip="A")["verdict"].tolist() == ["ok"] * 3
+    with pytest.raises(ValueError, match=r"holds 2 chips"):
+        cf.ccdproc_recipe(paths)

@@ -114,7 +114,7 @@ def assert_flat_matches_the_truth(path, truth):
 def test_dome_flat_notebook_writes_only_into_the_output_folder(tmp_path):
     """Upper-case names, gzipped ones among them; the data folder read-only (for a user who
     is not root), the combined flat in another folder that the notebook makes."""
-    folder, output = tmp_path / "my flats", tmp_path / "results" / "flats"
+    folder, output = tmp_path / "my flats", tmp_path / "results"
     truth, before = observer_folder(folder, upper=True)
     folder.chmod(0o555)
     try:
