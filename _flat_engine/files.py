@@ -205,9 +205,7 @@ _COMPANIONS = (
 def _companion(name):
     """Return True if EXTNAME ``name`` is an image's companion (``ERR``, ``CCD1_MASK`` ...)."""
     name = name.upper()
-    return any(name == c or name.endswith(("_" + c, "-" + c)) for c in _COMPANIONS) or (
-        name.endswith(("UNCERT", "MASK", "NUSED"))
-    )
+    return any(name == c or name.endswith(("_" + c, "-" + c)) for c in _COMPANIONS)
 
 
 def image_hdus(hdul):
