@@ -17,6 +17,7 @@ this package holds what those steps stand on, one subject per module, in the ord
 `pixels`        pixel values of in-memory images, block means and medians, a plane fit
 `sky`           night-sky flats: the sources of each frame found and masked
 `truth`         a flat judged against the response it should have recovered
+`quality`       a flat judged without a truth: the flats of two halves of its frames
 `display`       the drawing behind the notebooks' figures
 ==============  ==========================================================================
 

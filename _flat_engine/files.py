@@ -241,6 +241,20 @@ def chips_of(path):
         return image_hdus(hdul)
 
 
+def mosaic_chips(path, label):
+    """Return the names of the chips of a mosaic camera's file, ``[]`` for one image.
+
+    ValueError naming ``label`` and the file if it is not FITS; OSError if it cannot be read.
+    """
+    try:
+        chips = chips_of(path)
+    except (OSError, TypeError, ValueError) as error:
+        if isinstance(error, OSError) and error.errno is not None:
+            raise OSError(error.errno, f"{label}: {path}: {error.strerror}") from error
+        raise ValueError(f"{label}: {path} is not a FITS file ({error})") from error
+    return [name for _, name in chips] if len(chips) > 1 else []
+
+
 def chip_hdu(hdul, chip):
     """Return ``(index, hdu)`` of the chip ``chip`` (a name from `image_hdus` or an index).
 

@@ -5,7 +5,8 @@
 - `block_mean`: an image averaged in blocks, ignoring NaN (display, residual maps);
 - `block_median`, `inverse_median`: the exact median of an image in bounded memory, and the
   scale factor of a flat;
-- `fit_plane`: the plane that best fits an image (a sky's gradient).
+- `fit_plane`: the plane that best fits an image (a sky's gradient);
+- `pixel_scatter`: the noise and pattern of an image, free of its smooth structure.
 """
 
 from __future__ import annotations
@@ -81,6 +82,30 @@ def block_mean(values, factor, dtype=np.float32, counts=False):
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(count > 0, total / count, np.nan).astype(dtype)
     return (means, count) if counts else means
+
+
+def pixel_scatter(image, region=None):
+    """Return the robust scatter of horizontal neighbours' differences over sqrt(2).
+
+    ``region`` (slices) selects a part of the image.  ValueError for an empty region, an
+    image that is not 2-D, or fewer than 10 finite neighbour pairs.
+    """
+    from astropy.stats import mad_std
+
+    values = as_float_array(image)
+    if region is not None:
+        shape, values = values.shape, values[region]
+        if values.size == 0:
+            raise ValueError(f"region {region} selects no pixel of an image of shape {shape}")
+    if values.ndim != 2:
+        raise ValueError(f"pixel_scatter needs a 2-D image, got {values.ndim} dimension(s)")
+    differences = np.diff(values.astype(np.float64), axis=1)
+    differences = differences[np.isfinite(differences)]
+    if differences.size < 10:
+        raise ValueError(
+            f"pixel_scatter needs at least 10 finite neighbour pairs, got {differences.size}"
+        )
+    return float(mad_std(differences)) / math.sqrt(2)
 
 
 def fit_plane(image, step=8):

@@ -16,7 +16,8 @@ every run gives the same frames.
     (``benchmarks/bench_rejection.py``) judges combinations against them.
 :func:`write_mosaic_flats`
     Files of a mosaic camera (an empty primary with the shared keywords, one image
-    extension per chip), each chip with its own response, for the tests of mosaics.
+    extension per chip), each chip with its own response, for the tests of mosaics;
+    :func:`write_example1_mosaic` writes Example 1 so, as the Palomar LFC writes it.
 :func:`spoil_frame`
     One frame made wrong everywhere as real nights do it (a light leak, a gradient, an
     over-exposure, moonlight on a sky frame), for the frame checks and the benchmark of
@@ -370,6 +371,88 @@ def write_mosaic_flats(folder, *, n=3, chips=MOSAIC_CHIPS, shape=TEST_SHAPE, see
         paths.append(folder / f"mosaic-{i + 1:03d}.fits")
         fits.HDUList(hdus).writeto(paths[-1], overwrite=True)
     return paths, truths, levels
+
+
+EXAMPLE1_MOSAIC_SHAPE = (256, 384)
+"""Default (rows, columns) of each chip of :func:`write_example1_mosaic`."""
+
+
+def write_example1_mosaic(folder, *, shape=EXAMPLE1_MOSAIC_SHAPE, chips=MOSAIC_CHIPS, seed=0):
+    """Write Example 1's six flats as the LFC writes them: a primary and six chips each.
+
+    One file per frame of Example 1 (``ccd.037.fits`` ...: the name of the example's chip-0
+    file without its chip number), each an empty primary HDU holding the frame's keywords
+    (IMAGETYP, FILTER, EXPTIME, DATE-OBS, GAIN, RDNOISE, ...: Example 1's header, shared by
+    every chip as the LFC writes them) and one image extension per chip, named by its
+    EXTNAME and carrying only its CCDNAME.  Chip ``k`` sees a piece of Example 1's
+    response of the frame's filter (dome light, spots, cross-hatch, defects): ``shape``
+    pixels from row ``k * 4128 // len(chips)``, centred in the columns, times its
+    sensitivity (0.9 to 1.1 across the chips); frames have Poisson noise at Example 1's
+    gain and read noise, drawn from ``seed``.  Example 1's own files are not touched.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Where to write; made if missing.
+    shape : tuple of int, optional
+        (rows, columns) of each chip: at most 4128 // len(chips) rows and 2048 columns.
+    chips : sequence of str, optional
+        The chips' EXTNAMEs.
+    seed : int, optional
+        Seed of the noise.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The six files, in Example 1's order.
+    truths : dict of (str, str) to numpy.ndarray
+        Each (filter, chip)'s response, float64, median 1.
+    levels : dict of (str, str) to list of float
+        Each (filter, chip)'s level (ADU) in each of that filter's files.
+
+    Raises
+    ------
+    ValueError
+        If the chips do not fit in Example 1's chip with ``shape``.
+    """
+    from astropy.io import fits
+
+    from example_data.example1 import EXAMPLE1, EXAMPLE1_SHAPE, response_maps
+    from example_data.header import _frame_header
+
+    step = EXAMPLE1_SHAPE[0] // max(len(chips), 1)
+    if not chips or shape[0] > step or not 0 < shape[1] <= EXAMPLE1_SHAPE[1]:
+        raise ValueError(f"{len(chips)} chips of {shape} do not fit in {EXAMPLE1_SHAPE}")
+    left = (EXAMPLE1_SHAPE[1] - shape[1]) // 2
+    truths, levels = {}, {}
+    for filt, full in response_maps(sorted(set(EXAMPLE1.filters))).items():
+        for k, name in enumerate(chips):
+            piece = full[k * step : k * step + shape[0], left : left + shape[1]]
+            truths[filt, name] = piece / np.median(piece.astype(np.float64))
+            levels[filt, name] = []
+        del full
+    sensitivity = dict(zip(chips, np.linspace(0.9, 1.1, len(chips)), strict=True))
+    gain, read_noise = EXAMPLE1.camera.gain, EXAMPLE1.camera.read_noise
+    rng = np.random.default_rng([seed, 1])
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (name, filt) in enumerate(zip(EXAMPLE1.files, EXAMPLE1.filters, strict=True)):
+        header = _frame_header(EXAMPLE1, i)
+        header["DETECTOR"] = ("LFC mosaic", "Six chips, one image extension each")
+        del header["BUNIT"]  # adu, in each chip's header
+        hdus = [fits.PrimaryHDU(header=header)]
+        for chip in chips:
+            level = EXAMPLE1.medians[i] * sensitivity[chip]
+            electrons = rng.poisson(truths[filt, chip] * level * gain).astype(np.float64)
+            electrons += rng.normal(0.0, read_noise, shape)
+            hdu = fits.ImageHDU((electrons / gain).astype(np.float32), name=chip)
+            hdu.header.update(CCDNAME=chip, BUNIT="adu")
+            hdus.append(hdu)
+            levels[filt, chip].append(level)
+        paths.append(folder / name.replace(".0.fits", ".fits"))
+        fits.HDUList(hdus).writeto(paths[-1])
+    return paths, truths, levels
+
 
 
 # Frames made wrong everywhere, for the frame checks
