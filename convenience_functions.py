@@ -1324,15 +1324,15 @@ def compare_halves(first, second, *, expected, region=None, block=64, tolerance=
 
     Combine the odd-numbered frames and the even-numbered ones apart: the two flats record
     the same response and differ by their noise, and by whatever changed between the
-    frames (a light leak, moonlight, a drifting gradient, a star left in one half).  Their
+    frames (a light leak, moonlight, a drifting gradient).  Their
     ratio, normalised to a median of 1, should then show (1) a pixel-to-pixel scatter
     (`pixel_scatter`) equal to the noise the frames predict, the two halves' ideal noises
     (`ideal_flat_noise`) added in quadrature, and (2) means in blocks of ``block`` x
     ``block`` pixels within ``tolerance`` of 1 (noise alone leaves ``expected / block``
     there).  The halves agree when the scatter is at most 1.1 times the expected and the
-    blocks' rms at most ``tolerance`` (or three times what noise leaves).  A combination
-    that kept stars or rays, or a frame lit differently, fails; the full flat's noise
-    is that of the halves over sqrt(2) when they agree.
+    blocks' rms at most ``tolerance`` (or three times what noise leaves).  A wrong noise
+    model (gain), a clip that throws good values away, or a frame lit differently fail
+    it; the scatter is robust, so a few stars or rays left in a half do not count.
 
     Parameters
     ----------

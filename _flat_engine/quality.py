@@ -2,7 +2,7 @@
 
 The flat of the odd frames and the flat of the even frames record the same response; they
 differ by their noise and by whatever changed between the frames (a light leak, moonlight,
-a drifting gradient, a star left in one half).  `compare_halves` measures their ratio:
+a drifting gradient).  `compare_halves` measures their ratio:
 its pixel-to-pixel scatter against the noise the frames' levels and gain predict, and its
 means in blocks (the large scale, where noise alone leaves almost nothing) against a
 tolerance.  An observer can run it on any set of frames; with the simulator's truth the
