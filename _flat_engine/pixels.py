@@ -115,13 +115,23 @@ def fit_plane(image, step=8):
     a fit of three numbers over so many pixels); returned at full size, float32.
     """
     ny, nx = image.shape
-    y, x = np.mgrid[0:ny:step, 0:nx:step]
-    sample = image[::step, ::step]
+    return plane_rows(plane_coefficients(image[::step, ::step], step), slice(0, ny), nx)
+
+
+def plane_coefficients(sample, step):
+    """Return ``(a, b, c)`` of the plane fitted to ``sample``, every ``step``-th pixel."""
+    y, x = np.mgrid[0 : sample.shape[0] * step : step, 0 : sample.shape[1] * step : step]
     good = np.isfinite(sample)
     design = np.column_stack([np.ones(good.sum()), x[good], y[good]])
     (a, b, c), *_ = np.linalg.lstsq(design, sample[good].astype(np.float64), rcond=None)
-    rows = (a + c * np.arange(ny, dtype=np.float64))[:, np.newaxis]
-    return (rows + b * np.arange(nx, dtype=np.float64)[np.newaxis, :]).astype(np.float32)
+    return a, b, c
+
+
+def plane_rows(coefficients, rows, nx):
+    """Return the rows ``rows`` (a slice) of a plane ``(a, b, c)``, ``nx`` wide, float32."""
+    a, b, c = coefficients
+    column = (a + c * np.arange(rows.start, rows.stop, dtype=np.float64))[:, np.newaxis]
+    return (column + b * np.arange(nx, dtype=np.float64)[np.newaxis, :]).astype(np.float32)
 
 
 def block_median(image, block_rows, step=16):

@@ -10,13 +10,17 @@ and `truth_table`.
 from __future__ import annotations
 
 import math
+import os
+import weakref
 
 import numpy as np
 from astropy import units as u
 
 from .files import read_image
 from .options import as_number, quantity_value
-from .pixels import as_float_array, fit_plane
+from .pixels import as_float_array, plane_coefficients, plane_rows
+
+_BLOCK_PIXELS = 1 << 22  # the pixels compared at a time: some 100 MB of temporaries
 
 
 def ideal_noise(truth, levels, gain, read_noise, n_used=None):
@@ -36,14 +40,36 @@ def ideal_noise(truth, levels, gain, read_noise, n_used=None):
     return ideal
 
 
+_LAST_CLEAN = {}  # the last `no_outlier` answer: a table compares several flats of one set
+
+
 def no_outlier(frames, truth, levels, gain, read_noise, threshold):
-    """Return where no frame deviates from ``truth`` by more than ``threshold`` of its noise."""
-    response = np.maximum(truth, 0)
+    """Return where no frame deviates from ``truth`` by more than ``threshold`` of its noise.
+
+    The answer depends on the frames, not on the flat judged: the last one is kept (with a
+    weak reference to ``truth``), so that `truth_table` reads the frames once, not per row.
+    """
+    key = (tuple(map(str, frames)), truth.shape, np.asarray(levels).tobytes(), gain)
+    key += (read_noise, threshold, float(np.nansum(truth, dtype=np.float64)))  # edited: new
+    if _LAST_CLEAN.get("key") == key and _LAST_CLEAN["truth"]() is truth:
+        return _LAST_CLEAN["clean"]
+    clean = _no_outlier(frames, truth, levels, gain, read_noise, threshold)
+    _LAST_CLEAN.clear()
+    if all(isinstance(frame, (str, os.PathLike)) for frame in frames):  # files do not change
+        _LAST_CLEAN.update(key=key, truth=weakref.ref(truth), clean=clean)
+    return clean
+
+
+def _no_outlier(frames, truth, levels, gain, read_noise, threshold):
     clean = np.ones(truth.shape, dtype=bool)
+    step = max(1, _BLOCK_PIXELS // max(truth.shape[1], 1))  # rows at a time: bounded memory
     for frame, level in zip(frames, levels, strict=True):
-        noise = np.sqrt(response * level / gain + (read_noise / gain) ** 2)
-        deviation = np.abs(as_float_array(read_image(frame)[0]) - truth * level)
-        clean &= deviation <= threshold * noise
+        data = as_float_array(read_image(frame)[0])
+        for start in range(0, truth.shape[0], step):
+            rows = slice(start, start + step)
+            noise = np.sqrt(np.maximum(truth[rows], 0) * level / gain + (read_noise / gain) ** 2)
+            clean[rows] &= np.abs(data[rows] - truth[rows] * level) <= threshold * noise
+        del data
     return clean
 
 
@@ -98,29 +124,43 @@ def compare(flat, truth, noise, threshold, remove_plane, counts):
     n_used = counts["n_used"]
     if counts["ideal_from_counts"] and n_used is None:
         raise ValueError("ideal_from_counts needs n_used")
-    if remove_plane:
+    plane = None
+    if remove_plane:  # fitted to every 8th pixel's ratio, made row by row below
         with np.errstate(invalid="ignore", divide="ignore"):
-            flat = flat / fit_plane(flat / truth, 8)
+            plane = plane_coefficients(flat[::8, ::8] / truth[::8, ::8], 8)
     read_noise = noise["read_noise"]
-    ideal = ideal_noise(
-        truth, levels, gain, read_noise, n_used if counts["ideal_from_counts"] else None
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        residual = (flat - truth) / ideal
-        excess = flat / truth - 1
-    good = np.isfinite(residual) & (truth > 0)
-    inside = good & (np.abs(residual) <= threshold)
-    good_rejected = math.nan
+    good_rejected, clean = math.nan, None
     if counts["frames"] is not None and n_used is not None:
         clean = no_outlier(counts["frames"], truth, levels, gain, read_noise, threshold)
         good_rejected = float(np.sum(len(levels) - n_used[clean]) / (clean.sum() * len(levels)))
-    return (
-        float(np.std(residual[inside])),
-        int(np.count_nonzero(good & (residual > threshold))),
-        int(np.count_nonzero(good & (residual < -threshold))),
-        float(np.nanmax(np.where(good, excess, np.nan))),
-        good_rejected,
-    )
+    del clean
+    counted = n_used if counts["ideal_from_counts"] else None
+    sums = np.zeros(3)  # the residuals within the threshold: their number, sum, sum of squares
+    n_high = n_low = 0
+    largest = -math.inf
+    step = max(1, _BLOCK_PIXELS // max(flat.shape[1], 1))  # rows at a time: bounded memory
+    for start in range(0, flat.shape[0], step):
+        rows = slice(start, start + step)
+        piece, true = flat[rows], truth[rows]
+        if plane is not None:
+            end = min(start + step, flat.shape[0])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                piece = piece / plane_rows(plane, slice(start, end), flat.shape[1])
+        ideal = ideal_noise(
+            true, levels, gain, read_noise, None if counted is None else counted[rows]
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            residual = (piece - true) / ideal
+            excess = piece / true - 1
+        good = np.isfinite(residual) & (true > 0)
+        inside = residual[good & (np.abs(residual) <= threshold)]
+        sums += (inside.size, inside.sum(), np.square(inside).sum())
+        n_high += int(np.count_nonzero(good & (residual > threshold)))
+        n_low += int(np.count_nonzero(good & (residual < -threshold)))
+        largest = max(largest, float(np.max(excess[good], initial=-math.inf)))
+    mean = sums[1] / sums[0] if sums[0] else math.nan
+    spread = math.sqrt(max(sums[2] / sums[0] - mean**2, 0.0)) if sums[0] else math.nan
+    return spread, n_high, n_low, largest if largest > -math.inf else math.nan, good_rejected
 
 
 def comparison_table(rows, threshold, known):

@@ -454,7 +454,6 @@ def write_example1_mosaic(folder, *, shape=EXAMPLE1_MOSAIC_SHAPE, chips=MOSAIC_C
     return paths, truths, levels
 
 
-
 # Frames made wrong everywhere, for the frame checks
 # --------------------------------------------------------------------------------------
 

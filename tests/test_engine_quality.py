@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from astropy.nddata import CCDData
 from conftest import make_flats
 
 import convenience_functions as cf
@@ -15,7 +16,7 @@ def halves(n=6, *, seed=3, spoil=None):
     """The flats of the odd and even frames of ``n`` seeded flats (gain 1), their expected
     ratio noise; ``spoil``: the last frame spoilt so."""
     frames = make_flats(n, shape=SHAPE, level=LEVEL, seed=seed)
-    flats = [cf.CCDData(f, unit="adu") for f in frames]
+    flats = [CCDData(f, unit="adu") for f in frames]
     if spoil:
         flats[-1] = spoil_frame(flats[-1], spoil, 0.05)
     # a plain mean, the spoilt frame kept: what is in the frames

@@ -70,3 +70,38 @@ def test_spoil_frame_spoils_a_copy_as_documented():
     assert (moon.data - before)[-1] == pytest.approx(1000.0, rel=1e-4)
     with pytest.raises(ValueError, match="kind must be one of"):
         synthetic.spoil_frame(flat, "fog", 1.0)
+
+
+def test_example1_mosaic_is_written_as_the_lfc_writes_it(tmp_path):
+    from astropy.io import fits
+    from astropy.nddata import CCDData
+
+    paths, truths, levels = synthetic.write_example1_mosaic(tmp_path / "a", seed=2)
+    again, _, _ = synthetic.write_example1_mosaic(tmp_path / "b", seed=2)
+    assert [p.name for p in paths] == [
+        "ccd.037.fits", "ccd.038.fits", "ccd.039.fits", "ccd.043.fits", "ccd.044.fits",
+        "ccd.045.fits",
+    ]  # fmt: skip
+    assert paths[0].read_bytes() == again[0].read_bytes()  # seeded
+    with fits.open(paths[3]) as hdul:
+        assert hdul[0].data is None
+        assert len(hdul) == 7
+        assert hdul[0].header["FILTER"] == "i'"
+        assert hdul[0].header["GAIN"] == 2.0
+        assert [hdu.name for hdu in hdul[1:]] == list(synthetic.MOSAIC_CHIPS)
+        assert "GAIN" not in hdul[1].header
+        assert "FILTER" not in hdul[1].header
+        assert hdul[1].header["CCDNAME"] == "CHIP0"
+        assert hdul[1].header["BUNIT"] == "adu"
+    chip = CCDData.read(paths[0], hdu="CHIP3")
+    assert chip.shape == synthetic.EXAMPLE1_MOSAIC_SHAPE
+    truth = truths["g'", "CHIP3"]
+    assert np.median(truth) == pytest.approx(1.0)
+    expected = truth * levels["g'", "CHIP3"][0]
+    noise = np.sqrt(expected / 2.0 + 16.0)
+    assert np.std((chip.data - expected)[truth > 0.5] / noise[truth > 0.5]) == pytest.approx(
+        1.0, abs=0.02
+    )
+    assert levels["g'", "CHIP5"][0] / levels["g'", "CHIP0"][0] == pytest.approx(1.1 / 0.9)
+    with pytest.raises(ValueError, match="do not fit"):
+        synthetic.write_example1_mosaic(tmp_path / "c", shape=(700, 100))

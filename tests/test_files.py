@@ -675,3 +675,22 @@ def test_inputs_are_never_modified(tmp_path):
     cf.combine_flats_by_filter(tmp_path / "gzip9", imagetyp="flat")
     cf.combine_flats_by_filter(tmp_path / "bzip2", imagetyp="flat", output_dir=tmp_path / "o")
     assert fingerprint(inputs) == before
+
+
+def test_mosaic_chips_lists_a_mosaics_chips_and_nothing_for_one_image(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+
+    import convenience_functions as cf
+
+    one, mosaic, text = tmp_path / "one.fits", tmp_path / "mosaic.fits.gz", tmp_path / "x.fits"
+    fits.writeto(one, np.zeros((4, 4)))
+    chips = [fits.ImageHDU(np.zeros((4, 4)), name=f"AMP{k}") for k in range(3)]
+    fits.HDUList([fits.PrimaryHDU(), *chips]).writeto(mosaic)
+    text.write_text("not FITS")
+    assert cf.mosaic_chips(one) == []
+    assert cf.mosaic_chips(mosaic) == ["AMP0", "AMP1", "AMP2"]
+    with pytest.raises(ValueError, match=r"mosaic_chips: .*x\.fits is not a FITS file"):
+        cf.mosaic_chips(text)
+    with pytest.raises(OSError, match=r"mosaic_chips: .*missing\.fits"):
+        cf.mosaic_chips(tmp_path / "missing.fits")

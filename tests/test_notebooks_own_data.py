@@ -7,6 +7,11 @@ Each notebook runs with its parameters cell overridden (as papermill does: a cel
 ``injected-parameters`` after the one tagged ``parameters``).  Nothing but combined flats
 may be written, into the folder or the ``output_folder`` named, never over a file of the
 observer's; the combined flat must match the response the frames were drawn from.
+
+Each of notebooks 01-03 runs on a folder of ``*.FIT`` files (some ``.FIT.GZ``) that is
+read-only, with ``output_folder`` elsewhere; 02 also on a folder of ``*.fits.gz`` only;
+each refuses to replace an observer's file named like its output, leaving it byte for
+byte; 01 and 02 run on Example 1 as the LFC writes it (a primary and six chips).
 """
 
 import gzip
@@ -17,11 +22,13 @@ import nbformat
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.nddata import CCDData
 from conftest import make_sky_frames
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 import convenience_functions as cf
+from example_data.synthetic import write_example1_mosaic
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 SHAPE = (517, 771)
@@ -51,11 +58,12 @@ def write_frame(folder, stem, data, header, upper, packed):
     return target
 
 
-def observer_folder(folder, *, upper=False):
+def observer_folder(folder, *, upper=False, all_packed=False):
     """Write an observer's folder; return the truth and the names of the files in it.
 
     ``upper``: as some cameras name them, ``SKYFLAT_B2_001.FIT`` and ``....FIT.GZ``, which
-    an `ImageFileCollection` alone does not find.
+    an `ImageFileCollection` alone does not find; every other frame gzipped, or every
+    frame with ``all_packed``.
     """
     rng = np.random.default_rng(8)
     truth = response(SHAPE)
@@ -69,7 +77,8 @@ def observer_folder(folder, *, upper=False):
         header["EXPTIME"] = 3.0 + i
         header["DATE-OBS"] = f"2026-03-0{i + 1}T18:30:00"
         header["GAIN"] = GAIN
-        name = write_frame(folder, f"skyflat_B2_{i + 1:03d}", data, header, upper, packed=i % 2)
+        packed = all_packed or i % 2
+        name = write_frame(folder, f"skyflat_B2_{i + 1:03d}", data, header, upper, packed=packed)
         assert fits.getheader(name)["BZERO"] == 32768  # uint16
     bias = fits.Header({"IMAGETYP": "Bias Frame", "FILTER": "B 2"})
     fits.PrimaryHDU(rng.normal(500, 9, SHAPE).astype(np.uint16), bias).writeto(
@@ -111,15 +120,18 @@ def assert_flat_matches_the_truth(path, truth):
     assert np.max(np.abs(residual)) < 6
 
 
-def test_dome_flat_notebook_writes_only_into_the_output_folder(tmp_path):
-    """Upper-case names, gzipped ones among them; the data folder read-only (for a user who
-    is not root), the combined flat in another folder that the notebook makes."""
+@pytest.mark.parametrize(
+    "name", ["01-combining-dome-flats.ipynb", "02-combining-twilight-flats.ipynb"]
+)
+def test_flat_notebooks_write_only_into_the_output_folder(tmp_path, name):
+    """Upper-case names (``*.FIT``), gzipped ones among them; the data folder read-only (for
+    a user who is not root), the combined flat in another folder that the notebook makes."""
     folder, output = tmp_path / "my flats", tmp_path / "results"
     truth, before = observer_folder(folder, upper=True)
     folder.chmod(0o555)
     try:
         parameters = {"data_folder": str(folder), "flat_imagetyp": "flat field"}
-        run_notebook("01-combining-dome-flats.ipynb", {**parameters, "output_folder": str(output)})
+        run_notebook(name, {**parameters, "output_folder": str(output)})
     finally:
         folder.chmod(0o755)
     assert {p.name for p in folder.iterdir()} == before
@@ -127,9 +139,10 @@ def test_dome_flat_notebook_writes_only_into_the_output_folder(tmp_path):
     assert_flat_matches_the_truth(output / "combined_flat_filter_B_2.fit", truth)
 
 
-def test_twilight_flat_notebook_writes_beside_the_frames_by_default(tmp_path):
+def test_twilight_flat_notebook_reads_gzipped_frames_and_writes_beside_them(tmp_path):
     folder = tmp_path / "my flats"
-    truth, before = observer_folder(folder)
+    truth, before = observer_folder(folder, all_packed=True)
+    assert all(name.endswith(".fits.gz") for name in before if name.startswith("skyflat"))
     run_notebook(
         "02-combining-twilight-flats.ipynb",
         {"data_folder": str(folder), "flat_imagetyp": "flat field"},
@@ -140,17 +153,61 @@ def test_twilight_flat_notebook_writes_beside_the_frames_by_default(tmp_path):
     assert_flat_matches_the_truth(folder / "combined_flat_filter_B_2.fit", truth)
 
 
-def test_a_users_file_named_like_an_output_is_never_replaced(tmp_path):
-    folder = tmp_path / "my flats"
-    observer_folder(folder)
-    mine = folder / "combined_flat_filter_B_2.fit"
-    mine.write_text("my notes on the B 2 flats, not a FITS file")
-    run_notebook(
-        "01-combining-dome-flats.ipynb",
-        {"data_folder": str(folder), "flat_imagetyp": "flat field"},
-        fails="exists and is not a combined flat",
+MINE = b"my notes on these flats, not a FITS file\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "output"),
+    [
+        ("01-combining-dome-flats.ipynb", "combined_flat_filter_B_2.fit"),
+        ("02-combining-twilight-flats.ipynb", "combined_flat_filter_B_2.fit"),
+        ("03-sky-flats-from-science-frames.ipynb", "combined_sky_flat_filter_rp.fit"),
+    ],
+)
+def test_a_users_file_named_like_an_output_is_never_replaced(tmp_path, name, output):
+    folder = tmp_path / "my frames"
+    if name.startswith("03"):
+        observer_night(folder)
+        parameters = {"data_folder": str(folder), "light_imagetyp": "light frame"}
+    else:
+        observer_folder(folder)
+        parameters = {"data_folder": str(folder), "flat_imagetyp": "flat field"}
+    mine = folder / output
+    mine.write_bytes(MINE)
+    run_notebook(name, parameters, fails="exists and is not a combined")
+    assert mine.read_bytes() == MINE
+
+
+@pytest.mark.parametrize(
+    "name", ["01-combining-dome-flats.ipynb", "02-combining-twilight-flats.ipynb"]
+)
+def test_flat_notebooks_combine_and_show_every_chip_of_a_mosaic(tmp_path, name):
+    """Example 1 as the LFC writes it: an empty primary with the keywords, six chips."""
+    folder = tmp_path / "lfc"
+    paths, truths, levels = write_example1_mosaic(folder, seed=5)
+    before = {p.name for p in folder.iterdir()}
+    notebook = run_notebook(name, {"data_folder": str(folder), "flat_imagetyp": "flatfield"})
+    text = "".join(
+        output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
     )
-    assert mine.read_text() == "my notes on the B 2 flats, not a FITS file"
+    chips = cf.mosaic_chips(paths[0])
+    assert f"a mosaic camera: 6 chips ({', '.join(chips)}); followed: CHIP0" in text
+    written = {p.name for p in folder.iterdir()} - before
+    assert written == {"combined_flat_filter_gp.fit", "combined_flat_filter_ip.fit"}
+    for filt in ("g'", "i'"):
+        path = folder / f"combined_flat_filter_{cf.safe_filter_name(filt)}.fit"
+        assert cf.mosaic_chips(path) == chips
+        for chip in chips:
+            if name.startswith("01"):  # every chip of every filter shown, with its median
+                assert f"{filt} {chip}: median 1.0000" in text
+            flat = CCDData.read(path, hdu=chip, hdu_mask=f"{chip}_MASK", hdu_uncertainty=None)
+            truth = truths[filt, chip]
+            ideal = cf.ideal_flat_noise(levels[filt, chip], gain=2.0, read_noise=8.0)
+            residual = (flat.data - truth)[~flat.mask & (truth > 0.5)] / ideal
+            assert np.std(residual) < 1.1
+            assert np.max(np.abs(residual)) < 6
+    if name.startswith("02"):  # the filter followed: every chip shown
+        assert all(f"{chip}: median 1.0000" in text for chip in chips)
 
 
 def observer_night(folder, *, upper=False):
