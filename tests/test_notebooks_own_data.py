@@ -205,7 +205,11 @@ def test_flat_notebooks_combine_and_show_every_chip_of_a_mosaic(tmp_path, name):
             ideal = cf.ideal_flat_noise(levels[filt, chip], gain=2.0, read_noise=8.0)
             residual = (flat.data - truth)[~flat.mask & (truth > 0.5)] / ideal
             assert np.std(residual) < 1.1
-            assert np.max(np.abs(residual)) < 6
+            # three frames: a good value beyond the 5-sigma clip is rejected now and then and
+            # leaves its pixel some 6 sigmas off (notebook 01 shows one); a swapped chip or a
+            # kept ray would be tens
+            assert np.count_nonzero(np.abs(residual) > 5) <= 2
+            assert np.max(np.abs(residual)) < 8
     if name.startswith("02"):  # the filter followed: every chip shown
         assert all(f"{chip}: median 1.0000" in text for chip in chips)
 
