@@ -48,6 +48,39 @@ def _median_superflat(files):
     return flat / np.median(flat), np.full(flat.shape, len(files))
 
 
+def in_own_sigmas(flat, n_used, truth):
+    """Return (flat - truth) over its own noise, after dividing out a plane (NaN: no data).
+
+    The residual's own noise is its robust standard deviation, scaled at each pixel by
+    sqrt(median frames used / frames used there): a pixel averaged from fewer frames
+    (under a galaxy that covered it in most frames) is noisier, not wrong.
+    """
+    from astropy.stats import mad_std
+
+    from convenience_functions import fit_plane
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residual = flat / fit_plane(flat / truth) - truth
+    good = np.isfinite(residual) & (truth > 0) & (n_used > 0)
+    used = n_used[good].astype(np.float64)
+    sigmas = np.full(flat.shape, np.nan)
+    sigmas[good] = residual[good] / (mad_std(residual[good]) * np.sqrt(np.median(used) / used))
+    return sigmas
+
+
+def residual_groups(flat, n_used, truth, nsigma=5.0):
+    """Return the number of groups of touching pixels more than ``nsigma`` from the truth.
+
+    In units of the residual's own noise (`in_own_sigmas`): each group is a compact
+    residual, the leftover of a star or a galaxy that the flat would print on every
+    science frame divided by it.
+    """
+    from scipy import ndimage
+
+    far = np.abs(np.nan_to_num(in_own_sigmas(flat, n_used, truth))) > nsigma
+    return int(ndimage.label(far, structure=np.ones((3, 3), bool))[1])
+
+
 def judge(flat, n_used, truth, levels, gain, read_noise):
     """Return (own noise, max |residual| / own, pixels beyond 7, rms / ideal, NaN pixels).
 
