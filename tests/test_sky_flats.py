@@ -11,8 +11,9 @@ from conftest import digest, make_flats, make_sky_frames, write_frames
 import convenience_functions as cf
 from _flat_engine import frames as engine_frames
 from _flat_engine import sky as engine_sky
-from benchmarks import bench_sky_flats
+from benchmarks import bench_bad_frames, bench_sky_flats
 from example_data.drift import make_drifting_frames
+from example_data.synthetic import spoil_frame
 
 
 @pytest.fixture(scope="module")
@@ -321,3 +322,16 @@ def test_detection_options_are_one_record_checked_before_a_frame_is_read(tmp_pat
             assert time.perf_counter() - start < 0.5
     assert not opened
     assert engine_sky.parse_detection({}) == engine_sky.Detection()
+
+
+def test_a_moonlit_frame_among_nine_leaves_every_block_within_0_2_percent():
+    # Issue 19's target.  The worst block was 0.253 % with a growth of 3 pixels: the
+    # masks took a fifth of the frames' pixels (6.3 of 8 frames used on average), and
+    # the worst of 256 blocks sits at 4 of its own sigmas.  Grown by the FWHM, 7.1
+    # frames are used and the worst block is 0.18 % (pure noise: 0.13 % typical).
+    frames, response, _ = make_sky_frames(9)
+    frames[4] = spoil_frame(frames[4], "moonlight", 20000.0)
+    frames[4].meta["FILENAME"] = "moonlit.fits"
+    with pytest.warns(UserWarning, match="moonlit.fits left out"):
+        flat = cf.combine_sky_flats(frames)
+    assert bench_bad_frames.worst_block(flat.data, response) <= 0.2
