@@ -1,11 +1,14 @@
 """Night-sky flats: the sources of each frame found, grown and masked.
 
 - `parse_detection`, `Detection`: the options of the search;
-- `find_sources`: sky boxes (photutils' `Background2D`), a smoothed threshold, segments
-  (`detect_sources`), grown in proportion to each source, plus faint outskirts found on
+- `find_sources`, `Sources`: sky boxes (photutils' `Background2D`), a smoothed threshold,
+  segments (`detect_sources`), the image size measured on the stars (`measure_fwhm`), each
+  source grown by that FWHM and in proportion to its size, plus faint outskirts found on
   16 x 16 blocks; `quiet_detection` silences the search's expected warnings;
-- `sky_of_frame`, `Sky`: one frame's mask and sky level; `MaskedFrame`: a frame whose
-  masked pixels read as NaN; `check_sky_masks`: did the sources move between frames.
+- `sky_of_frame`, `Sky`: one frame's mask, sky level and FWHM; `MaskedFrame`: a frame whose
+  masked pixels read as NaN; `check_sky_masks` and `fixed_sources`: did the sources move
+  between frames; `check_final_masks`: frames masked too much, pixels no frame sees;
+  `sky_header`: the sky flat's keywords.
 """
 
 from __future__ import annotations
