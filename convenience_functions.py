@@ -2066,18 +2066,7 @@ def safe_filter_name(name):
 # --------------------------------------------------------------------------------------
 
 
-def source_mask(
-    image,
-    *,
-    flat=None,
-    nsigma=3.0,
-    n_pixels=5,
-    grow=3.0,
-    grow_factor=1.0,
-    box_size=64,
-    smooth=1.0,
-    saturation=None,
-):
+def source_mask(image, *, flat=None, **detection):
     """Return the mask of the sources of one frame: stars, galaxies, cosmic rays.
 
     This is the mask `combine_sky_flats` makes for each frame, for a look at one.
@@ -2092,9 +2081,12 @@ def source_mask(
        smoothed noise above the sky is a source
        (`photutils.segmentation.detect_sources`); pixels at or above ``saturation`` are
        added.
-    4. Each source is grown by ``grow`` pixels plus ``grow_factor`` times its own radius
-       (that of a disc of its area): the wings of a bright star and the disc of a large
-       galaxy extend far beyond what the threshold finds.
+    4. The size of the images (FWHM) is measured on the frame's stars, from their second
+       moments, and each source is grown by ``grow`` times that FWHM plus ``grow_factor``
+       times its own radius (that of a disc of its area): the wings of a bright star and
+       the disc of a large galaxy extend far beyond what the threshold finds, and the
+       faint outskirts the threshold misses scale with the seeing, not with a fixed
+       number of pixels (on coarse pixels a fixed growth masks most of a crowded frame).
     5. The frame is averaged in blocks of 16 x 16 pixels, the masked ones left out, and
        groups of blocks more than ``nsigma`` times the (smoothed) block noise above the
        sky are masked whole: light a few hundredths of a per cent of the sky, too faint
@@ -2107,21 +2099,23 @@ def source_mask(
         masked.
     flat : numpy.ndarray or astropy.nddata.CCDData, optional
         A flat of the same shape (median about 1) to divide by first.
-    nsigma : float, optional
-        Detection threshold in units of the noise of the smoothed image.
-    n_pixels : int, optional
-        Smallest number of connected pixels that makes a source.
-    grow : float, optional
-        Pixels added around every source.
-    grow_factor : float, optional
-        Added around each source in units of its radius; 0 and ``grow=0`` to not grow.
-    box_size : int, optional
-        Size (pixels) of the boxes in which the sky is measured.
-    smooth : float, optional
-        Standard deviation (pixels) of the Gaussian smoothing; 0 for none.
-    saturation : float, optional
-        Pixel values (ADU, before dividing by ``flat``) at or above which a pixel is
-        masked; default the SATURATE keyword of a CCDData or file, else none.
+    **detection
+        The options of the search, keyword only (one list, `_flat_engine.sky.Detection`,
+        shared with `combine_sky_flats`):
+
+        - ``nsigma`` (float, 3.0): threshold in units of the noise of the smoothed image;
+        - ``n_pixels`` (int, 5): smallest number of connected pixels that makes a source;
+        - ``grow`` (float, 0.5): added around every source, in units of the FWHM
+          measured on the frame's stars (2.5 pixels when fewer than five stars give a
+          measure);
+        - ``grow_factor`` (float, 0.5): added around each source in units of its radius;
+          0 and ``grow=0`` to not grow;
+        - ``box_size`` (int, 64): size (pixels) of the boxes in which the sky is measured;
+        - ``smooth`` (float, 1.0): standard deviation (pixels) of the Gaussian smoothing;
+          0 for none;
+        - ``saturation`` (float, None): pixel values (ADU, before dividing by ``flat``)
+          at or above which a pixel is masked; default the SATURATE keyword of a CCDData
+          or file, else none.
 
     Returns
     -------
@@ -2134,7 +2128,7 @@ def source_mask(
         For a frame that is not 2-D, a ``flat`` of another shape, options out of range,
         or a frame so full of NaN that no box of ``box_size`` pixels is half finite.
     TypeError
-        For options of the wrong type.
+        For options of the wrong type, and for a keyword that is not an option.
 
     See Also
     --------
@@ -2154,9 +2148,7 @@ def source_mask(
     (True, False)
     """
     with _options.named("source_mask"):
-        detection = _sky.parse_detection(
-            nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
-        )
+        detection = _sky.parse_detection(detection)
     ccd = read_frame(image) if isinstance(image, (str, Path)) else image
     header = getattr(ccd, "header", None) or {}
     values = np.array(_pixels.as_float_array(ccd), dtype=np.float32)  # a copy; masked: NaN
@@ -2174,19 +2166,12 @@ def source_mask(
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.where(flat > 0, values / flat, np.nan).astype(np.float32)
     with _sky.quiet_detection():
-        return _sky.find_sources(values, detection, saturated)[0]
+        return _sky.find_sources(values, detection, saturated).mask
 
 
 def combine_sky_flats(
     images,
     *,
-    nsigma=3.0,
-    n_pixels=5,
-    grow=3.0,
-    grow_factor=1.0,
-    box_size=64,
-    smooth=1.0,
-    saturation=None,
     passes=2,
     keep_bad_frames=False,
     sigma_lower=8.0,
@@ -2197,6 +2182,7 @@ def combine_sky_flats(
     mem_limit=350e6,
     dtype=np.float32,
     return_counts=False,
+    **detection,
 ):
     """Combine dithered night-sky frames of one filter into a flat, their sources masked.
 
@@ -2225,9 +2211,6 @@ def combine_sky_flats(
         The night-sky (science) frames, calibrated (bias and dark removed), of one
         filter and one shape, at least three, preferably ten or more.  Files as for
         `combine_flats`; files are never modified.
-    nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation : optional
-        The source detection of `source_mask` (``saturation`` defaults to each frame's
-        SATURATE keyword).
     passes : int, optional
         The number of searches for sources: the first on the frames as they are, each
         further one on the frames divided by the flat of the search before.
@@ -2247,6 +2230,11 @@ def combine_sky_flats(
         float32 or float64.
     return_counts : bool, optional
         Also return the number of frames used per pixel (unmasked and not rejected).
+    **detection
+        ``nsigma``, ``n_pixels``, ``grow``, ``grow_factor``, ``box_size``, ``smooth``,
+        ``saturation``: the source detection of `source_mask` (``grow`` in units of
+        each frame's measured FWHM; ``saturation`` defaults to each frame's SATURATE
+        keyword).
 
     Returns
     -------
@@ -2254,11 +2242,14 @@ def combine_sky_flats(
         Dimensionless, median 1, with ``uncertainty`` and ``mask`` as in
         `combine_flats`.  The header has IMAGETYP = 'FLAT', FILTER, NCOMBINE,
         IMCMB001..., COMBINED = True, the rejection (as in `combine_flats`), SKYLV001...
-        (the sky level of each frame, ADU), MASKFRAC (the median fraction of a frame
-        masked, in the last search), FIXEDSRC (in the first search, the share of pixels
-        masked in at least half of the frames, on a scale where 0 is what masks at
-        independent places give by chance and 1 what masks on the same pixels in every
-        frame give: near 0 for dithered frames, near 1 for tracked ones) and HISTORY.
+        (the sky level of each frame, ADU), FWHM (pixels, the median over the frames of
+        the image size measured on the stars, in the last search), MASKFRAC and MAXMASK
+        (the median and the largest fraction of a frame masked, in the last search),
+        FIXEDSRC (in the first search, the mean correlation of the frames' masks, pixel
+        by pixel: 0 when they fall at independent places, whatever share of a frame they
+        cover, 1 when every frame's mask is the same: near 0 for dithered frames, near 1
+        for tracked ones), NOFRAME (the fraction of the pixels masked in every frame, in
+        the last search: NaN in the flat) and HISTORY.
     n_used : numpy.ndarray of uint16
         Only with ``return_counts=True``: at each pixel, the number of frames averaged
         there (not masked as a source and not rejected); 0 where the flat is NaN.
@@ -2280,8 +2271,10 @@ def combine_sky_flats(
         When the sources do not move far enough between frames (FIXEDSRC above 0.5):
         tracked frames cannot make a sky flat.  Sources larger than the dithers raise
         FIXEDSRC too: in a small cut-out around a large galaxy the warning is right
-        about those pixels.  Also the warnings of `combine_flats`, the frame checks'
-        among them.
+        about those pixels.  When a frame is more than 40 % masked (MAXMASK; the
+        warning gives the share found before growing and the FWHM), and when more than
+        0.5 % of the pixels are masked in every frame (NOFRAME).  Also the warnings of
+        `combine_flats`, the frame checks' among them.
 
     See Also
     --------
@@ -2316,13 +2309,7 @@ def combine_sky_flats(
     """
     method = "combine_sky_flats"
     with _options.named(method):  # every option checked before a frame is opened
-        detection = _sky.parse_detection(
-            nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation
-        )
-        if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)):
-            raise TypeError(f"passes must be an integer, got {passes!r}")
-        if passes < 1:
-            raise ValueError(f"passes must be at least 1, got {passes}")
+        detection = _sky.parse_detection(detection, passes)
         clip = _rejection.parse_clip(
             sigma_lower, sigma_upper, "median", stdfunc, 0.0, gain, read_noise
         )
@@ -2364,19 +2351,11 @@ def combine_sky_flats(
             # 3. The next search divides each frame by this flat, to see its sky flat.
             flat = result.data / dtype.type(_pixels.block_median(result.data, plan.norm_rows))
         del flat
+        unseen = _sky.check_final_masks(frames, skies, detection)
     scaling = "sources masked, each scaled by the inverse of its sky level"
     header = _stack.flat_header(frames, clip, model, result, method=method, scaling=scaling)
     _checks.record_left_out(header, good.left_out)
     header["IMAGETYP"] = ("FLAT", "a night-sky flat")
-    for number, sky in enumerate(skies[:999], start=1):
-        header[f"SKYLV{number:03d}"] = (round(sky.level, 3), "[adu] sky level of the frame")
-    header["MASKFRAC"] = (
-        round(float(np.median([sky.masked for sky in skies])), 5),
-        "median fraction of a frame masked as sources",
-    )
-    header["FIXEDSRC"] = (
-        round(persistent, 4),
-        "0: sources moved, 1: did not (>0.5 warns)",
-    )
+    _sky.sky_header(header, skies, persistent, unseen)
     combined = _stack.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined

@@ -1,11 +1,14 @@
 """Night-sky flats: the sources of each frame found, grown and masked.
 
 - `parse_detection`, `Detection`: the options of the search;
-- `find_sources`: sky boxes (photutils' `Background2D`), a smoothed threshold, segments
-  (`detect_sources`), grown in proportion to each source, plus faint outskirts found on
+- `find_sources`, `Sources`: sky boxes (photutils' `Background2D`), a smoothed threshold,
+  segments (`detect_sources`), the image size measured on the stars (`measure_fwhm`), each
+  source grown by that FWHM and in proportion to its size, plus faint outskirts found on
   16 x 16 blocks; `quiet_detection` silences the search's expected warnings;
-- `sky_of_frame`, `Sky`: one frame's mask and sky level; `MaskedFrame`: a frame whose
-  masked pixels read as NaN; `check_sky_masks`: did the sources move between frames.
+- `sky_of_frame`, `Sky`: one frame's mask, sky level and FWHM; `MaskedFrame`: a frame whose
+  masked pixels read as NaN; `check_sky_masks` and `fixed_sources`: did the sources move
+  between frames; `check_final_masks`: frames masked too much, pixels no frame sees;
+  `sky_header`: the sky flat's keywords.
 """
 
 from __future__ import annotations
@@ -22,25 +25,39 @@ from .options import as_number
 
 
 class Detection(NamedTuple):
-    """How `combine_sky_flats` finds the sources of a frame (see its docstring)."""
+    """How `source_mask` and `combine_sky_flats` find the sources of a frame.
 
-    nsigma: float
-    n_pixels: int
-    grow: float
-    grow_factor: float
-    box_size: int
-    smooth: float
-    saturation: float | None
+    The one list of the detection's options, with their defaults (their docstrings say
+    what each does); `parse_detection` checks them.
+    """
+
+    nsigma: float = 3.0
+    n_pixels: int = 5
+    grow: float = 0.5  # in units of the FWHM measured on the frame
+    grow_factor: float = 0.5  # in units of each source's radius
+    box_size: int = 64
+    smooth: float = 1.0
+    saturation: float | None = None
 
 
-def parse_detection(nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation):
-    """Check the source-detection options and return a `Detection`."""
+def parse_detection(options, passes=1):
+    """Check the detection's keyword ``options`` (and ``passes``); return a `Detection`.
+
+    Raises TypeError for an option that is not one of `Detection`'s fields.
+    """
+    unknown = sorted(set(options) - set(Detection._fields))
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument {unknown[0]!r}; the source detection's options "
+            f"are {', '.join(Detection._fields)}"
+        )
+    nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation = Detection(**options)
     nsigma = as_number(nsigma, "nsigma", minimum=0, strict=True)
     grow = as_number(grow, "grow", minimum=0)
     grow_factor = as_number(grow_factor, "grow_factor", minimum=0)
     smooth = as_number(smooth, "smooth", minimum=0)
     saturation = as_number(saturation, "saturation", allow_none=True, minimum=0, strict=True)
-    for value, name in ((n_pixels, "n_pixels"), (box_size, "box_size")):
+    for value, name in ((n_pixels, "n_pixels"), (box_size, "box_size"), (passes, "passes")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an integer, got {value!r}")
         if value < 1:
@@ -96,27 +113,87 @@ def find_sources(image, detection, saturated=None):
             "the sky cannot be measured"
         ) from error
     residual = np.where(invalid, 0, image - background.background).astype(np.float32)
-    noise_factor = 1.0
+    noise_factor, detected = 1.0, residual
     if detection.smooth > 0:
-        smoothed = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
+        detected = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
         # smoothing lowers the noise: by how much, measured (robustly) on the image itself
         sample = np.s_[::2, ::2]
-        noise_factor = _noise_ratio(smoothed[sample], residual[sample])
-        residual = smoothed
+        noise_factor = _noise_ratio(detected[sample], residual[sample])
     # One noise for the whole frame (the median of the boxes'): the sky's level varies by
     # a few per cent across it, its noise by half that, and the map would cost a second
     # interpolation.
-    threshold = detection.nsigma * noise_factor * background.background_rms_median
-    segments = _detect(residual, threshold, detection.n_pixels, invalid)
+    noise = background.background_rms_median
+    threshold = detection.nsigma * noise_factor * noise
+    segments = _detect(detected, threshold, detection.n_pixels, invalid)
+    del detected
     mask = np.zeros(image.shape, bool) if segments is None else segments.data > 0
+    fwhm = math.nan if segments is None else measure_fwhm(residual, segments.data, noise, saturated)
+    del residual
     if saturated is not None:
         mask |= saturated
     found = float(mask.mean())
     if found and (detection.grow > 0 or detection.grow_factor > 0):
-        mask = _grow(mask, detection.grow, detection.grow_factor)
+        width = fwhm if math.isfinite(fwhm) else FALLBACK_FWHM
+        mask = _grow(mask, detection.grow * width, detection.grow_factor)
     if OUTSKIRT_BLOCK > 1:
         mask |= _outskirts(image, mask | invalid, OUTSKIRT_BLOCK, detection.nsigma)
-    return mask | invalid, found
+    return Sources(mask | invalid, found, fwhm)
+
+
+class Sources(NamedTuple):
+    """What `find_sources` found in one image."""
+
+    mask: np.ndarray  # bool: True on a source (grown) or a NaN
+    found: float  # the fraction of the pixels found as sources, before growing
+    fwhm: float  # pixels: the image size measured on the stars (NaN: too few stars)
+
+
+FALLBACK_FWHM = 2.5  # pixels: the growth's unit when too few stars give a measure
+MIN_FWHM_STARS = 5  # isolated, unsaturated stars needed to measure the image size
+
+
+def measure_fwhm(residual, labels, noise, saturated=None):
+    """Return the median FWHM (pixels) of the stars among the segments ``labels``.
+
+    The size of a source is taken from the second moments of its pixels' light above
+    the sky (``residual``), within its segment: for a round Gaussian image, the FWHM is
+    ``2 sqrt(2 ln 2) sqrt((Mxx + Myy) / 2)``.  Only sources that are surely stars count:
+    a peak 20 to 1000 times the ``noise`` (bright enough to be measured well beyond
+    the threshold, too faint to saturate), and a segment no more elongated than 1.5:1
+    (two blended stars or a galaxy is longer).  The segment cuts the image where it
+    falls to the threshold, which removes about 4 % of the second moment of a star 20
+    times the noise, less for brighter ones.  Returns NaN with fewer than
+    `MIN_FWHM_STARS` such sources.
+    """
+    from scipy import ndimage
+
+    inside = np.flatnonzero(labels)  # the segments' pixels only: a few per cent
+    if inside.size == 0:
+        return math.nan
+    label = labels.ravel()[inside]
+    weight = np.clip(residual.ravel()[inside], 0, None).astype(np.float64)
+    yy, xx = np.divmod(inside, labels.shape[1])
+    yy, xx = yy.astype(np.float64), xx.astype(np.float64)
+
+    def per_source(values):
+        return np.bincount(label, weights=weight * values)[1:]
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = per_source(1.0)
+        my, mx = per_source(yy) / total, per_source(xx) / total
+        vyy = per_source(yy * yy) / total - my * my
+        vxx = per_source(xx * xx) / total - mx * mx
+        vxy = per_source(yy * xx) / total - my * mx
+        root = np.sqrt(((vyy - vxx) / 2) ** 2 + vxy**2)
+        major, minor = (vyy + vxx) / 2 + root, (vyy + vxx) / 2 - root
+        index = np.arange(1, total.size + 1)
+        peak = ndimage.maximum(residual.ravel()[inside], label, index)
+        star = (peak > 20 * noise) & (peak < 1000 * noise) & (minor > 0) & (major < 2.25 * minor)
+    if saturated is not None:
+        star &= ndimage.maximum(saturated.ravel()[inside], label, index) == 0
+    if np.count_nonzero(star) < MIN_FWHM_STARS:
+        return math.nan
+    return float(2 * math.sqrt(2 * math.log(2)) * np.median(np.sqrt((major + minor)[star] / 2)))
 
 
 OUTSKIRT_BLOCK = 16
@@ -258,6 +335,7 @@ class Sky(NamedTuple):
     mask: np.ndarray  # the source mask, packed 8 pixels to a byte along rows
     masked: float  # the fraction of the pixels masked
     found: float  # the fraction of the pixels found as sources, before growing
+    fwhm: float  # pixels: the image size measured on the frame's stars (NaN: unmeasured)
 
 
 def sky_of_frame(data, flat, detection, saturation):
@@ -275,14 +353,14 @@ def sky_of_frame(data, flat, detection, saturation):
         with np.errstate(divide="ignore", invalid="ignore"):
             np.divide(data, flat, out=data, where=flat > 0)
         data[~(flat > 0)] = np.nan
-    mask, found = find_sources(data, detection, saturated)
+    mask, found, fwhm = find_sources(data, detection, saturated)
     sky = data[~mask]
     if sky.size < 100:
         raise ValueError(f"only {sky.size} pixels are free of sources: no sky to measure")
     _, level, _ = sigma_clipped_stats(sky, sigma=3.0, maxiters=5)
     if not (math.isfinite(level) and level > 0):
         raise ValueError(f"the sky level is {level}: a night-sky frame needs a positive sky")
-    return Sky(float(level), np.packbits(mask, axis=1), float(mask.mean()), found)
+    return Sky(float(level), np.packbits(mask, axis=1), float(mask.mean()), found, fwhm)
 
 
 class MaskedFrame:
@@ -300,51 +378,114 @@ class MaskedFrame:
         out[rows.view(bool)] = np.nan
 
 
-def check_sky_masks(frames, skies):
-    """Warn if the sources did not move between frames; refuse too few usable frames.
-
-    Let p be the median share of a frame that is masked, and k half the frames (rounded
-    up).  If each frame's sources fell on pixels of their own (dithered frames), a pixel
-    would be masked in at least k of the N frames by chance, with the binomial
-    probability e = P(X >= k) for X ~ B(N, p); if they fall on the same pixels in every
-    frame (tracked frames), the share masked in k frames or more is p itself.  Returns
-    the measured share s placed on that scale, (s - e) / (p - e): about 0 for dithered
-    frames (more where sources larger than the dithers cover the same pixels in most
-    frames), about 1 for tracked ones; above 0.5 it warns.
-    """
-    counts = np.zeros(frames[0].shape, dtype=np.uint16)
+def mask_counts(shape, skies):
+    """Return the number of frames whose mask covers each pixel (uint16)."""
+    counts = np.zeros(shape, dtype=np.uint16)
     for sky in skies:
-        counts += np.unpackbits(sky.mask, axis=1, count=counts.shape[1])
+        counts += np.unpackbits(sky.mask, axis=1, count=shape[1])
+    return counts
+
+
+def fixed_sources(counts, shares):
+    """Return the mean correlation of the frames' masks, pixel by pixel (about 0 to 1).
+
+    With ``m_i`` a frame's mask (1 masked) and ``p_i`` its share masked, the number of
+    frames masked at a pixel, ``C = sum m_i``, has the variance over the pixels
+    ``sum s_i**2 + sum_(i != j) r_ij s_i s_j``, with ``s_i = sqrt(p_i (1 - p_i))`` and
+    ``r_ij`` the correlation of masks i and j.  Returns the common ``r`` that gives the
+    measured variance: 0 when the masks fall at independent places (dithered frames,
+    whatever share of a frame they cover), 1 when every frame's mask is the same
+    (tracked frames, or a source larger than the dithers that covers the frame).
+    """
+    shares = np.asarray(shares, dtype=np.float64)
+    spread = np.sqrt(shares * (1 - shares))
+    pairs = spread.sum() ** 2 - np.sum(spread**2)
+    if pairs <= 0:  # no frame's mask varies across the pixels: nothing to correlate
+        return 0.0
+    variance = float(np.var(counts, dtype=np.float64))
+    return max(0.0, (variance - float(np.sum(spread**2))) / pairs)
+
+
+def check_sky_masks(frames, skies):
+    """Warn if the masks lie on the same pixels in most frames; refuse too few usable frames.
+
+    Returns `fixed_sources` of the masks; above 0.5 it warns.
+    """
+    counts = mask_counts(frames[0].shape, skies)
+    fixed = fixed_sources(counts, [sky.masked for sky in skies])
     n_frames = len(frames)
-    half = math.ceil(n_frames / 2)
-    persistent = float(np.mean(counts >= half))
-    per_frame = float(np.median([sky.masked for sky in skies]))
-    by_chance = sum(
-        math.comb(n_frames, j) * per_frame**j * (1 - per_frame) ** (n_frames - j)
-        for j in range(half, n_frames + 1)
-    )
-    if per_frame - by_chance > 1e-9:
-        fixed = max(0.0, (persistent - by_chance) / (per_frame - by_chance))
-    else:  # masks so large (or frames so few) that chance alone covers them
-        fixed = 0.0
     if fixed > 0.5:
+        persistent = float(np.mean(counts >= math.ceil(n_frames / 2)))
         warnings.warn(
             f"combine_sky_flats: the sources did not move far enough between the frames: "
-            f"{100 * persistent:.1f} % of the pixels are masked in at least half of the "
-            f"frames, where {100 * by_chance:.1f} % would be if they had moved "
-            f"({100 * per_frame:.1f} % is masked in one frame).  Frames taken without "
-            "dithering, or dithered by less than the size of their largest sources, cannot "
-            "make a sky flat there, because the same pixels are under a source in most "
-            "frames; dither the telescope by more than the largest source between exposures.",
+            f"their masks are correlated at {fixed:.2f} from frame to frame (0: at "
+            f"independent places, 1: the same pixels), and {100 * persistent:.1f} % of the "
+            f"pixels are masked in at least half of the {n_frames} frames.  Frames taken "
+            "without dithering, or dithered (or drifting) by less than the size of their "
+            "largest sources, cannot make a sky flat there, because the same pixels are "
+            "under a source in most frames; dither the telescope by more than the largest "
+            "source between exposures.",
             UserWarning,
             stacklevel=3,
         )
-    counts = n_frames - counts  # frames free of sources
-    usable = float(np.median(counts))
+    usable = float(np.median(n_frames - counts))  # frames free of sources
     if usable < 3:
         raise ValueError(
             f"combine_sky_flats: at half of the pixels or more, fewer than 3 of the "
-            f"{len(frames)} frames are free of sources (median {usable:g} frames); a sky flat "
+            f"{n_frames} frames are free of sources (median {usable:g} frames); a sky flat "
             "needs more frames, dithered so that sources fall on different pixels"
         )
     return fixed
+
+
+MAX_MASKED = 0.40  # a frame masked more than this warns
+MAX_UNSEEN = 0.005  # a share of the pixels covered by no frame above this warns
+
+
+def check_final_masks(frames, skies, detection):
+    """Warn of frames masked over `MAX_MASKED` and of pixels no frame sees; return the latter.
+
+    Both are measured on the masks of the last search, those the flat was made with.
+    """
+    counts = mask_counts(frames[0].shape, skies)
+    unseen = float(np.mean(counts >= len(frames)))
+    heavy = [(sky.masked, frame.label, sky) for frame, sky in zip(frames, skies, strict=True)]
+    heavy = sorted((item for item in heavy if item[0] > MAX_MASKED), key=lambda item: -item[0])
+    if heavy:
+        share, label, sky = heavy[0]
+        warnings.warn(
+            f"combine_sky_flats: {len(heavy)} of {len(frames)} frames are more than "
+            f"{100 * MAX_MASKED:.0f} % masked as sources (the most, {label}: {100 * share:.1f} "
+            f"%, of which {100 * sky.found:.1f} % found before growing, FWHM "
+            f"{sky.fwhm:.2f} pixels).  A crowded field, a source that fills much of the frame "
+            "or a growth too large for the images (grow is in units of the FWHM, grow_factor "
+            "of each source's radius) leaves little sky in each frame.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if unseen > MAX_UNSEEN:
+        warnings.warn(
+            f"combine_sky_flats: {100 * unseen:.2f} % of the pixels are masked in every frame "
+            f"({np.count_nonzero(counts >= len(frames))} pixels): the flat is NaN there.  "
+            "The sources there moved less than their size between the frames (a large "
+            "galaxy, bright stars, too little dithering), or the masks are too large.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return unseen
+
+
+def sky_header(header, skies, fixed, unseen):
+    """Add the sky flat's keywords to ``header``: sky levels, FWHM, masks, overlap, holes."""
+    for number, sky in enumerate(skies[:999], start=1):
+        header[f"SKYLV{number:03d}"] = (round(sky.level, 3), "[adu] sky level of the frame")
+    fwhm = [sky.fwhm for sky in skies if math.isfinite(sky.fwhm)]
+    if fwhm:
+        header["FWHM"] = (round(float(np.median(fwhm)), 3), "[pixel] median image size (moments)")
+    header["MASKFRAC"] = (
+        round(float(np.median([sky.masked for sky in skies])), 5),
+        "median fraction of a frame masked as sources",
+    )
+    header["MAXMASK"] = (round(max(sky.masked for sky in skies), 5), "largest fraction masked")
+    header["FIXEDSRC"] = (round(fixed, 4), "masks' correlation: 0 moved, 1 did not")
+    header["NOFRAME"] = (round(unseen, 6), "fraction of pixels masked in every frame")

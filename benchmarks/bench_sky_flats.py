@@ -19,7 +19,15 @@ the largest residual in units of that noise and the number of pixels beyond 7 of
 (target for the sky flat: none), the rms of the residual over the noise that photon and
 read noise alone allow for the frames used at each pixel (target: at most 1.5), the pixels
 left without any frame (NaN) and the time.  Then it combines the tracked set and reports whether
-``combine_sky_flats`` warned (target: it does).  Exit status 0 when every target is met.
+``combine_sky_flats`` warned (target: it does).
+
+Last, the "real frames" of issue 20 (``example_data.drift``: thirty 650 x 500 frames of a
+small telescope, 5.2" pixels, FWHM 1.5-2.5 pixels, a pointing drifting by tens of pixels):
+the largest share of a frame masked (target: at most 40 %, or a warning), the pixels masked
+in every frame (target: at most 0.5 %, or a warning), the groups of pixels more than 5 of
+the residual's own sigmas from the truth (`residual_groups`; target: at most 2, and no more
+than ``combine_flats`` of the same frames leaves), and the same frames filled by one huge
+galaxy (target: warnings that say so).  Exit status 0 when every target is met.
 """
 
 from __future__ import annotations
@@ -46,6 +54,39 @@ def _median_superflat(files):
     stack /= np.median(stack, axis=(1, 2))[:, None, None]
     flat = np.median(stack, axis=0)
     return flat / np.median(flat), np.full(flat.shape, len(files))
+
+
+def in_own_sigmas(flat, n_used, truth):
+    """Return (flat - truth) over its own noise, after dividing out a plane (NaN: no data).
+
+    The residual's own noise is its robust standard deviation, scaled at each pixel by
+    sqrt(median frames used / frames used there): a pixel averaged from fewer frames
+    (under a galaxy that covered it in most frames) is noisier, not wrong.
+    """
+    from astropy.stats import mad_std
+
+    from convenience_functions import fit_plane
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residual = flat / fit_plane(flat / truth) - truth
+    good = np.isfinite(residual) & (truth > 0) & (n_used > 0)
+    used = n_used[good].astype(np.float64)
+    sigmas = np.full(flat.shape, np.nan)
+    sigmas[good] = residual[good] / (mad_std(residual[good]) * np.sqrt(np.median(used) / used))
+    return sigmas
+
+
+def residual_groups(flat, n_used, truth, nsigma=5.0):
+    """Return the number of groups of touching pixels more than ``nsigma`` from the truth.
+
+    In units of the residual's own noise (`in_own_sigmas`): each group is a compact
+    residual, the leftover of a star or a galaxy that the flat would print on every
+    science frame divided by it.
+    """
+    from scipy import ndimage
+
+    far = np.abs(np.nan_to_num(in_own_sigmas(flat, n_used, truth))) > nsigma
+    return int(ndimage.label(far, structure=np.ones((3, 3), bool))[1])
 
 
 def judge(flat, n_used, truth, levels, gain, read_noise):
@@ -122,11 +163,56 @@ def run(folder):
         f"warning {'issued' if warned else 'NOT issued'}.  Dithered set: FIXEDSRC = "
         f"{cf.combine_sky_flats(files).header['FIXEDSRC']:.2f}."
     )
-    passed = verdict["combine_sky_flats"] and warned
+    passed = verdict["combine_sky_flats"] and warned and run_drifting()
     print(
         f"\nTargets (sky flat: no pixel beyond {MAX_SIGMAS:g} sigmas, rms within "
         f"{MAX_NOISE_RATIO}x photon noise; tracked set warned): {'PASS' if passed else 'FAIL'}"
     )
+    return passed
+
+
+def _warned(combine, frames):
+    """Return (the flat and counts, the messages of the warnings) of ``combine(frames)``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = combine(frames, return_counts=True)
+    return result, [str(w.message) for w in caught]
+
+
+def run_drifting():
+    """Print the targets on the drifting frames (with and without a huge galaxy)."""
+    import convenience_functions as cf
+    from example_data.drift import make_drifting_frames
+
+    print("\nDrifting frames of a small telescope (example_data.drift, 30 x 650 x 500):")
+    passed = True
+    for galaxy in (False, True):
+        drift = make_drifting_frames(30, huge_galaxy=galaxy)
+        (flat, used), said = _warned(cf.combine_sky_flats, drift.frames)
+        (plain, plain_used), _ = _warned(cf.combine_flats, drift.frames)
+        header, truth = flat.header, drift.response
+        groups = residual_groups(flat.data, used, truth)
+        plain_groups = residual_groups(plain.data, plain_used, truth)
+        warned_mask = any("% masked as sources" in text for text in said)
+        warned_holes = any("masked in every frame" in text for text in said)
+        print(
+            f"- {'one huge galaxy' if galaxy else 'a star field'}: FWHM {header['FWHM']:.2f} "
+            f"pixels (true median {np.median(drift.fwhm):.2f}); "
+            f"masked {100 * header['MAXMASK']:.1f} "
+            f"% of a frame at most (warned: {warned_mask}); {100 * header['NOFRAME']:.2f} % "
+            f"of the pixels in no frame (warned: {warned_holes}); FIXEDSRC "
+            f"{header['FIXEDSRC']:.2f}; {groups} residual groups above 5 sigma "
+            f"(combine_flats: {plain_groups}); {len(said)} warning(s)"
+        )
+        for text in said:
+            print(f"    {text[:160]}")
+        if galaxy:
+            passed &= warned_mask and warned_holes
+        else:
+            passed &= header["MAXMASK"] <= 0.4 or warned_mask
+            passed &= header["NOFRAME"] <= 0.005 or warned_holes
+            passed &= groups <= min(2, plain_groups)
+    print(f"Drifting-frame targets: {'PASS' if passed else 'FAIL'}")
     return passed
 
 

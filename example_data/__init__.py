@@ -170,6 +170,10 @@ The package
 :mod:`example_data.synthetic`
     Small seeded frames with a known truth, for the tests and benchmarks (not simulations
     of the examples; import them from there).
+:mod:`example_data.drift`
+    :func:`~example_data.drift.make_drifting_frames`: raw night frames of a small telescope
+    (5.2" pixels) whose pointing drifts through the night, with or without a galaxy that
+    fills the frames, for the tests and benchmark of sky flats (import them from there).
 """
 
 from __future__ import annotations

@@ -122,6 +122,39 @@ def system_tmp(tmp_path, monkeypatch):
     return folder
 
 
+def _mount_namespaces_work() -> bool:
+    """Whether util-linux ``unshare`` can give a child process its own mounts."""
+    try:
+        subprocess.run(["unshare", "--mount", "true"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def read_only(folder):
+    """Make ``folder`` read-only for child processes; yield the prefix of their command.
+
+    For a normal user, the folder's write permission is taken away (and given back after).
+    Root writes through permissions, so there the child runs in a mount namespace of its own
+    where the folder is bind-mounted read-only: it fails with EROFS, as on a read-only disk
+    or a ``:ro`` container volume.  The test is skipped where neither is possible.
+    """
+    folder = Path(folder)
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield []
+        finally:
+            folder.chmod(mode)
+    elif _mount_namespaces_work():
+        script = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+        yield ["unshare", "--mount", "sh", "-c", script, "read-only", str(folder)]
+    else:
+        pytest.skip("root writes to read-only folders, and mount namespaces are not allowed")
+
+
 @pytest.fixture
 def rng():
     """A seeded random generator."""

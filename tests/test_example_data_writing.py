@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import EXPECTED_KEYWORDS
+from conftest import EXPECTED_KEYWORDS, read_only
 from conftest import file_stats as _stats
 from conftest import link_or_copy as _link_or_copy
 from conftest import no_temp_files as _no_temp_files
@@ -297,17 +300,18 @@ def test_unreadable_frame_is_an_os_error_naming_it(folders, tmp_path, monkeypatc
     assert _stats(tmp_path) == before  # neither called foreign nor written again
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write to read-only folders"
-)
 def test_read_only_folder(tmp_path):
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(PermissionError, match="Permission denied"):
-            ed.ensure_example1(tmp_path)
-        assert list(tmp_path.iterdir()) == []
-    finally:
-        tmp_path.chmod(0o700)
+    code = "import sys, example_data as ed; ed.ensure_example1(sys.argv[1])"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    with read_only(tmp_path) as prefix:
+        command = [*prefix, sys.executable, "-c", code, str(tmp_path)]
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    # a folder without write permission, or a read-only file system (for root)
+    assert re.match(r"(PermissionError: .*Permission denied|OSError: .*Read-only file sys)", last)
+    assert str(tmp_path) in last
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_open_data_folder_writes_only_into_the_course_folder(tmp_path, monkeypatch):

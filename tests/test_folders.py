@@ -6,14 +6,17 @@ synthetic flats of `test_files`; the simulator is never involved.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
+from conftest import read_only
 from test_files import SHAPE, flat_header, twilight_flats, write_frames
 
 import convenience_functions as cf
@@ -215,14 +218,19 @@ def test_an_output_folder_that_cannot_be_written_is_refused_at_once(tmp_path, mo
         ed.open_output_folder(tmp_path / "a file", data_folder=tmp_path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
 def test_a_read_only_data_folder_is_refused_without_an_output_folder(tmp_path):
-    tmp_path.chmod(0o555)
-    try:
-        with pytest.raises(PermissionError, match="set output_folder"):
-            ed.open_output_folder(None, data_folder=tmp_path)
-    finally:
-        tmp_path.chmod(0o755)
+    code = "import sys, example_data as ed; ed.open_output_folder(None, data_folder=sys.argv[1])"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    with read_only(tmp_path) as prefix:
+        command = [*prefix, sys.executable, "-c", code, str(tmp_path)]
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.match(
+        r"(PermissionError|OSError): \[Errno \d+\] cannot write the combined flats ", last
+    )
+    assert "set output_folder in the parameters cell to a folder you can write to" in last
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------- keywords of the primary header (inheritance)

@@ -14,16 +14,22 @@ each refuses to replace an observer's file named like its output, leaving it byt
 byte; 01 and 02 run on Example 1 as the LFC writes it (a primary and six chips).
 """
 
+import contextlib
 import gzip
+import json
+import os
 import shutil
+import sys
+import tempfile
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.nddata import CCDData
-from conftest import make_sky_frames
+from conftest import make_sky_frames, read_only
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -88,10 +94,11 @@ def observer_folder(folder, *, upper=False, all_packed=False):
     return truth, {p.name for p in folder.iterdir()}
 
 
-def run_notebook(name, parameters, *, fails=None):
+def run_notebook(name, parameters, *, fails=None, read_only_folder=None):
     """Execute a notebook with its parameters overridden; return it.
 
     ``fails``: the notebook must stop with an error whose text matches this pattern.
+    ``read_only_folder``: a folder the notebook's kernel sees read-only (see `read_only`).
     """
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     index = next(
@@ -100,15 +107,34 @@ def run_notebook(name, parameters, *, fails=None):
     source = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
     injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     notebook.cells.insert(index + 1, injected)
-    client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
-    )
-    if fails is None:
-        client.execute()
-    else:
-        with pytest.raises(CellExecutionError, match=fails):
+    with contextlib.ExitStack() as stack:
+        prefix = stack.enter_context(read_only(read_only_folder)) if read_only_folder else []
+        kernels = stack.enter_context(tempfile.TemporaryDirectory())
+        stack.enter_context(mock.patch.dict(os.environ, {"JUPYTER_PATH": kernels}))
+        client = NotebookClient(
+            notebook,
+            timeout=600,
+            kernel_name=write_kernel_spec(Path(kernels), prefix),
+            resources={"metadata": {"path": NOTEBOOKS}},
+        )
+        if fails is None:
             client.execute()
+        else:
+            with pytest.raises(CellExecutionError, match=fails):
+                client.execute()
     return notebook
+
+
+def write_kernel_spec(folder, prefix):
+    """Write the spec of this Python's kernel started under the command ``prefix`` into
+    ``folder/kernels`` (a folder of JUPYTER_PATH); return its name."""
+    spec = folder / "kernels" / "course"
+    spec.mkdir(parents=True)
+    argv = [*prefix, sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "course", "language": "python"})
+    )
+    return spec.name
 
 
 def assert_flat_matches_the_truth(path, truth):
@@ -128,12 +154,8 @@ def test_flat_notebooks_write_only_into_the_output_folder(tmp_path, name):
     a user who is not root), the combined flat in another folder that the notebook makes."""
     folder, output = tmp_path / "my flats", tmp_path / "results"
     truth, before = observer_folder(folder, upper=True)
-    folder.chmod(0o555)
-    try:
-        parameters = {"data_folder": str(folder), "flat_imagetyp": "flat field"}
-        run_notebook(name, {**parameters, "output_folder": str(output)})
-    finally:
-        folder.chmod(0o755)
+    parameters = {"data_folder": str(folder), "flat_imagetyp": "flat field"}
+    run_notebook(name, {**parameters, "output_folder": str(output)}, read_only_folder=folder)
     assert {p.name for p in folder.iterdir()} == before
     assert {p.name for p in output.iterdir()} == {"combined_flat_filter_B_2.fit"}
     assert_flat_matches_the_truth(output / "combined_flat_filter_B_2.fit", truth)
@@ -214,6 +236,26 @@ def test_flat_notebooks_combine_and_show_every_chip_of_a_mosaic(tmp_path, name):
         assert all(f"{chip}: median 1.0000" in text for chip in chips)
 
 
+def test_a_read_only_folder_without_an_output_folder_stops_at_once(tmp_path):
+    """Before any work: the cell that opens the folders says to set ``output_folder``."""
+    folder = tmp_path / "my flats"
+    _, before = observer_folder(folder)
+    notebook = run_notebook(
+        "02-combining-twilight-flats.ipynb",
+        {"data_folder": str(folder), "flat_imagetyp": "flat field"},
+        fails="set output_folder in the parameters cell",
+        read_only_folder=folder,
+    )
+    assert {p.name for p in folder.iterdir()} == before
+    failed = [
+        cell
+        for cell in notebook.cells
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", []))
+    ]
+    assert len(failed) == 1
+    assert "open_output_folder(" in failed[0].source  # the first cell that knows
+
+
 def observer_night(folder, *, upper=False):
     """Write an observer's folder of dithered night frames; return the truth and file names.
 
@@ -242,18 +284,11 @@ def observer_night(folder, *, upper=False):
 def test_sky_flat_notebook_runs_on_an_observers_night(tmp_path):
     folder, output = tmp_path / "my night", tmp_path / "sky flats"
     truth, skies, before = observer_night(folder, upper=True)
-    folder.chmod(0o555)
-    try:
-        notebook = run_notebook(
-            "03-sky-flats-from-science-frames.ipynb",
-            {
-                "data_folder": str(folder),
-                "light_imagetyp": "light frame",
-                "output_folder": str(output),
-            },
-        )
-    finally:
-        folder.chmod(0o755)
+    notebook = run_notebook(
+        "03-sky-flats-from-science-frames.ipynb",
+        {"data_folder": str(folder), "light_imagetyp": "light frame", "output_folder": str(output)},
+        read_only_folder=folder,
+    )
     assert {p.name for p in folder.iterdir()} == before
     assert {p.name for p in output.iterdir()} == {"combined_sky_flat_filter_rp.fit"}
     text = "".join(

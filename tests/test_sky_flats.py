@@ -1,14 +1,19 @@
 """Tests of combine_sky_flats and source_mask: night-sky flats from dithered frames."""
 
+import time
+
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.nddata import CCDData
-from conftest import digest, make_sky_frames, write_frames
+from conftest import digest, make_flats, make_sky_frames, write_frames
 
 import convenience_functions as cf
 from _flat_engine import frames as engine_frames
 from _flat_engine import sky as engine_sky
+from benchmarks import bench_bad_frames, bench_sky_flats
+from example_data.drift import make_drifting_frames
+from example_data.synthetic import spoil_frame
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +79,13 @@ def test_header_inputs_unchanged_and_files(tmp_path, dithered):
 
 def test_tracked_frames_draw_the_warning():
     frames, _, _ = make_sky_frames(9, seed=1, dither=0)
-    with pytest.warns(UserWarning, match="did not move"):
+    with (
+        pytest.warns(UserWarning, match="did not move"),
+        pytest.warns(UserWarning, match="masked in every frame"),  # the stars' pixels
+    ):
         flat = cf.combine_sky_flats(frames)
     assert flat.header["FIXEDSRC"] > 0.8  # about 1: the masks lie on the same pixels
+    assert flat.header["NOFRAME"] > 0.005
 
 
 def test_fixed_sources_are_judged_against_masks_placed_by_chance():
@@ -89,13 +98,22 @@ def test_fixed_sources_are_judged_against_masks_placed_by_chance():
     frames = [np.empty(shape)] * 5
 
     def skies(masks):
-        return [engine_sky.Sky(1000.0, np.packbits(m, axis=1), float(m.mean()), 0.1) for m in masks]
+        return [engine_sky.Sky(1e3, np.packbits(m, axis=1), m.mean(), 0.1, 2.0) for m in masks]
 
     independent = [rng.random(shape) < 1 / 3 for _ in frames]
     assert abs(engine_sky.check_sky_masks(frames, skies(independent))) < 0.05
     same = [independent[0]] * 5
     with pytest.warns(UserWarning, match="did not move far enough"):
         assert engine_sky.check_sky_masks(frames, skies(same)) > 0.95
+    # More than half of each frame masked: the measure still tells the two apart (it
+    # was set to 0 once half a frame was masked, and never warned).
+    independent = [rng.random(shape) < 0.6 for _ in frames]
+    assert abs(engine_sky.fixed_sources(sum(m.astype(int) for m in independent), [0.6] * 5)) < 0.05
+    with (
+        pytest.warns(UserWarning, match="did not move far enough"),
+        pytest.raises(ValueError, match="fewer than 3 of the 5 frames"),
+    ):
+        engine_sky.check_sky_masks(frames, skies([independent[0]] * 5))
 
 
 def test_faint_extended_light_is_masked_on_blocks(monkeypatch):
@@ -119,10 +137,7 @@ def test_too_few_frames_free_of_sources_is_an_error():
     yy, xx = np.mgrid[0:256, 0:256]
     for frame, col in zip(frames, (40, 128, 216), strict=True):  # a large galaxy each
         frame.data += 3000 * np.exp(-np.hypot(yy - 128, xx - col) / 15)
-    with (
-        pytest.warns(UserWarning, match="did not move"),  # galaxies larger than the dithers
-        pytest.raises(ValueError, match="fewer than 3 of the 3 frames"),
-    ):
+    with pytest.raises(ValueError, match="fewer than 3 of the 3 frames"):
         cf.combine_sky_flats(frames)
 
 
@@ -139,7 +154,7 @@ def test_source_mask_finds_stars_and_saturation():
     # Without growing, the star's mask is much smaller.
     tight = cf.source_mask(image, grow=0, grow_factor=0)
     assert tight[60, 70]
-    assert tight.sum() < mask.sum() / 4
+    assert tight.sum() < mask.sum() / 2
     # Pixels at or above the saturation level are masked, however faint.
     low = cf.source_mask(sky, grow=0, grow_factor=0, saturation=3100.0)
     assert low[sky >= 3100].all()
@@ -236,3 +251,87 @@ def test_grow_equals_the_nearest_source_reach_of_scipys_transform():
         for grow, factor in ((3.0, 1.0), (0.0, 2.5), (2.0, 0.0), (0.0, 0.0)):
             expected = distance <= grow + factor * radius[labels[rows, cols]]
             np.testing.assert_array_equal(engine_sky._grow(mask, grow, factor), expected)
+
+
+# --------------------------------------------------------------------------------------
+# Real drifting frames of a small telescope (issue 20): growth by the measured FWHM
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drifting():
+    return make_drifting_frames(30, seed=0)
+
+
+def test_the_fwhm_is_measured_on_the_stars():
+    # Gaussian stars of FWHM 2.0 and 4.0 pixels: the second moments give it back.
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:300, :300]
+    for fwhm in (2.0, 4.0):
+        sigma = fwhm / 2.3548
+        image = rng.normal(1000.0, 20.0, (300, 300))
+        for y, x in rng.uniform(15, 285, (40, 2)):
+            image += 5000.0 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma**2))
+        with engine_sky.quiet_detection():
+            found = engine_sky.find_sources(image.astype(np.float32), engine_sky.Detection())
+        assert found.fwhm == pytest.approx(fwhm, rel=0.1)
+    empty = rng.normal(1000.0, 20.0, (300, 300)).astype(np.float32)
+    with engine_sky.quiet_detection():
+        assert np.isnan(engine_sky.find_sources(empty, engine_sky.Detection()).fwhm)
+
+
+def test_drifting_frames_of_a_small_telescope(drifting):
+    # Thirty frames of 5.2" pixels, FWHM 1.5-2.5 pixels, a pointing that drifts by tens
+    # of pixels: a growth of 3 pixels masked 62 % of each frame, left 2 % of the pixels
+    # without any frame and 29 groups of residuals above 5 sigma, without a warning.
+    frames, truth = drifting.frames, drifting.response
+    flat, n_used = cf.combine_sky_flats(frames, return_counts=True)  # no warning: errors
+    assert np.mean(n_used == 0) <= 0.005
+    plain, plain_used = cf.combine_flats(frames, return_counts=True)
+    residuals = bench_sky_flats.residual_groups(flat.data, n_used, truth)
+    assert residuals <= min(2, bench_sky_flats.residual_groups(plain.data, plain_used, truth))
+    header = flat.header
+    assert header["MAXMASK"] <= 0.40
+    assert header["NOFRAME"] <= 0.005
+    assert np.median(drifting.fwhm) < header["FWHM"] < 1.5 * np.median(drifting.fwhm)
+    assert header["FIXEDSRC"] < 0.5
+
+
+def test_a_galaxy_filling_the_frames_is_named_in_the_warnings():
+    galaxy = make_drifting_frames(30, huge_galaxy=True, seed=0)
+    with (
+        pytest.warns(UserWarning, match="more than 40 % masked"),
+        pytest.warns(UserWarning, match=r"% of the pixels are masked in every frame"),
+        pytest.warns(UserWarning, match="left out"),  # the galaxy's light is no sky
+    ):
+        flat = cf.combine_sky_flats(galaxy.frames)
+    assert flat.header["MAXMASK"] > 0.40
+    assert flat.header["NOFRAME"] > 0.005
+    assert np.isnan(flat.data).mean() == pytest.approx(flat.header["NOFRAME"], abs=0.01)
+
+
+def test_detection_options_are_one_record_checked_before_a_frame_is_read(tmp_path, monkeypatch):
+    paths = write_frames(tmp_path, make_flats(8, shape=(512, 512)))
+    opened = []
+    monkeypatch.setattr(engine_frames.Frame, "__init__", lambda *args: opened.append(args))
+    for function, target in ((cf.combine_sky_flats, paths), (cf.source_mask, paths[0])):
+        for bad, error in (({"nsigma": 0}, ValueError), ({"grow_facter": 1}, TypeError)):
+            start = time.perf_counter()
+            with pytest.raises(error, match=rf"^{function.__name__}: .*{next(iter(bad))}"):
+                function(target, **bad)
+            assert time.perf_counter() - start < 0.5
+    assert not opened
+    assert engine_sky.parse_detection({}) == engine_sky.Detection()
+
+
+def test_a_moonlit_frame_among_nine_leaves_every_block_within_0_2_percent():
+    # Issue 19's target.  The worst block was 0.253 % with a growth of 3 pixels: the
+    # masks took a fifth of the frames' pixels (6.3 of 8 frames used on average), and
+    # the worst of 256 blocks sits at 4 of its own sigmas.  Grown by the FWHM, 7.1
+    # frames are used and the worst block is 0.18 % (pure noise: 0.13 % typical).
+    frames, response, _ = make_sky_frames(9)
+    frames[4] = spoil_frame(frames[4], "moonlight", 20000.0)
+    frames[4].meta["FILENAME"] = "moonlit.fits"
+    with pytest.warns(UserWarning, match="moonlit.fits left out"):
+        flat = cf.combine_sky_flats(frames)
+    assert bench_bad_frames.worst_block(flat.data, response) <= 0.2
