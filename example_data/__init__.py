@@ -182,6 +182,7 @@ from example_data.example1 import (
     EXAMPLE1_FILTERS,
     EXAMPLE1_MEDIANS,
     EXAMPLE1_SHAPE,
+    example1_screen,
     example1_spots,
 )
 from example_data.example2 import (
@@ -206,6 +207,7 @@ from example_data.example3 import (
     EXAMPLE3_SKY_LEVELS,
     EXAMPLE3_TRACKED_FILES,
     EXAMPLE3_TRACKED_OFFSETS,
+    example3_hot_pixels,
     example3_sky,
     example3_source_image,
     example3_sources,
@@ -229,7 +231,17 @@ from example_data.examples import (
 )
 from example_data.folders import open_data_folder, open_output_folder
 from example_data.header import SIMULATION_VERSION as SIMULATION_VERSION
-from example_data.truth import CosmicRays, Defects, Donuts, Galaxies, Sky, Sources, Spots, Stars
+from example_data.truth import (
+    CosmicRays,
+    Defects,
+    Donuts,
+    Galaxies,
+    HotPixels,
+    Sky,
+    Sources,
+    Spots,
+    Stars,
+)
 from example_data.writing import (
     ensure_example1,
     ensure_example2,
@@ -276,6 +288,7 @@ __all__ = [
     "Defects",
     "Donuts",
     "Galaxies",
+    "HotPixels",
     "Sky",
     "Sources",
     "Spots",
@@ -286,10 +299,12 @@ __all__ = [
     "ensure_example2",
     "ensure_example3",
     "ensure_example_data",
+    "example1_screen",
     "example1_spots",
     "example2_donuts",
     "example2_sky_gradient",
     "example2_stars",
+    "example3_hot_pixels",
     "example3_sky",
     "example3_source_image",
     "example3_sources",
