@@ -156,7 +156,7 @@ def test_hot_pixels_and_traps_in_the_night_frames(night_frames):
     defects = ed.example_defects(2)
     column, start = defects.column[0] // 2, defects.first_row[0] // 2
     losses = []
-    for data, index in ((first, 0), (second, 11)):
+    for data in (first, second):
         rows = np.s_[start + 50 : start + 850]
         beside = np.median(data[rows, column - 3 : column], axis=1)
         losses.append(float(np.median(beside - data[rows, column])))
