@@ -312,13 +312,15 @@ def example3_sources(index: int, *, tracked: bool = False) -> Sources:
 
     One patch of sky is in every frame: 2077 stars from r = 5.9 to 20.5 (their number grows
     by a factor of 10**0.3 per magnitude) over an area a little larger than the chip, some
-    1680 of them on the chip in any one frame, and five galaxies of r = 10.8 to 13.6. In
+    1680 of them on the chip in any one frame, five large galaxies of r = 10.8 to 13.6 and
+    590 faint ones of r = 14 to 21 (some 480 on the chip), from the SDSS galaxy counts. In
     the dithered frames the telescope points differently each time
     (:data:`EXAMPLE3_DITHERS`), so each source lands on different pixels in every frame; in
     the tracked variant it stays put but for a drift of under a pixel
-    (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat profiles (beta = 2.5,
-    broad wings) whose FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the
-    seeing from frame to frame. Every star brighter than r = 13.5 or so saturates in 300 s;
+    (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat cores (beta = 2.5) whose
+    FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the seeing from frame
+    to frame, with a halo that holds 5 % of the light and falls as r**-2.5 out to arcminutes
+    (``peak`` is the sum of the two at the centre). Every star brighter than r = 13.5 or so saturates in 300 s;
     the two brightest (r = 5.9 and 6.5) also bleed along their columns, and the third
     (r = 7.0) does in the best seeing.
 
@@ -404,8 +406,9 @@ def example3_source_image(index: int, *, tracked: bool = False) -> np.ndarray:
     their light arrives at the chip, before the response: the frame holds
     ``(sky + this) * true_flat(3, "r")``, then bleeding, noise and cosmic rays, capped at
     :data:`EXAMPLE3_SATURATE`. Each source is drawn out to where it falls below 0.2 ADU
-    (about 1/200 of the sky's noise per pixel), so ``image > t`` for a small ``t`` marks the
-    pixels that hold source light; bleed trails are not in it.
+    (about 1/200 of the sky's noise per pixel), the halos of the brightest stars out to 1000
+    pixels, so nearly every pixel holds some source light: ``image > t`` marks the pixels
+    with more than ``t``; bleed trails are not in it.
 
     Returns
     -------

@@ -198,9 +198,10 @@ def example_medians(example: int) -> tuple[float, ...]:
 
     That is :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
     frames' medians agree to better than 0.2 %; for example 3 the sky levels,
-    :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.1 % (the
-    sources' light raises them a little; the pixels free of it, divided by the sky's
-    gradient and :func:`true_flat`, have the sky level as their median to 0.05 %).
+    :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.3 % (the
+    sources' light, the halos of the bright stars most, raises them a little; the pixels
+    with less than 1 ADU of it, divided by the sky's gradient and :func:`true_flat`, have
+    the sky level as their median to 0.05 %).
     """
     return _RECORDS[_check_example(example)].medians
 
@@ -288,7 +289,8 @@ def true_flat(
         defects), the same in every light; ``"illumination"``: the share of the light the
         optics bring to each pixel (vignetting, dust shadows, the colour term), smooth but
         for the dust; ``"all"``: the whole response, their product (to 1e-4 in Example 3,
-        whose binning averages the product of the two).
+        whose binning averages the product of the two, but at the edges of the dust
+        shadows and the defects).
 
     Returns
     -------
