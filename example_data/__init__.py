@@ -109,7 +109,8 @@ What is modelled
     to 2.9 binned pixels as the seeing changes) with a halo of 5 % of the light falling as
     r**-2.5 out to 13 arcmin; five large galaxies (Sersic discs, a lenticular and an
     elliptical, half-light radii of 14 to 75 pixels, drawn out to their faint outskirts) and
-    some 480 faint ones to r = 21 from the SDSS counts. The 12 pointings are tens of arcsec apart (:data:`EXAMPLE3_DITHERS`), so
+        some 480 faint ones to r = 21 from the SDSS counts. The 12 pointings are tens of
+    arcsec apart (:data:`EXAMPLE3_DITHERS`), so
     each source falls on other pixels in every frame. All stars brighter than r = 13.5 or
     so saturate.
 12. Bleeding (Example 3): the KAF-16803 has anti-blooming drains, which remove the charge a
@@ -131,7 +132,8 @@ the low columns of Examples 1 and 2 are a fraction of the charge, not a fixed lo
 flat's level the difference is small); the shading of an iris shutter in short exposures;
 scattered light and ghosts, and the diffraction spikes of bright stars; residuals of the
 bias subtraction; a colour term that differs between filters or chips (one bowl, scaled by
-the light's redness); the brighter-fatter effect and charge-transfer inefficiency. In Example 3 also: fringing (a front-illuminated chip in r hardly fringes),
+the light's redness); the brighter-fatter effect and charge-transfer inefficiency. In
+Example 3 also: fringing (a front-illuminated chip in r hardly fringes),
 the sky's emission lines and any change of the sky's colour with the Moon, airglow
 variations on small scales, the softening of the anti-blooming drains' onset (a pixel fills
 linearly, then stops), the read noise and charge of the two columns that binning sums
