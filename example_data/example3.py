@@ -320,10 +320,9 @@ def example3_sources(index: int, *, tracked: bool = False) -> Sources:
     (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat cores (beta = 2.5) whose
     FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the seeing from frame
     to frame, with a halo that holds 5 % of the light and falls as r**-2.5 out to arcminutes
-        (``peak`` is the sum of the two at the centre). Every star brighter than r = 13.5 or
-    so saturates in 300 s;
-    the two brightest (r = 5.9 and 6.5) also bleed along their columns, and the third
-    (r = 7.0) does in the best seeing.
+    (``peak`` is the sum of the two at the centre). Every star brighter than r = 13.5 or so
+    saturates in 300 s; the two brightest (r = 5.9 and 6.5) also bleed along their columns,
+    and the third (r = 7.0) does in the best seeing.
 
     Parameters
     ----------
