@@ -110,8 +110,8 @@ What is modelled
     r**-2.5 out to 13 arcmin; five large galaxies (Sersic discs, a lenticular and an
     elliptical, half-light radii of 14 to 75 pixels, drawn out to their faint outskirts) and
     some 480 faint ones to r = 21 from the SDSS counts. The 12 pointings are tens of arcsec
-    apart (:data:`EXAMPLE3_DITHERS`), so each source falls on other pixels in every frame. All stars brighter than r = 13.5 or
-    so saturate.
+    apart (:data:`EXAMPLE3_DITHERS`), so each source falls on other pixels in every frame.
+    All stars brighter than r = 13.5 or so saturate.
 12. Bleeding (Example 3): the KAF-16803 has anti-blooming drains, which remove the charge a
     full pixel keeps collecting, so a saturated star normally stays round. Only a star that
     overloads the drains, here assumed to cope with 100 times a pixel's full well, bleeds:
