@@ -151,8 +151,9 @@ def example1_screen(filter_name: str) -> np.ndarray:
     """Return the uneven light of the dome screen on the example 1 chip, median 1.
 
     The screen is not lit evenly, and its light is not the sky's: a smooth pattern of several
-    per cent (9 % from brightest to faintest in g'), different in g' and i' (the lamp's light reaches the screen's parts at other
-    angles, and their reflectance depends on the colour). The dome flats record it times the
+    per cent (9 % from brightest to faintest in g'), different in g' and i' (the lamp's light
+    reaches the screen's parts at other angles, and their reflectance depends on the
+    colour). The dome flats record it times the
     chip's response, :func:`true_flat`, which leaves it out: it is an error of every dome
     flat, which no combination of the frames can see, and which an illumination correction
     (from twilight or night-sky frames) removes.
