@@ -260,7 +260,8 @@ def measure(case, files, mem_limit):
     Returns
     -------
     dict
-        ``case``; ``wall``, the wall time in seconds, and ``extra``, the peak memory above
+        ``case``; ``wall``, the wall time in seconds, ``cpu``, the CPU time of all its
+        threads (seconds), and ``extra``, the peak memory above
         the baseline in bytes; ``reject``, the REJECT keyword of a combined CCDData (else
         None); ``error``, None, or the exception's type and message if the case raised
         (``wall`` and ``extra`` are then None).
@@ -270,16 +271,23 @@ def measure(case, files, mem_limit):
     function = CASE_FUNCTIONS[case]
     use_hwm = _reset_peak()
     base = _status_bytes("VmRSS") if use_hwm else _ru_peak_bytes()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         result = function(files, mem_limit)
     except Exception as err:  # reported by the parent, which runs the other cases
         return {"case": case, "wall": None, "extra": None, "reject": None, "error": repr(err)}
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = _status_bytes("VmHWM") if use_hwm else _ru_peak_bytes()
     meta = getattr(result, "meta", None)
     reject = meta.get("REJECT") if meta is not None else None
-    return {"case": case, "wall": wall, "extra": peak - base, "reject": reject, "error": None}
+    return {
+        "case": case,
+        "wall": wall,
+        "cpu": cpu,
+        "extra": peak - base,
+        "reject": reject,
+        "error": None,
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -339,9 +347,9 @@ def combine_rounds(found):
     failed = [r for r in found if r["error"] is not None]
     if failed:
         return failed[0]
-    walls = [r["wall"] for r in found]
+    walls, cpu = [r["wall"] for r in found], float(np.median([r["cpu"] for r in found]))
     extra = max(r["extra"] for r in found)
-    return {**found[0], "wall": float(np.median(walls)), "walls": walls, "extra": extra}
+    return {**found[0], "wall": float(np.median(walls)), "walls": walls, "cpu": cpu, "extra": extra}
 
 
 def report(results, logs, n_files, mem_limit):
@@ -353,8 +361,8 @@ def report(results, logs, n_files, mem_limit):
         f"mem_limit = {mem_limit / 1e6:.0f} MB, {os.cpu_count()} CPUs, "
         f"median of {rounds} round(s); load average at the end {load}\n"
     )
-    print("| case | wall time (s) | peak memory above baseline (MB) |")
-    print("|---|---:|---:|")
+    print("| case | wall time (s) | CPU time (s) | peak memory above baseline (MB) |")
+    print("|---|---:|---:|---:|")
     for case, label in CASES.items():
         if case not in results:
             continue
@@ -362,9 +370,10 @@ def report(results, logs, n_files, mem_limit):
         if result["reject"] is not None:
             label = f"{label} (REJECT = {result['reject']})"
         if result["error"] is None:
-            print(f"| ({case}) {label} | {result['wall']:.2f} | {result['extra'] / 1e6:.0f} |")
+            wall, cpu, extra = result["wall"], result["cpu"], result["extra"] / 1e6
+            print(f"| ({case}) {label} | {wall:.2f} | {cpu:.2f} | {extra:.0f} |")
         else:
-            print(f"| ({case}) {label} | failed | failed |")
+            print(f"| ({case}) {label} | failed | failed | failed |")
     print()
     ok = {case: r for case, r in results.items() if r["error"] is None}
     all_met = len(ok) == len(results)
