@@ -97,7 +97,11 @@ def main(argv=None):
                 for n, files in stacks.items():
                     best[n] = min(best[n], time_per_frame(files))
     mean = sum(best.values()) / len(best)
-    print(f"combine_flats, 2048 x 2048 frames, {os.cpu_count()} CPUs, fastest of {args.repeat}\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(
+        f"combine_flats, 2048 x 2048 frames, {os.cpu_count()} CPUs, fastest of {args.repeat}; "
+        f"load average at the end {load}\n"
+    )
     print("| N | time per frame (ms) | / mean |")
     print("|---:|---:|---:|")
     for n, seconds in best.items():
