@@ -59,8 +59,9 @@ workspace:
 		test -e $(WORKSPACE)/$$nb || { cp $$nb $(WORKSPACE)/$$nb && echo "copied $$nb into $(WORKSPACE)/"; }; \
 	done
 
-# On both cores (pytest-xdist), a file's tests on one worker; the notebooks, the longest
-# files, first.  The example data is written once, before the workers start (tests/conftest.py).
+# On both cores (pytest-xdist), a file's tests on one worker; the longest files first
+# (tests/conftest.py: LONGEST_FIRST).  The example data is written once, before the workers
+# start (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/python -m pytest notebooks/[0-9][0-9]-*.ipynb tests --nbval --nbval-current-env \
 		--doctest-modules convenience_functions.py _flat_engine example_data \

@@ -62,16 +62,17 @@ def _departure(rows):
     return low
 
 
-def defect_mask(data, out=None):
+def defect_mask(data, out=None, spread=None):
     """Return the bad pixels of a combined flat ``data`` (median 1) by the module's rule.
 
     With ``out`` (a boolean array of the flat's shape) the bad pixels are set True in it
     and their number returned instead: the work goes by blocks of rows, so that no
-    temporary array is as large as the flat.
+    temporary array is as large as the flat.  ``spread`` is ``pixel_spread(data)`` when
+    the caller has it already (found here otherwise).
     """
     ny, nx = np.shape(data)
     mask = np.zeros((ny, nx), dtype=bool) if out is None else out
-    spread = pixel_spread(data) if nx >= 5 else math.nan
+    spread = pixel_spread(data) if spread is None else spread
     judged = spread > 0
     cut = np.float32(5 * spread) if judged else None
     starts = np.arange(0, ny, SEGMENT)
@@ -107,11 +108,11 @@ def mask_defects(flat):
     """
     if flat.mask is None:
         flat.mask = np.zeros(flat.shape, dtype=bool)
-    count = defect_mask(flat.data, out=flat.mask)
+    spread = pixel_spread(flat.data)  # once, for the mask and for the header
+    count = defect_mask(flat.data, out=flat.mask, spread=spread)
     flat.meta["NBADPIX"] = (count, "pixels masked as defects or below BPFLOOR")
     flat.meta["BPFLOOR"] = (FLOOR, "a flat value below this is always masked")
     flat.meta["BPSIGMA"] = (PIXEL_SIGMA, "[spreads] pixel vs its row neighbours: bad")
-    spread = pixel_spread(flat.data)
     if math.isfinite(spread):
         flat.meta["BPSPREAD"] = (round(spread, 6), "pixel-to-pixel spread of the flat (mad_std)")
     return flat

@@ -3,8 +3,11 @@
 Run from the repository's root with ``python -m benchmarks.bench_scaling [--folder DIR]``.
 Example 3's twelve 2048 x 2048 frames are written with ``example_data.ensure_example3`` into
 DIR (kept, so a second run is cheap) or, without ``--folder``, into a temporary folder; the
-stacks of N = 5, 10, 20, 40 and 100 frames are hard links to them under distinct names (a
-copy where links are refused), so every file is read as a file of its own.
+stacks of N = 5, 10, 20, 40 and 100 frames are made of them under distinct names: the first
+twelve hard links (a copy where links are refused), every further one a copy of one of them
+with its values multiplied by 1 + 0.01 k (k = 1, 2, ...), so that it is a frame of its own.
+(Links alone would be the same data twice: `combine_flats` leaves a frame's twin out, and
+from N = 20 on it combined twelve frames while this benchmark divided by N.)
 
 Each N is combined with ``combine_flats`` and its defaults, ``--repeat`` times in turn
 (5, 10, ..., 100, then again), and the fastest time of each N kept (the machine may be shared:
@@ -31,16 +34,31 @@ TOLERANCE = 0.20
 
 
 def stack_files(sources, count, folder):
-    """Return ``count`` distinct file names in ``folder``, each a link to one of ``sources``."""
+    """Return ``count`` file names in ``folder``, each a frame of its own.
+
+    The first ``len(sources)`` are links to ``sources``; the k-th round after them holds
+    copies with their values multiplied by 1 + 0.01 k (same header): not twins of the
+    sources, which `combine_flats` would leave out.
+    """
+    from astropy.io import fits
+
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for i in range(count):
         name = folder / f"frame-{i + 1:03d}.fit"
-        if not name.exists():
+        source = sources[i % len(sources)]
+        if name.exists():
+            pass
+        elif i < len(sources):
             try:
-                os.link(sources[i % len(sources)], name)
+                os.link(source, name)
             except OSError:  # another file system, or links not allowed
-                shutil.copyfile(sources[i % len(sources)], name)
+                shutil.copyfile(source, name)
+        else:
+            with fits.open(source) as hdul:
+                factor = 1 + 0.01 * (i // len(sources))
+                data = (hdul[0].data * factor).astype(hdul[0].data.dtype)
+                fits.PrimaryHDU(data, hdul[0].header).writeto(name)
         names.append(str(name))
     return names
 
@@ -50,8 +68,11 @@ def time_per_frame(files):
     import convenience_functions as cf
 
     start = time.perf_counter()
-    cf.combine_flats(files)
-    return (time.perf_counter() - start) / len(files)
+    flat = cf.combine_flats(files)
+    seconds = time.perf_counter() - start
+    if flat.meta["NCOMBINE"] != len(files):  # a frame left out: the time is not per frame
+        raise SystemExit(f"combine_flats combined {flat.meta['NCOMBINE']} of {len(files)} frames")
+    return seconds / len(files)
 
 
 def main(argv=None):
@@ -76,7 +97,11 @@ def main(argv=None):
                 for n, files in stacks.items():
                     best[n] = min(best[n], time_per_frame(files))
     mean = sum(best.values()) / len(best)
-    print(f"combine_flats, 2048 x 2048 frames, {os.cpu_count()} CPUs, fastest of {args.repeat}\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(
+        f"combine_flats, 2048 x 2048 frames, {os.cpu_count()} CPUs, fastest of {args.repeat}; "
+        f"load average at the end {load}\n"
+    )
     print("| N | time per frame (ms) | / mean |")
     print("|---:|---:|---:|")
     for n, seconds in best.items():

@@ -5,9 +5,10 @@ The frames (and a tracked, undithered set of the same night) are written with
 ``example_data.ensure_example3`` into DIR (kept, so a second run is cheap) or, without
 ``--folder``, into a temporary folder that is removed afterwards.
 
-Three combinations of the same frames are compared with ``example_data.true_flat(3, "r")``,
-after dividing each by the plane that best fits flat / truth (the night sky's mean
-gradient, which every flat made from the sky records):
+Three combinations of the same frames are compared with ``example_data.true_flat(3, "r")``
+(the chip's defects, ``example_data.defect_pixels(3)``, left out), after dividing each by the
+plane that best fits flat / truth (the night sky's mean gradient, which every flat made from
+the sky records):
 
 - the median of the frames, each scaled by its inverse median (the simplest "superflat");
 - ``combine_flats``, the course's flat combiner, which rejects outliers pixel by pixel;
@@ -127,6 +128,7 @@ def run(folder):
     print(f"Example 3 frames ready in {time.perf_counter() - start:.1f} s ({folder})\n")
     files = [str(dithered / name) for name in ed.example_files(3)]
     truth = ed.true_flat(3, "r").astype(np.float64)
+    truth[ed.defect_pixels(3)] = np.nan  # dead pixels, traps' columns, hot pixels: left out
     levels = np.array(ed.EXAMPLE3_SKY_LEVELS)
     noise = (levels, ed.EXAMPLE3_GAIN, ed.EXAMPLE3_READ_NOISE)
 

@@ -28,8 +28,12 @@ values are the light collected, in ADU.
 How a frame is made
 -------------------
 Each camera has a fixed response map, built once per call in float32: the illumination of
-the chip times the response of each pixel. :func:`true_flat` returns it, normalised to a
-median of 1. A frame is ``level * response``, for Example 2 times a twilight-sky gradient,
+the chip times the response of each pixel, in the light of the example's frames.
+:func:`true_flat` returns it, normalised to a median of 1, in any of the three lights
+(``light=``: dome, twilight, night) and in two parts (``part=``: the chip's pixels and the
+optics' illumination); for Example 1 without the dome screen's uneven light
+(:func:`example1_screen`), which the frames record too. A frame is ``level * response``
+(Example 1: times the screen's light), for Example 2 times a twilight-sky gradient,
 with the level chosen so that the frame's median matches the real data the example is
 modelled on. Stars (Example 2) are added, themselves seen through the response. An
 Example 3 frame is ``(sky + sources) * response``, the sky a level times a moonlit
@@ -43,7 +47,11 @@ Cosmic rays come last; Examples 2 and 3 are capped at their saturation level, 64
 What is modelled
 ----------------
 1. Illumination. Example 1: the dome screen's smooth few-per-cent pattern, different in g'
-   and i'. Example 2: vignetting, about 10 % darker in the corners than on the optical axis.
+   and i' (light of the screen: not in :func:`true_flat`). Example 2: vignetting, about 10 %
+   darker in the corners than on the optical axis. The colour of the light: the response's
+   large scales depend on it (the filter's band edges shift across the field), a bowl
+   around the optical axis, relative to twilight 0.75 % deeper in the night sky's light and
+   1.2 % in a dome lamp's, peak to valley beyond a plane (:mod:`example_data.maps`).
 2. Pixel-to-pixel response, uncorrelated from pixel to pixel: 0.60 % rms in g' and 0.35 %
    in i' on the thinned chip (blue light is absorbed next to the chip's back surface, whose
    treatment is uneven; the two filters share part of the pattern), 0.7 % in r on the
@@ -79,46 +87,57 @@ What is modelled
    layer and smaller pixels of the front-illuminated chip. Example 3 sees the same rate on
    the same chip, with 18 micron binned pixels and a 4 s readout: some 137 hits a frame.
 9. Example 3's response (:func:`true_flat` ``(3, "r")``): Example 2's, each block of 2 x 2
-   pixels averaged (a binned pixel collects the charge of four), renormalised to median 1.
+   pixels averaged (a binned pixel collects the charge of four), in the night sky's light,
+   renormalised to median 1; the low columns are charge traps that take a fixed 48 to 160
+   ADU from each binned pixel (no response). 300 hot pixels (20 to 3000 ADU) and two hot
+   columns (10 to 40 ADU), which the dark subtraction left, are in every frame at the same
+   place (:func:`example3_hot_pixels`, :func:`defect_pixels`).
    Gain (1.5 e-/ADU) and saturation (64 000 ADU, the converter's limit) are Example 2's;
    the read noise of 10 e- is added once per binned pixel.
-10. Example 3's sky (:func:`example3_sky`): 4420 ADU falling to 2085 ADU in 300 s (18.4 to
-    19.2 mag per square arcsec: a moonlit sky, darkening as the Moon sinks), times a plane
-    of 1.8 % across the chip weakening to 1.1 % and turning by 45 degrees over the night.
+10. Example 3's night (:mod:`example_data.night`): a site, a pointing and a tangent-plane
+    WCS in the headers (OBSGEO-B/L/H, RA, DEC), and the Moon's altitude and illuminated
+    fraction at DATE-OBS (MOONALT, MOONILLU: 67 to 79 degrees, 89 %, as astropy computes
+    them). The sky (:func:`example3_sky`) follows them by Krisciunas & Schaefer's model of
+    moonlight: 4515 ADU falling to 3515 ADU in 300 s (18.40 to 18.67 mag per square arcsec)
+    as the field rises from 43 to 71 degrees, times a plane of 0.89 % across the chip,
+    brighter towards the Moon.
 11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): some
     1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 5.9
     to 20.5 (the zero point of Example 2: 10**(0.4 * (21.9 - r))
     ADU per second; counts grow by 10**0.3 per magnitude, 200 per square degree brighter
-    than r = 15), faint ones down to the sky's noise; Moffat images (beta = 2.5, FWHM 2.2
-    to 2.9 binned pixels as the seeing changes); five galaxies (Sersic discs, a lenticular
-    and an elliptical, half-light radii of 14 to 75 pixels, drawn out to their faint
-    outskirts). The 12 pointings are tens of arcsec apart (:data:`EXAMPLE3_DITHERS`), so
-    each source falls on other pixels in every frame. All stars brighter than r = 13.5 or
-    so saturate.
+    than r = 15), faint ones down to the sky's noise; Moffat cores (beta = 2.5, FWHM 2.2
+    to 2.9 binned pixels as the seeing changes) with a halo of 5 % of the light falling as
+    r**-2.5 out to 13 arcmin; five large galaxies (Sersic discs, a lenticular and an
+    elliptical, half-light radii of 14 to 75 pixels, drawn out to their faint outskirts) and
+    some 480 faint ones to r = 21 from the SDSS counts. The 12 pointings are tens of arcsec
+    apart (:data:`EXAMPLE3_DITHERS`), so each source falls on other pixels in every frame.
+    All stars brighter than r = 13.5 or so saturate.
 12. Bleeding (Example 3): the KAF-16803 has anti-blooming drains, which remove the charge a
     full pixel keeps collecting, so a saturated star normally stays round. Only a star that
     overloads the drains, here assumed to cope with 100 times a pixel's full well, bleeds:
     the charge beyond that runs up and down its column, filling pixel after pixel to a full
     well (charge is conserved, but for what runs off the chip), and they read as saturated.
-    The two brightest stars (r = 5.9 and 6.5) bleed in every frame, over some 220 to 490 and
-    35 to 150 pixels (the sharper the seeing, the higher the peak and the longer the trail),
-    the third (r = 7.0) only in the best seeing, over up to 25 pixels.
+    The two brightest stars (r = 5.9 and 6.5) bleed in every frame, over some 200 to 460 and
+    30 to 130 pixels (the sharper the seeing, the higher the peak and the longer the trail),
+    the third (r = 7.0) only in the best seeing, over up to 35 pixels.
 
 What is not modelled
 --------------------
 Non-linearity (the KAF-16803 departs from linearity by a few tenths of a per cent above about
 40 000 ADU, where Example 2's first frames lie: the simulated chips are perfectly linear, so
 the response is the same at every level); bleeding in Example 2 (its stars do not overload
-the anti-blooming drains); hot pixels (irrelevant in calibrated flats); the shading of an
-iris shutter in short exposures; scattered light and ghosts, and the halos and diffraction
-spikes of bright stars; residuals of the bias and dark subtraction; the colour difference
-between the flat's light and the night sky's (Example 3's response is Example 2's, though
-the night sky is redder than twilight); the brighter-fatter effect and charge-transfer
-inefficiency. In Example 3 also: fringing (a front-illuminated chip in r hardly fringes),
+the anti-blooming drains); hot pixels in Examples 1 and 2 (irrelevant in calibrated flats);
+the low columns of Examples 1 and 2 are a fraction of the charge, not a fixed loss (at a
+flat's level the difference is small); the shading of an iris shutter in short exposures;
+scattered light and ghosts, and the diffraction spikes of bright stars; residuals of the
+bias subtraction; a colour term that differs between filters or chips (one bowl, scaled by
+the light's redness); the brighter-fatter effect and charge-transfer inefficiency. In
+Example 3 also: fringing (a front-illuminated chip in r hardly fringes),
 the sky's emission lines and any change of the sky's colour with the Moon, airglow
 variations on small scales, the softening of the anti-blooming drains' onset (a pixel fills
 linearly, then stops), the read noise and charge of the two columns that binning sums
-separately, faint galaxies below r = 14 other than the five, satellites and aircraft,
+separately, galaxies fainter than r = 21, the sky's gradient with airmass across the chip,
+satellites and aircraft,
 field rotation and distortion (the dither is a pure shift), and the convolution of the
 galaxies with the seeing (their cores are only softened).
 
@@ -153,6 +172,9 @@ The package
 :mod:`example_data.maps`, :mod:`example_data.noise`, :mod:`example_data.sources`
     The shared physics: pieces of response maps (rings, smooth fields, defects, ramps);
     shot and read noise and cosmic rays; stars, galaxies and bleeding.
+:mod:`example_data.night`
+    Example 3's night: the site, the pointing and its WCS, the Moon at each frame, the
+    moonlit sky's brightness and gradient (Krisciunas & Schaefer 1991).
 :mod:`example_data.header`
     The FITS header of a frame, built from the example's and the camera's records.
 :mod:`example_data.examples`
@@ -186,6 +208,7 @@ from example_data.example1 import (
     EXAMPLE1_FILTERS,
     EXAMPLE1_MEDIANS,
     EXAMPLE1_SHAPE,
+    example1_screen,
     example1_spots,
 )
 from example_data.example2 import (
@@ -210,6 +233,7 @@ from example_data.example3 import (
     EXAMPLE3_SKY_LEVELS,
     EXAMPLE3_TRACKED_FILES,
     EXAMPLE3_TRACKED_OFFSETS,
+    example3_hot_pixels,
     example3_sky,
     example3_source_image,
     example3_sources,
@@ -233,7 +257,17 @@ from example_data.examples import (
 )
 from example_data.folders import open_data_folder, open_output_folder
 from example_data.header import SIMULATION_VERSION as SIMULATION_VERSION
-from example_data.truth import CosmicRays, Defects, Donuts, Galaxies, Sky, Sources, Spots, Stars
+from example_data.truth import (
+    CosmicRays,
+    Defects,
+    Donuts,
+    Galaxies,
+    HotPixels,
+    Sky,
+    Sources,
+    Spots,
+    Stars,
+)
 from example_data.writing import (
     ensure_example1,
     ensure_example2,
@@ -280,6 +314,7 @@ __all__ = [
     "Defects",
     "Donuts",
     "Galaxies",
+    "HotPixels",
     "Sky",
     "Sources",
     "Spots",
@@ -290,10 +325,12 @@ __all__ = [
     "ensure_example2",
     "ensure_example3",
     "ensure_example_data",
+    "example1_screen",
     "example1_spots",
     "example2_donuts",
     "example2_sky_gradient",
     "example2_stars",
+    "example3_hot_pixels",
     "example3_sky",
     "example3_source_image",
     "example3_sources",

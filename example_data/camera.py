@@ -17,7 +17,7 @@ generated, in which order, or on which thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,7 @@ _STREAM_STARS = 3
 _STREAM_SPOTS = 4
 _STREAM_DONUTS = 5
 _STREAM_DEFECTS = 6
+_STREAM_GALAXIES = 7
 
 _ROW_BLOCK = 128  # rows processed at a time in per-frame loops (keeps temporaries small)
 _SUBSAMPLE = 4  # step of the subsample used to measure a noiseless model's median
@@ -170,6 +171,9 @@ class Example:
         OBJECT of the frames.
     tracked_files : tuple of str or None
         File names of the tracked (undithered) variant, if the example has one.
+    observation : callable or None
+        ``observation(index, tracked)`` returns a frame's cards of the site, the pointing,
+        the WCS and the Moon (None: the frames carry none).
     """
 
     number: int
@@ -182,6 +186,7 @@ class Example:
     imagetyp: str
     object: str
     tracked_files: tuple[str, ...] | None = None
+    observation: Callable[[int, bool], list[Card]] | None = None
 
     @property
     def folder_name(self) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from example_data.camera import _STREAM_MAP, _STREAM_SPOTS, Camera, Example, _rng
 from example_data.maps import (
     _apply_defects,
+    _colour_ramps,
     _multiply_ring,
     _norm_coord,
     _place,
@@ -135,15 +136,77 @@ _MOTTLE_CELL = 32
 _FRINGE_AMPLITUDE = 0.0005  # i' fringe residue in dome light: 0.1 % peak to peak
 
 
-def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
+def _screen_ramps(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the row and column factors (float64) of the dome screen's light in a filter."""
+    y = _norm_coord(EXAMPLE1_SHAPE[0])
+    x = _norm_coord(EXAMPLE1_SHAPE[1])
+    if name == "g'":
+        return 1.0 + 0.020 * y - 0.025 * y**2, 1.0 + 0.012 * x - 0.030 * x**2
+    if name == "i'":
+        return 1.0 - 0.008 * y - 0.040 * y**2, 1.0 - 0.015 * x - 0.020 * x**2
+    raise ValueError(f"filter_name must be g' or i', not {name!r}")
+
+
+def example1_screen(filter_name: str) -> np.ndarray:
+    """Return the uneven light of the dome screen on the example 1 chip, median 1.
+
+    The screen is not lit evenly, and its light is not the sky's: a smooth pattern of several
+    per cent (9 % from brightest to faintest in g'), different in g' and i' (the lamp's light
+    reaches the screen's parts at other angles, and their reflectance depends on the
+    colour). The dome flats record it times the
+    chip's response, :func:`true_flat`, which leaves it out: it is an error of every dome
+    flat, which no combination of the frames can see, and which an illumination correction
+    (from twilight or night-sky frames) removes.
+
+    Parameters
+    ----------
+    filter_name : {"g'", "i'"}
+        The filter.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, :data:`EXAMPLE1_SHAPE`, median 1.
+
+    Raises
+    ------
+    ValueError
+        If ``filter_name`` is not "g'" or "i'".
+    """
+    ramp_r, ramp_c = _screen_ramps(filter_name)
+    screen = np.multiply.outer(ramp_r, ramp_c).astype(np.float32)
+    screen /= np.float32(np.median(screen))
+    return screen
+
+
+def truth_map(name: str, light: str, part: str) -> np.ndarray:
+    """Return the response (float32) of ``part`` of the chip and telescope in ``light``.
+
+    ``"pixels"``: the chip's response (everything but the colour term); ``"illumination"``:
+    the colour term of :func:`~example_data.maps._colour_ramps` (1 in the dome's light:
+    the telescope's vignetting is not modelled); ``"all"``: their product. The dome screen's
+    uneven light is in none of them (:func:`example1_screen`).
+    """
+    if part == "illumination":
+        sens = np.ones(EXAMPLE1_SHAPE, dtype=np.float32)
+    else:
+        sens = response_maps([name], screen=False)[name]
+    if part != "pixels" and light != "dome":
+        ramp_r, ramp_c = _colour_ramps(EXAMPLE1_SHAPE, light, "dome")
+        sens *= ramp_r[:, None]
+        sens *= ramp_c[None, :]
+    return sens
+
+
+def response_maps(filters: Sequence[str], *, screen: bool = True) -> dict[str, np.ndarray]:
     """Build the example 1 response map (float32) of each filter in ``filters``.
 
-    The map is the dome illumination (a smooth, filter-dependent few-per-cent term) times the
-    chip's response: pixel-to-pixel variations and a mottle (stronger in g'), faint steps
-    between the blocks the chip's layout was stitched from, a cross-hatch from thinning
-    (stronger in g'), in i' a smooth change of response with the membrane's thickness (and a
-    faint residue of interference fringes), dark spots where the thinning was uneven (deeper
-    in g'), and the chip's defects.
+    The map is the dome screen's light (a smooth, filter-dependent few-per-cent term, left
+    out with ``screen=False``) times the chip's response: pixel-to-pixel variations and a
+    mottle (stronger in g'), faint steps between the blocks the chip's layout was stitched
+    from, a cross-hatch from thinning (stronger in g'), in i' a smooth change of response
+    with the membrane's thickness (and a faint residue of interference fringes), dark spots
+    where the thinning was uneven (deeper in g'), and the chip's defects.
     """
     nrow, ncol = EXAMPLE1_SHAPE
     y = _norm_coord(nrow)
@@ -169,22 +232,15 @@ def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
 
     maps: dict[str, np.ndarray] = {}
     for name in filters:
-        if name == "g'":
-            illum_r = 1.0 + 0.020 * y - 0.025 * y**2
-            illum_c = 1.0 + 0.012 * x - 0.030 * x**2
-            hatch = 0.006
-        elif name == "i'":
-            illum_r = 1.0 - 0.008 * y - 0.040 * y**2
-            illum_c = 1.0 - 0.015 * x - 0.020 * x**2
-            hatch = 0.002
-        else:  # pragma: no cover - internal use only
-            raise ValueError(f"unknown example 1 filter {name!r}")
+        illum_r, illum_c = _screen_ramps(name)
+        hatch = 0.006 if name == "g'" else 0.002
         sens = np.multiply(surface, np.float32(_PIXEL_SURFACE[name]))
         sens += mottle * np.float32(_MOTTLE[name])
         sens += common
         sens *= np.multiply(hatch_r[:, None], hatch_c[None, :] * np.float32(hatch)) + 1
-        sens *= illum_r.astype(np.float32)[:, None]
-        sens *= illum_c.astype(np.float32)[None, :]
+        if screen:
+            sens *= illum_r.astype(np.float32)[:, None]
+            sens *= illum_c.astype(np.float32)[None, :]
         if name == "i'":
             # The thinned membrane is not equally thick everywhere.  ``thick`` is its
             # thickness in units of lambda / 2n (about 0.1 micron in i'), some 30 units

@@ -27,7 +27,7 @@ from example_data.camera import (
     _check_index,
     _rng,
 )
-from example_data.maps import _apply_defects, _multiply_ring, _place, _ramps
+from example_data.maps import _apply_defects, _colour_ramps, _multiply_ring, _place, _ramps
 from example_data.sources import _add_stars, _moffat_alpha
 from example_data.truth import Donuts, Stars
 
@@ -283,34 +283,80 @@ def example2_sky_gradient(index: int) -> tuple[float, float]:
 
 
 _EXAMPLE2_PIXEL = 0.007  # pixel-to-pixel response of the front-side illuminated chip
+_OPTICAL_AXIS = (2110.0, 1995.0)  # (row, column) where the optical axis meets the chip
+_AXIS_NORMALISED = tuple(
+    (a - (n - 1) / 2) / ((n - 1) / 2) for a, n in zip(_OPTICAL_AXIS, EXAMPLE2_SHAPE, strict=True)
+)
 
 
-def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
-    """Build the example 2 response map (float32) if ``filters`` holds "r" (it is r only).
-
-    Pixel-to-pixel response variations (0.7 % rms), vignetting (a smooth radial fall-off,
-    about 10 % in the corners, centred slightly off the chip's centre), dust donuts and the
-    chip's defects.
-    """
-    if not filters:
-        return {}
-    nrow, ncol = EXAMPLE2_SHAPE
+def _pixel_response() -> np.ndarray:
+    """Return the chip's pixel-to-pixel response (float32), without its defects."""
     rng = _rng(EXAMPLE2.number, -1, _STREAM_MAP)
     sens = rng.standard_normal(EXAMPLE2_SHAPE, dtype=np.float32)
     sens *= np.float32(_EXAMPLE2_PIXEL)
     sens += np.float32(1.0)
+    return sens
+
+
+def _vignetting() -> tuple[np.ndarray, np.ndarray]:
+    """Return the row and column factors (float32) of the vignetting."""
     # exp(-k r^2) is separable: exp(-k y^2) * exp(-k x^2). The optical axis is a little
     # off-centre; with k = 0.053 the corners are 8 % to 12 % darker than the axis.
+    nrow, ncol = EXAMPLE2_SHAPE
     k = -math.log(0.9) / 2
-    y = (np.arange(nrow) - 2110.0) / (nrow / 2)
-    x = (np.arange(ncol) - 1995.0) / (ncol / 2)
-    sens *= np.exp(-k * y**2).astype(np.float32)[:, None]
-    sens *= np.exp(-k * x**2).astype(np.float32)[None, :]
-    donuts = example2_donuts()
-    for r, c, radius, inner, depth in zip(*donuts, strict=True):
+    y = (np.arange(nrow) - _OPTICAL_AXIS[0]) / (nrow / 2)
+    x = (np.arange(ncol) - _OPTICAL_AXIS[1]) / (ncol / 2)
+    return np.exp(-k * y**2).astype(np.float32), np.exp(-k * x**2).astype(np.float32)
+
+
+def _shadows(sens: np.ndarray) -> None:
+    """Multiply ``sens`` in place by the shadows of the dust donuts."""
+    for r, c, radius, inner, depth in zip(*example2_donuts(), strict=True):
         _multiply_ring(sens, r, c, radius, depth, width=max(1.5, 0.04 * radius), inner=inner)
-    _apply_defects(sens, EXAMPLE2)
+
+
+def response_maps(filters: Sequence[str], *, columns: bool = True) -> dict[str, np.ndarray]:
+    """Build the example 2 response map (float32) if ``filters`` holds "r" (it is r only).
+
+    Pixel-to-pixel response variations (0.7 % rms), vignetting (a smooth radial fall-off,
+    about 10 % in the corners, centred slightly off the chip's centre), dust donuts and the
+    chip's defects (``columns=False``: without its low columns), in twilight's light.
+    """
+    if not filters:
+        return {}
+    sens = _pixel_response()
+    ramp_r, ramp_c = _vignetting()
+    sens *= ramp_r[:, None]
+    sens *= ramp_c[None, :]
+    _shadows(sens)
+    _apply_defects(sens, EXAMPLE2, columns=columns)
     return {"r": sens}
+
+
+def truth_map(light: str, part: str) -> np.ndarray:
+    """Return the response (float32) of ``part`` of the telescope and chip in ``light``.
+
+    ``"pixels"``: the chip's own response; ``"illumination"``: the light the optics bring
+    to each pixel (vignetting, dust shadows, the colour term of
+    :func:`~example_data.maps._colour_ramps`); ``"all"``: their product.
+    """
+    if part == "pixels":
+        sens = _pixel_response()
+        _apply_defects(sens, EXAMPLE2)
+        return sens
+    if part == "illumination":
+        sens = np.ones(EXAMPLE2_SHAPE, dtype=np.float32)
+        ramp_r, ramp_c = _vignetting()
+        sens *= ramp_r[:, None]
+        sens *= ramp_c[None, :]
+        _shadows(sens)
+    else:
+        sens = response_maps(["r"])["r"]
+    if light != "twilight":
+        ramp_r, ramp_c = _colour_ramps(EXAMPLE2_SHAPE, light, "twilight", _AXIS_NORMALISED)
+        sens *= ramp_r[:, None]
+        sens *= ramp_c[None, :]
+    return sens
 
 
 def noiseless_frame(

@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
 
 import numpy as np
 
-from example_data import example2
+from example_data import example2, night
 from example_data.camera import (
     _ROW_BLOCK,
+    _STREAM_GALAXIES,
     _STREAM_STARS,
     Example,
     _check_index,
     _check_tracked,
     _rng,
 )
-from example_data.example2 import _ZERO_POINT, EXAMPLE2_CAMERA, EXAMPLE2_SHAPE
-from example_data.maps import _ramps
-from example_data.sources import _add_galaxies, _add_night_stars, _bleed
-from example_data.truth import Galaxies, Sky, Sources, Stars
+from example_data.example2 import _AXIS_NORMALISED, _ZERO_POINT, EXAMPLE2_CAMERA, EXAMPLE2_SHAPE
+from example_data.maps import _chip_defects, _colour_ramps, _ramps
+from example_data.noise import _add_hot_pixels, _hot_pixels
+from example_data.sources import _add_galaxies, _add_night_stars, _bleed, _halo_amplitude
+from example_data.truth import Galaxies, HotPixels, Sky, Sources, Stars
 
 EXAMPLE3_SHAPE = (EXAMPLE2_SHAPE[0] // 2, EXAMPLE2_SHAPE[1] // 2)
 """Shape (rows, columns) of an example 3 frame: the example 2 chip binned 2 x 2."""
@@ -57,24 +58,16 @@ EXAMPLE3_DATE_OBS = (
     "2022-03-15T06:00:47.000",
 )
 """DATE-OBS (UTC, start of exposure) of each example 3 frame: one every 16 minutes or so."""
-EXAMPLE3_SKY_LEVELS = (
-    4420.0,
-    4215.0,
-    3975.0,
-    3760.0,
-    3490.0,
-    3280.0,
-    3045.0,
-    2830.0,
-    2615.0,
-    2425.0,
-    2250.0,
-    2085.0,
+EXAMPLE3_SKY_LEVELS = tuple(
+    round(10 ** (0.4 * (21.9 - night.sky_brightness(i))) * 300 * (18e-6 * 206264.806 / 4.8) ** 2)
+    for i in range(12)
 )
 """Sky level (ADU) of each example 3 frame, at the chip's centre on a pixel of response 1.
 
-A moonlit sky of 18.4 magnitudes per square arcsecond in r at the first frame, fading to
-19.2 as the Moon sinks towards the horizon (:func:`example3_sky`)."""
+A sky lit by a Moon 89 % full and 67 to 79 degrees high, 39 degrees from the field
+(:mod:`example_data.night`): 18.40 magnitudes per square arcsecond in r at the first frame,
+18.67 at the last (4515 to 3515 ADU), darker as the field rises and its light crosses less
+air (:func:`example3_sky`)."""
 EXAMPLE3_DITHERS = (
     (-60, -35),
     (-59, 85),
@@ -129,6 +122,12 @@ EXAMPLE3 = Example(
     imagetyp="LIGHT",
     object="galaxy field",
     tracked_files=EXAMPLE3_TRACKED_FILES,
+    observation=lambda index, tracked: night.observation_cards(
+        index,
+        (EXAMPLE3_TRACKED_OFFSETS if tracked else EXAMPLE3_DITHERS)[index],
+        EXAMPLE3_SHAPE,
+        EXAMPLE3_PIXEL_SCALE,
+    ),
 )
 """Example 3: its camera and frames (the medians are the sky levels)."""
 
@@ -185,29 +184,44 @@ _NIGHT_GALAXY_REACH = 420  # at most this far (pixels) from a galaxy's centre
 # every frame, the third only in the best seeing.
 # The full well and the drains' capacity are the camera's (EXAMPLE3_CAMERA.full_well_adu and
 # .drain_limit_adu).
-# The moonlit sky is brighter towards the Moon: a plane across the chip of 1.8 % at the
-# first frame, which weakens to 1.1 % and turns by 45 degrees as the Moon sinks and moves
-# west over the three hours.
-_NIGHT_GRADIENT = (0.018, -0.0025)  # amplitude at the first frame, change per hour
-_NIGHT_ANGLE = (250.0, -15.5)  # degrees at the first frame, change per hour
-
-
-def _hours_since_first(index: int) -> float:
-    """Return the hours between the starts of example 3's first frame and frame ``index``."""
-    first, this = (datetime.fromisoformat(EXAMPLE3_DATE_OBS[i]) for i in (0, index))
-    return (this - first).total_seconds() / 3600
+# The moonlit sky is brighter towards the Moon: across the chip's 0.44 degrees, 39 degrees
+# from the Moon, Krisciunas & Schaefer's model gives 0.89 %, towards the south-west
+# (:func:`example_data.night.sky_gradient`); the direction turns by 1.5 degrees over the
+# night, the Moon staying on the same side of the field.
+_CHIP_DEG = EXAMPLE3_SHAPE[1] * 18e-6 * 206264.806 / 4.8 / 3600
+# Star halos.  Beyond its Moffat core a star image has an aureole that falls as a power of
+# the radius, r**-2 to r**-3, out to arcminutes: light scattered by the mirrors' dust and
+# micro-roughness and by the atmosphere (King 1971, PASP 83, 199; Racine 1996, PASP 108,
+# 699).  We put 5 % of each star's light in a halo falling as r**-2.5 beyond one FWHM.
+_NIGHT_HALO = (0.05, 2.5)  # fraction of the flux, logarithmic slope at large radii
+_NIGHT_HALO_REACH = 1000  # pixels (13 arcmin): the brightest halos reach the whole chip
+# Faint galaxies.  Counts from the SDSS: about 90 galaxies per square degree brighter than
+# r = 17.77 (the main spectroscopic sample, Strauss et al. 2002, AJ 124, 1810), growing by
+# 10**0.45 per magnitude to r = 21 (the slope of the r counts fainter than r = 18, Yasuda
+# et al. 2001, AJ 122, 1104): some 2500 per square degree brighter than r = 21, about 480
+# on the chip.  Half-light radii about 3 arcsec at r = 17 and 1 arcsec at r = 21, with a
+# scatter of 0.2 dex (the sizes of SDSS galaxies, Shen et al. 2003, MNRAS 343, 978, at the
+# redshifts of those magnitudes); 70 % discs (n = 1), 30 % spheroids (n = 4).
+_GALAXY_COUNT = (90.0, 17.77, 0.45)  # per square degree brighter than r, r, d log10 N / dr
+_GALAXY_MAGNITUDES = (14.0, 21.0)
+_GALAXY_SIZE = (3.0, 17.0, -0.12, 0.2)  # arcsec at r, r, d log10 r_e / dr, scatter (dex)
+# Charge traps (the low columns of Example 2's chip) take a fixed charge from each binned
+# pixel that passes them: (1 - their response in Example 2) times 2400 e-, 48 to 160 ADU,
+# 1 % to 5 % of the night sky (a few thousandths of a twilight flat's level).
+_TRAP_ELECTRONS = 2400.0
 
 
 def example3_sky(index: int) -> Sky:
     """Return the sky of frame ``index`` of example 3: its level and its gradient.
 
-    The sky is lit by the Moon, which sinks towards the horizon during the three hours of the
-    sequence: the level falls from 4420 to 2085 ADU in 300 s (18.4 to 19.2 magnitudes per
-    square arcsecond in r), and the sky's gradient, brightest towards the Moon, weakens from
-    1.8 % to 1.1 % across the chip while its direction turns by 45 degrees. The gradient is a
-    plane, simulated (like Example 2's) as the product of a row ramp and a column ramp. It
-    is light of the sky, so :func:`true_flat` leaves it out; a sky flat made of these frames
-    records the average gradient unless it is fitted and removed.
+    The sky is lit by a Moon 89 % full and high (67 to 79 degrees), 39 degrees from the
+    field (:mod:`example_data.night`, whose numbers the headers carry: MOONALT, MOONILLU):
+    the level falls from 4515 to 3515 ADU in 300 s (18.40 to 18.67 magnitudes per square
+    arcsecond in r) as the field rises, from 43 to 71 degrees, and its light crosses less
+    air; the sky is 0.89 % brighter at the chip's edge towards the Moon than at the far
+    edge. The gradient is a plane, simulated (like Example 2's) as the product of a row ramp
+    and a column ramp. It is light of the sky, so :func:`true_flat` leaves it out; a sky
+    flat made of these frames records it unless it is fitted and removed.
 
     Parameters
     ----------
@@ -225,10 +239,45 @@ def example3_sky(index: int) -> Sky:
         If ``index`` is out of range.
     """
     index = _check_index(EXAMPLE3, index)
-    hours = _hours_since_first(index)
-    amplitude = _NIGHT_GRADIENT[0] + _NIGHT_GRADIENT[1] * hours
-    angle = _NIGHT_ANGLE[0] + _NIGHT_ANGLE[1] * hours
-    return Sky(EXAMPLE3_SKY_LEVELS[index], amplitude, angle)
+    amplitude, angle = night.sky_gradient(index, _CHIP_DEG)
+    return Sky(float(EXAMPLE3_SKY_LEVELS[index]), amplitude, angle)
+
+
+def _galaxy_field() -> Galaxies:
+    """Return example 3's galaxies on the undithered chip: the five large, then the faint.
+
+    Coordinates reach :data:`_NIGHT_MARGIN` pixels beyond the chip's edges; ``flux`` is per
+    second.
+    """
+    rng = _rng(EXAMPLE3.number, -1, _STREAM_GALAXIES)
+    nrow, ncol = EXAMPLE3_SHAPE
+    size = (nrow + 2 * _NIGHT_MARGIN, ncol + 2 * _NIGHT_MARGIN)
+    area_deg2 = size[0] * size[1] * (EXAMPLE3_PIXEL_SCALE / 3600) ** 2
+    count, at, slope = _GALAXY_COUNT
+    lo, hi = _GALAXY_MAGNITUDES
+    n = int(
+        rng.poisson(count * area_deg2 * (10 ** (slope * (hi - at)) - 10 ** (slope * (lo - at))))
+    )
+    a, b = 10 ** (slope * lo), 10 ** (slope * hi)
+    magnitude = np.log10(a + rng.uniform(0, 1, n) * (b - a)) / slope
+    r_e, at_r, size_slope, scatter = _GALAXY_SIZE
+    log_size = np.log10(r_e) + size_slope * (magnitude - at_r) + rng.normal(0, scatter, n)
+    sersic = np.where(rng.uniform(0, 1, n) < 0.7, 1.0, 4.0)
+    axis_ratio = np.where(sersic == 1.0, rng.uniform(0.3, 1.0, n), rng.uniform(0.6, 1.0, n))
+    g = np.array(_NIGHT_GALAXIES, dtype=np.float64).T
+    columns = [
+        rng.uniform(-_NIGHT_MARGIN, nrow - 1 + _NIGHT_MARGIN, n),
+        rng.uniform(-_NIGHT_MARGIN, ncol - 1 + _NIGHT_MARGIN, n),
+        magnitude,
+        10**log_size / EXAMPLE3_PIXEL_SCALE,
+        sersic,
+        axis_ratio,
+        rng.uniform(0, 180, n),
+    ]
+    row, col, mag, radius, n_index, q, angle = (
+        np.concatenate([g[i], c]) for i, c in enumerate(columns)
+    )
+    return Galaxies(row, col, 10 ** (0.4 * (_ZERO_POINT - mag)), mag, radius, n_index, q, angle)
 
 
 def _night_field() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -263,15 +312,17 @@ def example3_sources(index: int, *, tracked: bool = False) -> Sources:
 
     One patch of sky is in every frame: 2077 stars from r = 5.9 to 20.5 (their number grows
     by a factor of 10**0.3 per magnitude) over an area a little larger than the chip, some
-    1680 of them on the chip in any one frame, and five galaxies of r = 10.8 to 13.6. In
+    1680 of them on the chip in any one frame, five large galaxies of r = 10.8 to 13.6 and
+    590 faint ones of r = 14 to 21 (some 480 on the chip), from the SDSS galaxy counts. In
     the dithered frames the telescope points differently each time
     (:data:`EXAMPLE3_DITHERS`), so each source lands on different pixels in every frame; in
     the tracked variant it stays put but for a drift of under a pixel
-    (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat profiles (beta = 2.5,
-    broad wings) whose FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the
-    seeing from frame to frame. Every star brighter than r = 13.5 or so saturates in 300 s;
-    the two brightest (r = 5.9 and 6.5) also bleed along their columns, and the third
-    (r = 7.0) does in the best seeing.
+    (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat cores (beta = 2.5) whose
+    FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the seeing from frame
+    to frame, with a halo that holds 5 % of the light and falls as r**-2.5 out to arcminutes
+    (``peak`` is the sum of the two at the centre). Every star brighter than r = 13.5 or so
+    saturates in 300 s; the two brightest (r = 5.9 and 6.5) also bleed along their columns,
+    and the third (r = 7.0) does in the best seeing.
 
     Parameters
     ----------
@@ -300,20 +351,29 @@ def example3_sources(index: int, *, tracked: bool = False) -> Sources:
     flux = 10 ** (0.4 * (_ZERO_POINT - magnitude)) * exptime
     fwhm = np.full(row.size, _NIGHT_FWHM[index])
     alpha = fwhm / (2 * np.sqrt(2 ** (1 / _NIGHT_BETA) - 1))
-    peak = flux * (_NIGHT_BETA - 1) / (np.pi * alpha**2)
-    stars = Stars(row + drow, col + dcol, peak, fwhm, flux, magnitude)
-    g = np.array(_NIGHT_GALAXIES, dtype=np.float64).T
-    galaxies = Galaxies(
-        row=g[0] + drow,
-        col=g[1] + dcol,
-        flux=10 ** (0.4 * (_ZERO_POINT - g[2])) * exptime,
-        magnitude=g[2],
-        radius=g[3],
-        sersic=g[4],
-        axis_ratio=g[5],
-        angle=g[6],
-    )
+    core = (1 - _NIGHT_HALO[0]) * flux * (_NIGHT_BETA - 1) / (np.pi * alpha**2)
+    stars = Stars(row + drow, col + dcol, core, fwhm, flux, magnitude)
+    stars = stars._replace(peak=core + _halo_amplitude(stars, _NIGHT_HALO))
+    g = _galaxy_field()
+    galaxies = g._replace(row=g.row + drow, col=g.col + dcol, flux=g.flux * exptime)
     return Sources(stars, galaxies, (float(drow), float(dcol)))
+
+
+def example3_hot_pixels() -> HotPixels:
+    """Return the hot pixels and hot columns of example 3's frames.
+
+    Charge the dark subtraction left behind, the same in every frame (they belong to the
+    chip, not to the sky, so the dithers do not move them): 300 pixels of 20 to 3000 ADU and
+    two columns of 10 to 40 ADU from a hot spot to the far end. A combination of the
+    dithered frames keeps them; a bad-pixel mask (:func:`defect_pixels` ``(3)``) leaves
+    them out.
+
+    Returns
+    -------
+    HotPixels
+        Named tuple of arrays, the same on every call.
+    """
+    return _hot_pixels(EXAMPLE3)
 
 
 def _source_image(index: int, tracked: bool) -> np.ndarray:
@@ -333,6 +393,8 @@ def _source_image(index: int, tracked: bool) -> np.ndarray:
         beta=_NIGHT_BETA,
         floor=_NIGHT_PROFILE_FLOOR,
         small_star=_NIGHT_SMALL_STAR,
+        halo=_NIGHT_HALO,
+        max_reach=_NIGHT_HALO_REACH,
     )
     return image
 
@@ -344,8 +406,9 @@ def example3_source_image(index: int, *, tracked: bool = False) -> np.ndarray:
     their light arrives at the chip, before the response: the frame holds
     ``(sky + this) * true_flat(3, "r")``, then bleeding, noise and cosmic rays, capped at
     :data:`EXAMPLE3_SATURATE`. Each source is drawn out to where it falls below 0.2 ADU
-    (about 1/200 of the sky's noise per pixel), so ``image > t`` for a small ``t`` marks the
-    pixels that hold source light; bleed trails are not in it.
+    (about 1/200 of the sky's noise per pixel), the halos of the brightest stars out to 1000
+    pixels, so nearly every pixel holds some source light: ``image > t`` marks the pixels
+    with more than ``t``; bleed trails are not in it.
 
     Returns
     -------
@@ -356,21 +419,47 @@ def example3_source_image(index: int, *, tracked: bool = False) -> np.ndarray:
     return _source_image(index, _check_tracked(tracked))
 
 
+def _binned(fine: np.ndarray) -> np.ndarray:
+    """Return the mean of each 2 x 2 block of an example 2 map (float64)."""
+    nrow, ncol = EXAMPLE3_SHAPE
+    binned = fine.reshape(nrow, 2, ncol, 2).sum(axis=(1, 3), dtype=np.float64)
+    binned /= 4.0
+    return binned
+
+
+def truth_map(light: str, part: str) -> np.ndarray:
+    """Return the response (float32) of ``part`` of the chip and telescope in ``light``.
+
+    Example 2's map of the part (``"pixels"``, ``"illumination"`` or ``"all"``, see
+    :func:`example_data.example2.truth_map`) binned 2 x 2, but without the low columns: the
+    charge traps take a fixed charge from the binned pixels (:func:`noiseless_frame`), which
+    is no response.
+    """
+    if part == "illumination":
+        binned = _binned(example2.truth_map("twilight", "illumination"))
+    elif part == "pixels":
+        binned = _binned(example2.truth_map("twilight", "pixels"))
+    else:
+        binned = _binned(example2.response_maps(["r"], columns=False)["r"])
+    if part != "pixels" and light != "twilight":
+        ramp_r, ramp_c = _colour_ramps(EXAMPLE3_SHAPE, light, "twilight", _AXIS_NORMALISED)
+        binned *= ramp_r[:, None]
+        binned *= ramp_c[None, :]
+    return binned.astype(np.float32)
+
+
 def response_maps(filters: Sequence[str]) -> dict[str, np.ndarray]:
     """Build the example 3 response map (float32) if ``filters`` holds "r" (it is r only).
 
-    Example 2's map binned 2 x 2, normalised to median 1: a binned pixel collects the charge
-    of 2 x 2 pixels, so its response is their mean response.
+    Example 2's map binned 2 x 2 (a binned pixel collects the charge of 2 x 2 pixels, so its
+    response is their mean response), without its low columns, in the night sky's light
+    (:func:`truth_map`), normalised to median 1.
     """
     if not filters:
         return {}
-    fine = example2.response_maps(filters)["r"]
-    nrow, ncol = EXAMPLE3_SHAPE
-    binned = fine.reshape(nrow, 2, ncol, 2).sum(axis=(1, 3), dtype=np.float64)
-    del fine
-    binned /= 4.0
-    binned /= np.median(binned)
-    return {"r": binned.astype(np.float32)}
+    response = truth_map("night", "all")
+    response /= np.float32(np.median(response))
+    return {"r": response}
 
 
 def noiseless_frame(
@@ -387,4 +476,12 @@ def noiseless_frame(
         block += ramp_r[start:stop, None] * ramp_c[None, :]
         block *= response[start:stop]
     _bleed(frame, example3_sources(index, tracked=tracked).stars, EXAMPLE3_CAMERA)
+    defects = _chip_defects(example2.EXAMPLE2)
+    for column, first, response in zip(
+        defects.column, defects.first_row, defects.column_response, strict=True
+    ):  # the traps empty a column's pixels at worst
+        trapped = frame[first // 2 :, column // 2]
+        trapped -= np.float32((1 - response) * _TRAP_ELECTRONS / EXAMPLE3_CAMERA.gain)
+        np.maximum(trapped, 0, out=trapped)
+    _add_hot_pixels(frame, example3_hot_pixels(), EXAMPLE3_EXPTIMES[index])
     return frame

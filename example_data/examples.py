@@ -37,7 +37,7 @@ from astropy.io import fits
 from example_data import example1, example2, example3
 from example_data.camera import Example, _check_example, _check_index
 from example_data.header import _frame_header
-from example_data.maps import _chip_defects, _median_normalised, _subsample_median
+from example_data.maps import LIGHTS, _chip_defects, _median_normalised, _subsample_median
 from example_data.noise import _add_noise_and_cosmic_rays, _cosmic_rays
 from example_data.truth import CosmicRays, Defects
 
@@ -102,13 +102,15 @@ def defect_pixels(example: int) -> np.ndarray:
     """Return the map of an example's defective pixels: True where a defect is.
 
     The pixels of :func:`example_defects` (dead and low pixels, and each low column from
-    its ``first_row`` to the last row), for judging a mask of bad pixels.
+    its ``first_row`` to the last row), for judging a mask of bad pixels. Example 3's chip
+    is example 2's binned 2 x 2: its map holds example 2's defects at half the row and
+    column numbers (a binned pixel is defective if one of its four is), and the hot pixels
+    and hot columns of :func:`example3_hot_pixels`.
 
     Parameters
     ----------
-    example : {1, 2}
-        Example number; example 3's chip is example 2's, binned 2 x 2 (so its map is
-        example 2's, at half the row and column numbers).
+    example : {1, 2, 3}
+        Example number.
 
     Returns
     -------
@@ -118,13 +120,20 @@ def defect_pixels(example: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        As :func:`example_defects`.
+        If ``example`` is not 1, 2 or 3.
     """
-    defects = example_defects(example)
+    example = _check_example(example)
+    defects = _chip_defects(_RECORDS[1 if example == 1 else 2])
+    binning = 2 if example == 3 else 1
     pixels = np.zeros(_RECORDS[example].camera.shape, dtype=bool)
-    pixels[defects.row, defects.col] = True
+    pixels[defects.row // binning, defects.col // binning] = True
     for column, first_row in zip(defects.column, defects.first_row, strict=True):
-        pixels[first_row:, column] = True
+        pixels[first_row // binning :, column // binning] = True
+    if example == 3:
+        hot = example3.example3_hot_pixels()
+        pixels[hot.row, hot.col] = True
+        for column, first_row in zip(hot.column, hot.first_row, strict=True):
+            pixels[first_row:, column] = True
     return pixels
 
 
@@ -189,9 +198,10 @@ def example_medians(example: int) -> tuple[float, ...]:
 
     That is :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
     frames' medians agree to better than 0.2 %; for example 3 the sky levels,
-    :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.1 % (the
-    sources' light raises them a little; the pixels free of it, divided by the sky's
-    gradient and :func:`true_flat`, have the sky level as their median to 0.05 %).
+    :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.3 % (the
+    sources' light, the halos of the bright stars most, raises them a little; the pixels
+    with less than 1 ADU of it, divided by the sky's gradient and :func:`true_flat`, have
+    the sky level as their median to 0.05 %).
     """
     return _RECORDS[_check_example(example)].medians
 
@@ -227,31 +237,43 @@ def _simulate_frame(
     return _Simulation(example, [index], tracked=tracked).frame(index)
 
 
-def true_flat(example: int, filter: str) -> np.ndarray:
-    """Return the response the frames of an example and filter were drawn from.
+_OWN_LIGHT = {1: "dome", 2: "twilight", 3: "night"}
+_PARTS = ("all", "pixels", "illumination")
 
-    This is what a perfect combination of the frames would recover, and what no real data
-    set comes with: everything multiplicative that the flat should record, the illumination
-    of the chip times the response of each pixel, normalised to a median of 1 and computed
-    without writing any file (a second or two).
 
-    Example 1 (g' or i'): the dome illumination, the pixel-to-pixel response and mottle, the
-    stitching steps, the cross-hatch, the spots, in i' the thickness pattern and its fringe
-    residue, and the defects (dead pixels are 0). Example 2 (r): the vignetting, the
-    pixel-to-pixel response, the dust donuts and the defects. A frame is ``level`` times
-    this (Example 2: times :func:`example2_sky_gradient`, too), plus stars (Example 2),
-    noise and cosmic rays, capped at :data:`EXAMPLE2_SATURATE`. Example 3 (r): Example 2's
-    response (before the twilight gradient) binned 2 x 2, the mean of each block of four
-    pixels, renormalised to a median of 1; its frames are
-    ``(sky + example3_source_image) * true_flat(3, "r")``, then bleeding, noise and cosmic
-    rays.
+def true_flat(
+    example: int, filter: str, *, light: str | None = None, part: str = "all"
+) -> np.ndarray:
+    """Return the response a flat of an example and filter should record.
+
+    The truth no real data set comes with: everything multiplicative of the telescope and
+    the chip, the illumination of the chip times the response of each pixel, in a given
+    light, normalised to a median of 1 and computed without writing any file (a second or
+    two). A flat corrects the science only if it records this in the light of the science's
+    sky: the response's large scales depend on the light's colour (the filter's band edges
+    move across the field, so a red spectrum loses more at the field's edge than a blue one;
+    :mod:`example_data.maps`): relative to twilight, the night sky's response is 0.75 % lower
+    at the corners than on the optical axis beyond a plane, a dome lamp's 1.2 %.
+
+    Example 1 (g' or i', dome light): the pixel-to-pixel response and mottle, the stitching
+    steps, the cross-hatch, the spots, in i' the thickness pattern and its fringe residue,
+    and the defects (dead pixels are 0); not the dome screen's uneven light, which the
+    frames record too (:func:`example1_screen`): it is light of the screen, an error of the
+    dome flats. Example 2 (r, twilight): the vignetting, the pixel-to-pixel response, the
+    dust donuts and the defects; a frame is ``level`` times this times
+    :func:`example2_sky_gradient`, plus stars, noise and cosmic rays, capped at
+    :data:`EXAMPLE2_SATURATE`. Example 3 (r, the night sky): Example 2's response binned
+    2 x 2 (the mean of each block of four pixels) in the night sky's light, without the low
+    columns (their traps take a fixed charge, no response); its frames are
+    ``(sky + example3_source_image) * true_flat(3, "r")``, less the traps' charge, then
+    bleeding, noise, hot pixels and cosmic rays.
 
     Not included: anything additive or anything that changes from frame to frame, which a
-    combination must remove or average: noise, cosmic rays, stars (they add light) and the
-    twilight sky's gradient (light of the sky, not a property of the telescope, and
-    different in every frame; a combination of twilight flats records its average, about
-    1.25 % across the chip, which is the combined flat's error), and Example 3's moonlit
-    sky gradient (:func:`example3_sky`).
+    combination must remove or average: noise, cosmic rays, stars, hot pixels, the dome
+    screen's pattern, the twilight sky's gradient (light of the sky, not a property of the
+    telescope, and different in every frame; a combination of twilight flats records its
+    average, about 1.25 % across the chip) and Example 3's moonlit sky gradient
+    (:func:`example3_sky`).
 
     Parameters
     ----------
@@ -259,6 +281,16 @@ def true_flat(example: int, filter: str) -> np.ndarray:
         Example number.
     filter : str
         ``"g'"`` or ``"i'"`` for Example 1, ``"r"`` for Examples 2 and 3.
+    light : {"dome", "twilight", "night"}, optional
+        The light whose response to return; default the example's own (Example 1 dome,
+        Example 2 twilight, Example 3 night).
+    part : {"all", "pixels", "illumination"}, optional
+        ``"pixels"``: the chip's own response (pixel to pixel, the chip's structure, the
+        defects), the same in every light; ``"illumination"``: the share of the light the
+        optics bring to each pixel (vignetting, dust shadows, the colour term), smooth but
+        for the dust; ``"all"``: the whole response, their product (to 1e-4 in Example 3,
+        whose binning averages the product of the two, but at the edges of the dust
+        shadows and the defects).
 
     Returns
     -------
@@ -268,9 +300,20 @@ def true_flat(example: int, filter: str) -> np.ndarray:
     Raises
     ------
     ValueError
-        For an unknown example or a filter the example does not have; the message lists
-        the valid ones.
+        For an unknown example, a filter the example does not have, or an unknown ``light``
+        or ``part``; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> import example_data
+    >>> night = example_data.true_flat(3, "r")  # the night sky's light, Example 3's own
+    >>> twilight = example_data.true_flat(3, "r", light="twilight")
+    >>> print(f"{100 * (night / twilight).std():.2f} %")  # doctest: +SKIP
     """
+    if light is not None and light not in LIGHTS:
+        raise ValueError(f"true_flat: light must be one of {', '.join(LIGHTS)}, not {light!r}")
+    if part not in _PARTS:
+        raise ValueError(f"true_flat: part must be one of {', '.join(_PARTS)}, not {part!r}")
     try:
         example = _check_example(example)
     except ValueError:
@@ -283,4 +326,9 @@ def true_flat(example: int, filter: str) -> np.ndarray:
         raise ValueError(
             f"example {example} has no filter {filter!r}; choose one of {', '.join(filters)}"
         )
-    return _median_normalised(_MODULES[example].response_maps([filter])[filter])
+    light = _OWN_LIGHT[example] if light is None else light
+    if example == 1:
+        response = example1.truth_map(filter, light, part)
+    else:
+        response = _MODULES[example].truth_map(light, part)
+    return _median_normalised(response)

@@ -16,7 +16,7 @@ from astropy.time import Time
 from example_data.camera import Example
 
 #: Version of the simulation recipe, written to the header as ``SIMVERS``.
-SIMULATION_VERSION = 5
+SIMULATION_VERSION = 6
 
 _HISTORY = (
     "Simulated by the example_data module of the combining-flats course,",
@@ -65,6 +65,9 @@ def _frame_header(example: Example, index: int, *, tracked: bool = False) -> fit
     header["MJD-OBS"] = (_mjd(date_obs), "[d] Modified Julian Date of DATE-OBS")
     for key, value, comment in camera.header_cards():
         header[key] = (value, comment)
+    if example.observation is not None:
+        for key, value, comment in example.observation(index, tracked):
+            header[key] = (value, comment)
     if example.tracked_files is not None:
         header["SIMDITH"] = (not tracked, "Simulation: pointing dithered between frames")
     _common_header(header, index)

@@ -129,13 +129,18 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: int) -
     return field
 
 
-def _apply_defects(image: np.ndarray, example: Example) -> None:
-    """Multiply ``image`` in place by the response of the chip's defects."""
+def _apply_defects(image: np.ndarray, example: Example, *, columns: bool = True) -> None:
+    """Multiply ``image`` in place by the response of the chip's defects.
+
+    ``columns=False`` leaves the low columns out (Example 3 takes their charge away as a
+    fixed amount, which no response describes).
+    """
     defects = _chip_defects(example)
     for column, first, response in zip(
         defects.column, defects.first_row, defects.column_response, strict=True
     ):
-        image[first:, column] *= np.float32(response)
+        if columns:
+            image[first:, column] *= np.float32(response)
     image[defects.row, defects.col] *= defects.response.astype(np.float32)
 
 
@@ -158,3 +163,37 @@ def _median_normalised(response: np.ndarray) -> np.ndarray:
     """Divide a response map by its median in place and return it (:func:`true_flat`)."""
     response /= np.float32(np.median(response))
     return response
+
+
+# The colour of the light.  A flat records the response to *its* light; the science's sky
+# has another spectrum.  The r filter's interference coating is not equally thick across
+# the filter, and its band edges move to shorter wavelengths away from the centre (the
+# light also meets it at larger angles there): a red edge a few nm bluer at the edge of
+# the field takes more from a red spectrum than from a blue one.  Twilight is the bluest
+# of the three lights, the night sky redder (the [O I] 630 nm line and the OH bands crowd
+# the filter's red edge), a halogen dome lamp (about 3000 K) reddest.  Chromatic flat-field
+# differences of this size, 0.5 % to 1 % across a field between lights of different
+# colour, are what surveys that compare dome, twilight and star flats report (e.g. the Dark
+# Energy Survey's calibration, Burke et al. 2018, AJ 155, 41): a model of their size and
+# shape, not a measurement of this filter.  The term is a bowl around the optical axis,
+# relative to the example's own light; night against twilight it is 0.75 % peak to valley
+# once a plane is removed.
+LIGHTS = ("dome", "twilight", "night")
+_COLOUR_WEIGHT = {"twilight": 0.0, "night": 1.0, "dome": 1.6}  # redness, in units of the night's
+_COLOUR_NIGHT_PV = 0.0075  # night against twilight: peak to valley beyond a plane
+
+
+def _colour_ramps(
+    shape: tuple[int, int], light: str, own: str, axis: tuple[float, float] = (0.0, 0.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the row and column factors (float32) of the response in ``light`` over ``own``.
+
+    ``exp(c (x**2 + y**2))`` with ``x`` and ``y`` from -1 to 1 across the chip, measured
+    from the optical axis at ``axis`` (the same units): separable, and within 2e-5 of the
+    bowl ``1 + c (x**2 + y**2)``, whose part beyond a plane spans 2 c from the centre to
+    the corners.
+    """
+    c = -_COLOUR_NIGHT_PV / 2 * (_COLOUR_WEIGHT[light] - _COLOUR_WEIGHT[own])
+    y = np.linspace(-1.0, 1.0, shape[0]) - axis[0]
+    x = np.linspace(-1.0, 1.0, shape[1]) - axis[1]
+    return np.exp(c * y**2).astype(np.float32), np.exp(c * x**2).astype(np.float32)

@@ -14,8 +14,16 @@ import math
 
 import numpy as np
 
-from example_data.camera import _ROW_BLOCK, _STREAM_COSMICS, _STREAM_NOISE, Camera, Example, _rng
-from example_data.truth import CosmicRays
+from example_data.camera import (
+    _ROW_BLOCK,
+    _STREAM_COSMICS,
+    _STREAM_DEFECTS,
+    _STREAM_NOISE,
+    Camera,
+    Example,
+    _rng,
+)
+from example_data.truth import CosmicRays, HotPixels
 
 # Cosmic rays: one rate per area for both cameras, 2 hits per cm^2 per minute (secondary
 # muons at the ground, about 1 per cm^2 per minute at sea level, more at a mountain
@@ -163,3 +171,39 @@ def _add_noise_and_cosmic_rays(frame: np.ndarray, example: Example, index: int) 
     """
     _add_noise(frame, _rng(example.number, index, _STREAM_NOISE), example.camera)
     _add_cosmic_rays(frame, _cosmic_rays(example, index), example.camera.saturate)
+
+
+# Hot pixels (Example 3).  A calibrated frame is the raw frame less a dark of the same
+# exposure; a hot pixel's dark current is hundreds of times the chip's, and it changes with
+# the temperature (doubling every 6 C or so) and flickers, so a fraction of it survives the
+# subtraction.  We put 300 such residuals on the binned chip, log-uniform from 20 to 3000
+# ADU in 300 s, and two hot columns: a hot spot in the column leaks charge into every pixel
+# carried past it during the readout, 10 to 40 ADU from the spot to the far end.  They do not
+# move with the dithers, so no combination of dithered frames rejects them: a sky flat
+# records them as pixels of high response unless they are masked.
+_HOT_PIXELS = 300
+_HOT_RANGE_ADU = (20.0, 3000.0)
+_HOT_COLUMNS = 2
+_HOT_COLUMN_ADU = (10.0, 40.0)
+
+
+def _hot_pixels(example: Example) -> HotPixels:
+    """Return the hot pixels and hot columns of ``example``'s chip (:class:`HotPixels`)."""
+    nrow, ncol = example.camera.shape
+    rng = _rng(example.number, -1, _STREAM_DEFECTS)
+    row = rng.integers(0, nrow, _HOT_PIXELS)
+    col = rng.integers(0, ncol, _HOT_PIXELS)
+    low, high = np.log(_HOT_RANGE_ADU)
+    adu = np.exp(rng.uniform(low, high, _HOT_PIXELS))
+    column = rng.choice(np.arange(8, ncol - 8), _HOT_COLUMNS, replace=False)
+    first_row = rng.integers(nrow // 8, 7 * nrow // 8, _HOT_COLUMNS)
+    column_adu = rng.uniform(*_HOT_COLUMN_ADU, _HOT_COLUMNS)
+    return HotPixels(row, col, adu, column, first_row, column_adu)
+
+
+def _add_hot_pixels(frame: np.ndarray, hot: HotPixels, exptime: float) -> None:
+    """Add the charge of hot pixels and hot columns (scaled from 300 s) to ``frame``."""
+    scale = exptime / 300.0
+    np.add.at(frame, (hot.row, hot.col), (hot.adu * scale).astype(np.float32))
+    for column, first, adu in zip(hot.column, hot.first_row, hot.column_adu, strict=True):
+        frame[first:, column] += np.float32(adu * scale)

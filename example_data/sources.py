@@ -1,7 +1,8 @@
 """Light of the sky's sources and what it does to a chip: stars, galaxies, bleeding.
 
 Stars are Moffat profiles, ``peak * (1 + r**2 / alpha**2) ** -beta``: a core with broad
-wings, whose width ``alpha`` follows from the FWHM and ``beta``. Galaxies are elliptical
+wings, whose width ``alpha`` follows from the FWHM and ``beta``; Example 3's stars also
+have a power-law halo, which falls as ``r**-2.5`` out to arcminutes. Galaxies are elliptical
 Sersic profiles, their cores softened over the seeing's half width. A star that overloads a
 chip's anti-blooming drains bleeds: the charge beyond the drains' limit runs up and down its
 column, filling pixel after pixel to a full well.
@@ -48,20 +49,44 @@ def _sersic_b(n: np.ndarray) -> np.ndarray:
     return 2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n**2)
 
 
-def _add_night_stars(
-    image: np.ndarray, stars: Stars, *, beta: float, floor: float, small_star: int
-) -> None:
-    """Add the Moffat images of ``stars`` to ``image`` in place (ADU, no response).
+def _halo_amplitude(stars: Stars, halo: tuple[float, float]) -> np.ndarray:
+    """Return the central height (ADU) of each star's halo: ``fraction`` of its flux.
 
-    Each star is drawn out to where its profile (Moffat ``beta``) falls below ``floor``
-    ADU. The many faint stars, those that fit a stamp of half-size ``small_star``, are
-    drawn together on stamps of that size, the others one by one.
+    The halo ``A (1 + r**2 / w**2) ** (-slope / 2)``, ``w`` the star's FWHM, holds
+    ``2 pi A w**2 / (slope - 2)`` ADU.
+    """
+    fraction, slope = halo
+    return fraction * stars.flux * (slope - 2) / (2 * np.pi * stars.fwhm**2)
+
+
+def _add_night_stars(
+    image: np.ndarray,
+    stars: Stars,
+    *,
+    beta: float,
+    floor: float,
+    small_star: int,
+    halo: tuple[float, float],
+    max_reach: int,
+) -> None:
+    """Add the images of ``stars`` to ``image`` in place (ADU, no response).
+
+    Each image is a Moffat core (``beta``) plus a power-law halo (``halo``: the fraction of
+    the flux in it and its logarithmic slope at large radii, see :func:`_halo_amplitude`),
+    whose heights add up to the star's ``peak``; it is drawn out to where it falls below
+    ``floor`` ADU, at most ``max_reach`` pixels from its centre. The many faint stars, those
+    that fit a stamp of half-size ``small_star``, are drawn together on stamps of that size,
+    the others one by one.
     """
     nrow, ncol = image.shape
+    slope = halo[1]
     alpha = stars.fwhm / (2 * np.sqrt(2 ** (1 / beta) - 1))
-    ratio = np.maximum(stars.peak / floor, 1.0)
-    reach = alpha * np.sqrt(ratio ** (1 / beta) - 1)
-    half = np.ceil(np.maximum(2 * stars.fwhm, reach)).astype(np.int64)
+    height = _halo_amplitude(stars, halo)
+    core = stars.peak - height
+    reach = alpha * np.sqrt(np.maximum(core / floor, 1.0) ** (1 / beta) - 1)
+    halo_reach = stars.fwhm * np.sqrt(np.maximum(height / floor, 1.0) ** (2 / slope) - 1)
+    half = np.ceil(np.maximum.reduce([2 * stars.fwhm, reach, halo_reach])).astype(np.int64)
+    half = np.minimum(half, max_reach)
     small = half <= small_star
     # Stars whose stamp misses the chip altogether are skipped.
     on_chip = (
@@ -74,10 +99,15 @@ def _add_night_stars(
     for k in big:
         r0, r1 = _box(stars.row[k], int(half[k]), nrow)
         c0, c1 = _box(stars.col[k], int(half[k]), ncol)
-        dr = (np.arange(r0, r1) - stars.row[k])[:, None]
-        dc = (np.arange(c0, c1) - stars.col[k])[None, :]
-        profile = (1 + (dr**2 + dc**2) / alpha[k] ** 2) ** -beta
-        image[r0:r1, c0:c1] += (stars.peak[k] * profile).astype(np.float32)
+        dr = (np.arange(r0, r1) - stars.row[k]).astype(np.float32)[:, None]
+        dc = (np.arange(c0, c1) - stars.col[k]).astype(np.float32)[None, :]
+        r2 = dr**2 + dc**2
+        profile = np.power(1 + r2 / np.float32(alpha[k] ** 2), np.float32(-beta))
+        profile *= np.float32(core[k])
+        wing = np.power(1 + r2 / np.float32(stars.fwhm[k] ** 2), np.float32(-slope / 2))
+        wing *= np.float32(height[k])
+        profile += wing
+        image[r0:r1, c0:c1] += profile
     few = np.flatnonzero(small & on_chip)
     if few.size == 0:
         return
@@ -88,10 +118,14 @@ def _add_night_stars(
     rows = r_int[:, None, None] + offsets[None, :, None]
     cols = c_int[:, None, None] + offsets[None, None, :]
     dr2 = ((rows - stars.row[few][:, None, None]) ** 2).astype(np.float32)
-    dc2 = ((cols - stars.col[few][:, None, None]) ** 2).astype(np.float32)
+    r2 = dr2 + ((cols - stars.col[few][:, None, None]) ** 2).astype(np.float32)
     a2 = (alpha[few] ** 2).astype(np.float32)[:, None, None]
-    profile = np.power(1 + (dr2 + dc2) / a2, np.float32(-beta))
-    profile *= stars.peak[few].astype(np.float32)[:, None, None]
+    profile = np.power(1 + r2 / a2, np.float32(-beta))
+    profile *= core[few].astype(np.float32)[:, None, None]
+    w2 = (stars.fwhm[few] ** 2).astype(np.float32)[:, None, None]
+    wing = np.power(1 + r2 / w2, np.float32(-slope / 2))
+    wing *= height[few].astype(np.float32)[:, None, None]
+    profile += wing
     inside = (
         (rows >= 0)
         & (rows < nrow)

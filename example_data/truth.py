@@ -209,3 +209,30 @@ class Sky(NamedTuple):
     level: float
     amplitude: float
     angle: float
+
+
+class HotPixels(NamedTuple):
+    """Example 3's hot pixels and hot columns: charge the dark subtraction left behind.
+
+    The same pixels in every frame (they belong to the chip, not to the sky), added to the
+    light before the noise; not part of :func:`true_flat`, which is multiplicative.
+
+    Attributes
+    ----------
+    row, col : numpy.ndarray of int
+        Hot pixels (0-based, binned pixels).
+    adu : numpy.ndarray of float
+        Charge each adds to a 300 s frame, ADU.
+    column, first_row : numpy.ndarray of int
+        Hot columns: from ``first_row`` to the last row, where a hot spot at ``first_row``
+        adds charge to every pixel that passes it on the way to the readout register.
+    column_adu : numpy.ndarray of float
+        Charge each hot column adds to each of its pixels in a 300 s frame, ADU.
+    """
+
+    row: np.ndarray
+    col: np.ndarray
+    adu: np.ndarray
+    column: np.ndarray
+    first_row: np.ndarray
+    column_adu: np.ndarray

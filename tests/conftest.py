@@ -219,6 +219,33 @@ def pytest_configure(config):
         _write_shared_examples(root, notebooks=bool(config.getoption("nbval", False)))
 
 
+# The files that take longest, longest first (``--durations``, 2026-12-06, two workers):
+# started first, they cannot be the last file left on one worker while the other idles.
+# Every other file follows in the order given; a file missing here only loses its place.
+LONGEST_FIRST = (
+    "03-sky-flats-from-science-frames.ipynb",
+    "02-combining-twilight-flats.ipynb",
+    "01-combining-dome-flats.ipynb",
+    "test_example_data_writing.py",
+    "test_files.py",
+    "test_engine_groups.py",
+    "test_example_data_examples.py",
+    "test_notebooks_own_data.py",
+    "test_example_data_example3.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Put the files of `LONGEST_FIRST` first, in its order; each file's items stay in order.
+
+    With ``--dist loadfile`` each file goes whole to the next free worker in this order
+    (pyproject's ``--no-loadscope-reorder`` keeps xdist from sorting files by their number
+    of tests, which put the notebooks, the longest files, after six files of quick tests).
+    """
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable
+
+
 def pytest_configure_node(node):
     node.workerinput["shared_examples"] = str(node.config.stash[_SHARED])
 

@@ -59,6 +59,13 @@ def test_floor_and_non_finite_values_are_always_masked():
     assert math.isnan(badpix.pixel_spread(flat))
 
 
+def test_a_spread_given_is_used_and_the_flats_own_gives_the_same_mask():
+    flat, truth = flat_with_defects()
+    spread = badpix.pixel_spread(flat)
+    np.testing.assert_array_equal(badpix.defect_mask(flat, spread=spread), badpix.defect_mask(flat))
+    assert not badpix.defect_mask(flat, spread=10 * spread)[truth].all()  # the spread counts
+
+
 def test_out_counts_only_pixels_not_masked_before():
     flat, truth = flat_with_defects()
     out = np.zeros(SHAPE, dtype=bool)

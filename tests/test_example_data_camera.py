@@ -217,7 +217,7 @@ def test_package_has_no_import_cycles():
 
 
 def test_public_names():
-    assert len(ed.__all__) == len(set(ed.__all__)) == 63
+    assert len(ed.__all__) == len(set(ed.__all__)) == 66
     assert {"open_data_folder", "open_output_folder", "defect_pixels"} <= set(ed.__all__)
     for name in ed.__all__:
         assert getattr(ed, name) is not None, name

@@ -115,9 +115,12 @@ def test_missing_frame_is_regenerated_identically_and_user_files_survive(folders
 
 
 def test_frames_of_another_simulation_version_are_written_again(folders, tmp_path):
-    for name in ed.EXAMPLE1_FILES:
-        (tmp_path / name).write_bytes((folders[1] / name).read_bytes())
     stale = tmp_path / ed.EXAMPLE1_FILES[1]
+    for name in ed.EXAMPLE1_FILES:  # links, but a copy of the frame that is changed
+        if name == stale.name:
+            stale.write_bytes((folders[1] / name).read_bytes())
+        else:
+            _link_or_copy(folders[1] / name, tmp_path / name)
     fits.setval(stale, "SIMVERS", value=ed.SIMULATION_VERSION - 1)
     before = _stats(tmp_path)
     ed.ensure_example1(tmp_path)
@@ -205,10 +208,12 @@ def test_stale_temporaries_are_removed_but_not_users_files(folders, tmp_path):
     keep = [tmp_path / ".notes.tmp", tmp_path / f".{name}.backup.tmp", tmp_path / f"{name}.tmp"]
     for path in keep:
         path.write_text("mine")
-    for other in ed.EXAMPLE2_FILES:
-        (tmp_path / other).write_bytes((folders[2] / other).read_bytes())
+    for other in ed.EXAMPLE2_FILES:  # links: ensure only reads the frames it finds
+        _link_or_copy(folders[2] / other, tmp_path / other)
+    before = _stats(tmp_path)
     ed.ensure_example2(tmp_path)
-    assert not stale.exists()
+    del before[stale.name]
+    assert _stats(tmp_path) == before  # the stale temporary gone, nothing else touched
     assert all(path.read_text() == "mine" for path in keep)
 
 
