@@ -49,13 +49,16 @@ def no_outlier(frames, truth, levels, gain, read_noise, threshold):
     The answer depends on the frames, not on the flat judged: the last one is kept (with a
     weak reference to ``truth``), so that `truth_table` reads the frames once, not per row.
     """
-    key = (tuple(map(str, frames)), truth.shape, np.asarray(levels).tobytes(), gain)
-    key += (read_noise, threshold, float(np.nansum(truth, dtype=np.float64)))  # edited: new
+    files = all(isinstance(frame, (str, os.PathLike)) for frame in frames)
+    # a file rewritten since (another size or time of change) is read again
+    stats = tuple((os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in frames) if files else ()
+    key = (tuple(map(str, frames)), stats, truth.shape, np.asarray(levels).tobytes(), gain)
+    key += (read_noise, threshold, float(np.nansum(truth, dtype=np.float64)))
     if _LAST_CLEAN.get("key") == key and _LAST_CLEAN["truth"]() is truth:
         return _LAST_CLEAN["clean"]
     clean = _no_outlier(frames, truth, levels, gain, read_noise, threshold)
     _LAST_CLEAN.clear()
-    if all(isinstance(frame, (str, os.PathLike)) for frame in frames):  # files do not change
+    if files:  # arrays could change in place unseen: only files are remembered
         _LAST_CLEAN.update(key=key, truth=weakref.ref(truth), clean=clean)
     return clean
 

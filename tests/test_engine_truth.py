@@ -1,0 +1,29 @@
+"""The truth helpers of the engine: what they remember between calls."""
+
+import os
+
+import numpy as np
+from astropy.io import fits
+
+from _flat_engine import truth as engine_truth
+
+
+def test_no_outlier_reads_a_rewritten_frame_again(tmp_path):
+    rng = np.random.default_rng(3)
+    response = np.ones((40, 50))
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"flat-{i}.fits")
+        fits.writeto(paths[-1], rng.normal(10000, 100, response.shape).astype(np.float32))
+    options = ([10000.0] * 3, 1.0, 0.0, 5.0)
+    first = engine_truth.no_outlier(paths, response, *options)
+    assert first.all()
+    assert engine_truth.no_outlier(paths, response, *options) is first  # remembered
+    spoiled = fits.getdata(paths[1]).copy()
+    spoiled[7, 9] = 20000.0  # a cosmic ray in the rewritten frame
+    fits.writeto(paths[1], spoiled, overwrite=True)
+    stat = os.stat(paths[1])
+    os.utime(paths[1], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    again = engine_truth.no_outlier(paths, response, *options)
+    assert not again[7, 9]
+    assert again.sum() == again.size - 1
