@@ -155,6 +155,19 @@ def read_only(folder):
         pytest.skip("root writes to read-only folders, and mount namespaces are not allowed")
 
 
+def error_in_read_only(folder, call):
+    """Run ``example_data.<call>`` (an expression of ``folder``) in a child process that
+    sees the folder read-only (`read_only`); return the last line of the error the call
+    must end with."""
+    code = f"import sys, example_data; folder = sys.argv[1]; example_data.{call}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    with read_only(folder) as prefix:
+        command = [*prefix, sys.executable, "-c", code, str(folder)]
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stdout
+    return result.stderr.strip().splitlines()[-1]
+
+
 @pytest.fixture
 def rng():
     """A seeded random generator."""

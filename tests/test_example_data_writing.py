@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import errno
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import EXPECTED_KEYWORDS, read_only
+from conftest import EXPECTED_KEYWORDS, error_in_read_only
 from conftest import file_stats as _stats
 from conftest import link_or_copy as _link_or_copy
 from conftest import no_temp_files as _no_temp_files
@@ -306,13 +303,7 @@ def test_unreadable_frame_is_an_os_error_naming_it(folders, tmp_path, monkeypatc
 
 
 def test_read_only_folder(tmp_path):
-    code = "import sys, example_data as ed; ed.ensure_example1(sys.argv[1])"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    with read_only(tmp_path) as prefix:
-        command = [*prefix, sys.executable, "-c", code, str(tmp_path)]
-        result = subprocess.run(command, capture_output=True, text=True, env=env)
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
+    last = error_in_read_only(tmp_path, "ensure_example1(folder)")
     # a folder without write permission, or a read-only file system (for root)
     assert re.match(r"(PermissionError: .*Permission denied|OSError: .*Read-only file sys)", last)
     assert str(tmp_path) in last

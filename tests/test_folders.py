@@ -5,18 +5,16 @@ Each test fails on the code before issue 20 and holds after it.  The frames are 
 synthetic flats of `test_files`; the simulator is never involved.
 """
 
-import os
 import re
 import subprocess
 import sys
 import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import read_only
+from conftest import error_in_read_only
 from test_files import SHAPE, flat_header, twilight_flats, write_frames
 
 import convenience_functions as cf
@@ -219,13 +217,7 @@ def test_an_output_folder_that_cannot_be_written_is_refused_at_once(tmp_path, mo
 
 
 def test_a_read_only_data_folder_is_refused_without_an_output_folder(tmp_path):
-    code = "import sys, example_data as ed; ed.open_output_folder(None, data_folder=sys.argv[1])"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    with read_only(tmp_path) as prefix:
-        command = [*prefix, sys.executable, "-c", code, str(tmp_path)]
-        result = subprocess.run(command, capture_output=True, text=True, env=env)
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
+    last = error_in_read_only(tmp_path, "open_output_folder(None, data_folder=folder)")
     assert re.match(
         r"(PermissionError|OSError): \[Errno \d+\] cannot write the combined flats ", last
     )
