@@ -177,7 +177,8 @@ def _median_normalised(response: np.ndarray) -> np.ndarray:
 # Energy Survey's calibration, Burke et al. 2018, AJ 155, 41): a model of their size and
 # shape, not a measurement of this filter.  The term is a bowl around the optical axis,
 # relative to the example's own light; night against twilight it is 0.75 % peak to valley
-# once a plane is removed.
+# once a plane is removed.  The night's colour is the dark sky's: Example 3's moonlit sky, mostly
+# moonlight of nearly twilight's colour, is given it too (a simplification the README names).
 LIGHTS = ("dome", "twilight", "night")
 _COLOUR_WEIGHT = {"twilight": 0.0, "night": 1.0, "dome": 1.6}  # redness, in units of the night's
 _COLOUR_NIGHT_PV = 0.0075  # night against twilight: peak to valley beyond a plane
