@@ -1332,23 +1332,28 @@ def compare_halves(first, second, *, expected, region=None, block=64, tolerance=
     (`pixel_scatter`) equal to the noise the frames predict, the two halves' ideal noises
     (`ideal_flat_noise`) added in quadrature, and (2) means in blocks of ``block`` x
     ``block`` pixels within ``tolerance`` of 1 (noise alone leaves ``expected / block``
-    there).  The halves agree when the scatter is at most 1.1 times the expected and the
-    blocks' rms at most ``tolerance`` (or three times what noise leaves).  A wrong noise
-    model (gain), a clip that throws good values away, or a frame lit differently fail
-    it; the scatter is robust, so a few stars or rays left in a half do not count.
+    there).  The halves agree when the scatter lies within 0.9 and 1.1 times the expected
+    and the blocks' rms is at most three times what noise leaves.  A scatter above says a
+    gain taken too large or outliers left in a half; below, halves that share frames or
+    an expected noise overestimated.  Blocks above that are a real large-scale difference
+    (a frame lit differently, a sky that changed), reported "within" or "above" the
+    ``tolerance`` the observer accepts.  The scatter is robust, so a few stars or rays
+    left in a half do not count.
 
     Parameters
     ----------
     first, second : numpy.ndarray, astropy.units.Quantity or astropy.nddata.CCDData
         The flats of the two halves (any level; masked and NaN pixels are ignored).
     expected : float or numpy.ndarray
-        The ratio's expected noise, relative (0.001 is 0.1 %), at each pixel or for all.
+        The ratio's expected noise, relative (0.001 is 0.1 %), at each pixel or for all;
+        in an array, infinite where no frame saw the pixel (left out).
     region : tuple of slice, optional
         The part measured, e.g. ``np.s_[1000:3000, 1000:3000]``; default all.
     block : int, optional
         Side of the blocks of the large-scale comparison, pixels.
     tolerance : float, optional
-        The large-scale difference (rms of the block means, relative) accepted.
+        The large-scale difference (rms of the block means, relative) accepted; the
+        verdict says whether a difference lies within or above it.
 
     Returns
     -------
@@ -1359,10 +1364,13 @@ def compare_halves(first, second, *, expected, region=None, block=64, tolerance=
 
     Raises
     ------
+    TypeError
+        If ``tolerance`` is not a number.
     ValueError
         If the flats are not 2-D images of one shape, the region holds fewer than 2 x 2
-        blocks, ``expected`` is not positive, ``block`` not a whole number >= 2 or
-        ``tolerance`` negative.
+        blocks or has fewer than half its pixels finite in the ratio, ``expected`` is not
+        positive and finite (NaN, or infinite as a number), ``block`` is not a whole
+        number >= 2 or ``tolerance`` is negative.
 
     See Also
     --------
