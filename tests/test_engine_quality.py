@@ -119,7 +119,7 @@ def test_pixels_no_frame_saw_are_left_out_and_too_few_are_refused():
     check = cf.compare_halves(odd, even, expected=per_pixel)
     assert check.verdict == "the halves agree"
     even.data[:, :250] = np.nan  # 250 of 320 columns
-    with pytest.raises(ValueError, match="compare_halves: the region holds .* fewer than half"):
+    with pytest.raises(ValueError, match=r"compare_halves: the region holds .* fewer than half"):
         cf.compare_halves(odd, even, expected=expected)
 
 
