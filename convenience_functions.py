@@ -2387,24 +2387,32 @@ def illumination_correction(flat, sky_flat, *, block=64, degree=3):
     Parameters
     ----------
     flat : numpy.ndarray or astropy.nddata.CCDData
-        The flat with the most signal (twilight or dome), median 1.
+        The flat with the most signal (twilight or dome), median 1; masked and NaN pixels
+        are left out of the fit.
     sky_flat : numpy.ndarray or astropy.nddata.CCDData
         The night-sky flat (`combine_sky_flats`), same shape; NaN where no frame saw sky.
     block : int, optional
-        Side of the blocks whose medians are fitted, pixels.
+        Side of the blocks whose medians are fitted, pixels (a whole number).
     degree : int, optional
-        Total degree of the polynomial surface (3: a plane, a bowl, a little more).
+        Total degree of the polynomial surface (3: a plane, a bowl, a little more; a
+        whole number).
 
     Returns
     -------
-    numpy.ndarray of float32
-        The corrected flat, median 1.
+    astropy.nddata.CCDData or numpy.ndarray of float32
+        The corrected flat, median 1: for a CCDData ``flat`` a CCDData (float32) with its
+        mask, its uncertainty (as a standard deviation) scaled by the same surface, its
+        unit and its header with a HISTORY line, ready for `write_flat`; for an array an
+        array, masked pixels NaN.
 
     Raises
     ------
+    TypeError
+        If ``block`` or ``degree`` is not a number, or a flat's pixels are not numbers.
     ValueError
-        If the shapes differ or are not 2-D, ``block`` or ``degree`` is not a number of at
-        least 2 and 0, or the image holds too few blocks for the degree.
+        If the shapes differ or are not 2-D, ``block`` or ``degree`` is not a whole
+        number (never truncated) of at least 2 and 0, or the image holds too few blocks
+        for the degree.
 
     See Also
     --------

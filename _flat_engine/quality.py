@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .options import as_number
+from .options import as_number, as_whole
 from .pixels import as_float_array, block_mean, pixel_scatter
 
 
@@ -47,8 +47,7 @@ def compare_halves(first, second, expected, region, block, tolerance):
     ``expected`` is not positive and finite, or the region holds fewer than 2 x 2 blocks
     or fewer than half its pixels finite in the ratio.
     """
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 2:
-        raise ValueError(f"block must be a whole number of pixels >= 2, got {block!r}")
+    block = as_whole(block, "block", 2)
     tolerance = as_number(tolerance, "tolerance", minimum=0)
     expected = np.asarray(expected, dtype=np.float64)
     unseen = np.isinf(expected) if expected.ndim else False  # inf: no frame saw the pixel
