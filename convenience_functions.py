@@ -1365,7 +1365,7 @@ def compare_halves(first, second, *, expected, region=None, block=64, tolerance=
     Raises
     ------
     TypeError
-        If ``tolerance`` is not a number.
+        If ``block`` or ``tolerance`` is not a number.
     ValueError
         If the flats are not 2-D images of one shape, the region holds fewer than 2 x 2
         blocks or has fewer than half its pixels finite in the ratio, ``expected`` is not

@@ -127,3 +127,9 @@ def test_a_tolerance_that_is_not_a_number_is_refused():
     odd, even, expected = halves(n=2)
     with pytest.raises(TypeError, match="compare_halves: tolerance must be a number"):
         cf.compare_halves(odd, even, expected=expected, tolerance="0.1 %")
+
+
+def test_a_block_that_is_not_a_number_is_refused():
+    odd, even, expected = halves(n=2)
+    with pytest.raises(TypeError, match="compare_halves: block must be a number"):
+        cf.compare_halves(odd, even, expected=expected, block="64")
