@@ -1332,23 +1332,28 @@ def compare_halves(first, second, *, expected, region=None, block=64, tolerance=
     (`pixel_scatter`) equal to the noise the frames predict, the two halves' ideal noises
     (`ideal_flat_noise`) added in quadrature, and (2) means in blocks of ``block`` x
     ``block`` pixels within ``tolerance`` of 1 (noise alone leaves ``expected / block``
-    there).  The halves agree when the scatter is at most 1.1 times the expected and the
-    blocks' rms at most ``tolerance`` (or three times what noise leaves).  A wrong noise
-    model (gain), a clip that throws good values away, or a frame lit differently fail
-    it; the scatter is robust, so a few stars or rays left in a half do not count.
+    there).  The halves agree when the scatter lies within 0.9 and 1.1 times the expected
+    and the blocks' rms is at most three times what noise leaves.  A scatter above says a
+    gain taken too large or outliers left in a half; below, halves that share frames or
+    an expected noise overestimated.  Blocks above that are a real large-scale difference
+    (a frame lit differently, a sky that changed), reported "within" or "above" the
+    ``tolerance`` the observer accepts.  The scatter is robust, so a few stars or rays
+    left in a half do not count.
 
     Parameters
     ----------
     first, second : numpy.ndarray, astropy.units.Quantity or astropy.nddata.CCDData
         The flats of the two halves (any level; masked and NaN pixels are ignored).
     expected : float or numpy.ndarray
-        The ratio's expected noise, relative (0.001 is 0.1 %), at each pixel or for all.
+        The ratio's expected noise, relative (0.001 is 0.1 %), at each pixel or for all;
+        in an array, infinite where no frame saw the pixel (left out).
     region : tuple of slice, optional
         The part measured, e.g. ``np.s_[1000:3000, 1000:3000]``; default all.
     block : int, optional
         Side of the blocks of the large-scale comparison, pixels.
     tolerance : float, optional
-        The large-scale difference (rms of the block means, relative) accepted.
+        The large-scale difference (rms of the block means, relative) accepted; the
+        verdict says whether a difference lies within or above it.
 
     Returns
     -------
@@ -1359,10 +1364,13 @@ def compare_halves(first, second, *, expected, region=None, block=64, tolerance=
 
     Raises
     ------
+    TypeError
+        If ``block`` or ``tolerance`` is not a number.
     ValueError
         If the flats are not 2-D images of one shape, the region holds fewer than 2 x 2
-        blocks, ``expected`` is not positive, ``block`` not a whole number >= 2 or
-        ``tolerance`` negative.
+        blocks or has fewer than half its pixels finite in the ratio, ``expected`` is not
+        positive and finite (NaN, or infinite as a number), ``block`` is not a whole
+        number >= 2 or ``tolerance`` is negative.
 
     See Also
     --------
@@ -2379,24 +2387,32 @@ def illumination_correction(flat, sky_flat, *, block=64, degree=3):
     Parameters
     ----------
     flat : numpy.ndarray or astropy.nddata.CCDData
-        The flat with the most signal (twilight or dome), median 1.
+        The flat with the most signal (twilight or dome), median 1; masked and NaN pixels
+        are left out of the fit.
     sky_flat : numpy.ndarray or astropy.nddata.CCDData
         The night-sky flat (`combine_sky_flats`), same shape; NaN where no frame saw sky.
     block : int, optional
-        Side of the blocks whose medians are fitted, pixels.
+        Side of the blocks whose medians are fitted, pixels (a whole number).
     degree : int, optional
-        Total degree of the polynomial surface (3: a plane, a bowl, a little more).
+        Total degree of the polynomial surface (3: a plane, a bowl, a little more; a
+        whole number).
 
     Returns
     -------
-    numpy.ndarray of float32
-        The corrected flat, median 1.
+    astropy.nddata.CCDData or numpy.ndarray of float32
+        The corrected flat, median 1: for a CCDData ``flat`` a CCDData (float32) with its
+        mask, its uncertainty (as a standard deviation) scaled by the same surface, its
+        unit and its header with a HISTORY line, ready for `write_flat`; for an array an
+        array, masked pixels NaN.
 
     Raises
     ------
+    TypeError
+        If ``block`` or ``degree`` is not a number, or a flat's pixels are not numbers.
     ValueError
-        If the shapes differ or are not 2-D, ``block`` or ``degree`` is not a number of at
-        least 2 and 0, or the image holds too few blocks for the degree.
+        If the shapes differ or are not 2-D, ``block`` or ``degree`` is not a whole
+        number (never truncated) of at least 2 and 0, or the image holds too few blocks
+        for the degree.
 
     See Also
     --------

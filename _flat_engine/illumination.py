@@ -12,6 +12,8 @@ least squares and evaluated at every pixel.
 from __future__ import annotations
 
 import numpy as np
+from astropy.io import fits
+from astropy.nddata import CCDData, StdDevUncertainty
 from numpy.polynomial import polynomial
 
 from _flat_engine import options as _options
@@ -48,17 +50,40 @@ def smooth_surface(image, block, degree):
 
 
 def correct(flat, sky_flat, block, degree):
-    """Return ``flat`` times the smooth surface of ``sky_flat / flat``, median 1 (float32)."""
-    block = int(_options.as_number(block, "block", minimum=2))
-    degree = int(_options.as_number(degree, "degree", minimum=0))
-    flat, sky_flat = _pixels.as_float_array(flat), _pixels.as_float_array(sky_flat)
-    if flat.ndim != 2 or flat.shape != sky_flat.shape:
+    """Return ``flat`` times the smooth surface of ``sky_flat / flat``, median 1.
+
+    For an array (or Quantity) ``flat``, a float32 array with its masked pixels NaN; for a
+    CCDData, a CCDData of the same unit: data and uncertainty (as a standard deviation)
+    scaled by the same factor, mask kept, header kept with a HISTORY line.
+    """
+    block = _options.as_whole(block, "block", 2)
+    degree = _options.as_whole(degree, "degree", 0)
+    pixels, sky_flat = _pixels.as_float_array(flat), _pixels.as_float_array(sky_flat)
+    if pixels.ndim != 2 or pixels.shape != sky_flat.shape:
         raise ValueError(
-            f"the flats must be 2-D and of one shape, got {flat.shape} and {sky_flat.shape}"
+            f"the flats must be 2-D and of one shape, got {pixels.shape} and {sky_flat.shape}"
         )
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = sky_flat / flat
-    ratio[~np.isfinite(ratio) | (flat <= 0)] = np.nan
-    corrected = flat * smooth_surface(ratio, block, degree)
-    corrected /= np.nanmedian(corrected)
-    return corrected.astype(np.float32)
+        ratio = sky_flat / pixels
+    ratio[~np.isfinite(ratio) | (pixels <= 0)] = np.nan
+    surface = smooth_surface(ratio, block, degree)
+    corrected = pixels * surface
+    median = np.nanmedian(corrected)
+    if not isinstance(flat, CCDData):
+        corrected /= median
+        return corrected.astype(np.float32)
+    factor = surface.astype(np.float64) / median
+    uncertainty = None
+    if flat.uncertainty is not None:
+        sigma = flat.uncertainty.represent_as(StdDevUncertainty).array
+        uncertainty = StdDevUncertainty((sigma * factor).astype(np.float32))
+    header = fits.Header(flat.header)  # a copy, also of a dict
+    header.add_history(
+        f"illumination_correction: times a degree-{degree} surface fitted to the medians "
+        f"of sky flat / flat in {block} x {block} blocks, median 1"
+    )
+    data = (np.asarray(flat.data, dtype=np.float64) * factor).astype(np.float32)
+    mask = None if flat.mask is None else np.array(flat.mask, dtype=bool)
+    return CCDData(
+        data, unit=flat.unit, uncertainty=uncertainty, mask=mask, header=header, wcs=flat.wcs
+    )

@@ -29,6 +29,18 @@ def as_number(value, name, *, allow_none=False, minimum=None, strict=False):
     return value
 
 
+def as_whole(value, name, minimum):
+    """Return ``value``, an int or numpy integer of at least ``minimum``, as an int.
+
+    TypeError for a value that is not a number; ValueError for one that is not a whole
+    number (a float, even 64.0: never truncated silently) or is below ``minimum``.
+    """
+    as_number(value, name)
+    if not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def parse_dtype(dtype):
     """Return ``dtype`` as numpy float32 or float64, else raise ValueError."""
     try:

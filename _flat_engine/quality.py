@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .options import as_number
+from .options import as_number, as_whole
 from .pixels import as_float_array, block_mean, pixel_scatter
 
 
@@ -40,16 +40,22 @@ def compare_halves(first, second, expected, region, block, tolerance):
     """Compare two flats of the same frames' halves; see `HalvesComparison`.
 
     ``expected`` is the noise of the ratio at each pixel (a number or an array of the
-    flats' shape, e.g. the two halves' ideal noises added in quadrature), ``region`` the
-    slices measured, ``block`` the block size of the large-scale comparison.
-    ValueError if the shapes differ or the region holds too few pixels.
+    flats' shape, e.g. the two halves' ideal noises added in quadrature; infinite in an
+    array where no frame saw the pixel, which is then left out), ``region`` the slices
+    measured, ``block`` the block size of the large-scale comparison.  TypeError if
+    ``block`` or ``tolerance`` is not a number; ValueError if the shapes differ,
+    ``expected`` is not positive and finite, or the region holds fewer than 2 x 2 blocks
+    or fewer than half its pixels finite in the ratio.
     """
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 2:
-        raise ValueError(f"block must be a whole number of pixels >= 2, got {block!r}")
+    block = as_whole(block, "block", 2)
     tolerance = as_number(tolerance, "tolerance", minimum=0)
     expected = np.asarray(expected, dtype=np.float64)
-    if not (np.all(np.isfinite(expected) | np.isinf(expected)) and np.all(expected > 0)):
-        raise ValueError("expected must be the ratio's noise: positive numbers")
+    unseen = np.isinf(expected) if expected.ndim else False  # inf: no frame saw the pixel
+    if not np.all((np.isfinite(expected) | unseen) & (expected > 0)):
+        raise ValueError(
+            "expected must be the ratio's noise: positive finite numbers "
+            "(infinite only in an array, where no frame saw the pixel)"
+        )
     region = np.s_[:, :] if region is None else region
     a, b = as_float_array(first), as_float_array(second)
     if a.shape != b.shape or a.ndim != 2:
@@ -57,18 +63,53 @@ def compare_halves(first, second, expected, region, block, tolerance):
     expected = np.broadcast_to(expected, a.shape)[region]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = a[region] / b[region]
+    ratio = np.where(np.isfinite(expected), ratio, np.nan)
     ny, nx = (side // block * block for side in ratio.shape)
     if min(ny, nx) < 2 * block:
         raise ValueError(f"the region {ratio.shape} must hold 2 x 2 blocks of {block} pixels")
-    ratio = ratio[:ny, :nx] / np.nanmedian(ratio[:ny, :nx])
+    ratio, expected = ratio[:ny, :nx], expected[:ny, :nx]
+    finite = np.isfinite(ratio)
+    if np.count_nonzero(finite) < ratio.size / 2:
+        raise ValueError(
+            f"the region holds {np.count_nonzero(finite)} pixels with a finite ratio of "
+            f"{ratio.size}: fewer than half"
+        )
+    ratio = ratio / np.nanmedian(ratio)
     noise = pixel_scatter(ratio)
-    typical = float(np.nanmedian(expected[:ny, :nx]))
+    typical = float(np.median(expected[finite]))
     blocks = float(np.sqrt(np.nanmean((block_mean(ratio, block, np.float64) - 1) ** 2)))
     blocks_expected = typical / block  # the mean of block**2 pixels of that noise
+    return HalvesComparison(
+        noise,
+        typical,
+        blocks,
+        blocks_expected,
+        tolerance,
+        _verdict(noise, typical, blocks, blocks_expected, tolerance),
+    )
+
+
+def _verdict(noise, typical, blocks, blocks_expected, tolerance):
+    """Return the words of `compare_halves`' verdict.
+
+    The pixel noise must lie within 0.9 and 1.1 times the expected: above, the gain is
+    taken wrong or the halves hold outliers; below, the halves share frames or values (not
+    independent) or the expected noise is overestimated (a gain too small).  Block means
+    more than 3 times what noise alone leaves in them are a real large-scale difference,
+    reported as such; the tolerance says whether it is one the observer accepts.
+    """
     faults = []
     if noise > 1.1 * typical:
         faults.append(f"pixel noise {noise / typical:.2f} x the expected")
-    if blocks > max(tolerance, 3 * blocks_expected):
-        faults.append(f"large-scale difference {100 * blocks:.2f} % rms")
-    verdict = "the halves differ: " + ", ".join(faults) if faults else "the halves agree"
-    return HalvesComparison(noise, typical, blocks, blocks_expected, tolerance, verdict)
+    if noise < 0.9 * typical:
+        faults.append(
+            f"pixel noise {noise / typical:.2f} x the expected (halves not independent, or "
+            "the expected noise overestimated)"
+        )
+    if blocks > 3 * blocks_expected:
+        within = "within" if blocks <= tolerance else "above"
+        faults.append(
+            f"large-scale difference {100 * blocks:.3f} % rms ({blocks / blocks_expected:.1f} x "
+            f"noise alone, {within} the tolerance {100 * tolerance:.3g} %)"
+        )
+    return "the halves differ: " + "; ".join(faults) if faults else "the halves agree"

@@ -54,3 +54,38 @@ def test_errors_of_the_correction():
         illumination_correction(flat, sky, block="64")
     with pytest.raises(ValueError, match="too few for degree 3"):
         illumination_correction(flat, sky, block=128)
+
+
+def test_a_ccddata_flat_keeps_its_mask_uncertainty_and_header(tmp_path):
+    from astropy.nddata import CCDData, StdDevUncertainty
+
+    from convenience_functions import write_flat
+
+    flat, sky, _ = _pair()
+    mask = np.zeros(flat.shape, bool)
+    mask[10:14, 20:24] = True
+    data = flat.copy()
+    data[mask] = 0.0  # dead pixels: masked, not NaN
+    sigma = np.full(flat.shape, 0.002)
+    header = {"FILTER": "r", "COMBINED": True}
+    ccd = CCDData(data, unit="", mask=mask, uncertainty=StdDevUncertainty(sigma), meta=header)
+    corrected = illumination_correction(ccd, sky, block=32, degree=3)
+    assert isinstance(corrected, CCDData)
+    plain = illumination_correction(np.where(mask, np.nan, flat), sky, block=32, degree=3)
+    factor = corrected.data[~mask] / data[~mask]  # the surface, the same as for the array
+    assert np.array_equal(corrected.mask, mask)
+    assert corrected.mask is not ccd.mask
+    assert np.all(np.isfinite(corrected.data))  # masked pixels are scaled, not NaN
+    np.testing.assert_allclose(corrected.data[~mask], plain[~mask], rtol=1e-6)
+    np.testing.assert_allclose(corrected.uncertainty.array[~mask], 0.002 * factor, rtol=1e-6)
+    assert corrected.header["FILTER"] == "r"
+    assert "illumination_correction" in str(corrected.header["HISTORY"])
+    assert "HISTORY" not in ccd.header  # the input's header untouched
+    assert write_flat(corrected, tmp_path / "corrected.fits").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("block", 32.7), ("degree", 2.9), ("block", 64.0)])
+def test_block_and_degree_must_be_whole_numbers(option, value):
+    flat, sky, _ = _pair()
+    with pytest.raises(ValueError, match=f"illumination_correction: {option} must be a whole"):
+        illumination_correction(flat, sky, **{option: value})

@@ -64,6 +64,9 @@ def test_a_region_and_an_array_of_expected_noise():
     [
         ({"expected": 0.0}, "expected must be"),
         ({"expected": -1.0}, "expected must be"),
+        ({"expected": np.inf}, "expected must be"),
+        ({"expected": np.nan}, "expected must be"),
+        ({"expected": np.full(SHAPE, np.nan)}, "expected must be"),
         ({"expected": 0.01, "block": 1}, "block must be"),
         ({"expected": 0.01, "block": 2.5}, "block must be"),
         ({"expected": 0.01, "tolerance": -0.1}, "tolerance must be"),
@@ -80,3 +83,53 @@ def test_flats_of_different_shapes_are_refused():
     odd, even, expected = halves(n=2)
     with pytest.raises(ValueError, match="compare_halves: the flats must be 2-D images of one"):
         cf.compare_halves(odd, even.data[:100], expected=expected)
+
+
+def test_the_same_flat_twice_is_not_two_independent_halves():
+    odd, _, expected = halves()
+    check = cf.compare_halves(odd, odd, expected=expected)
+    assert check.noise == 0.0
+    assert "halves not independent, or the expected noise overestimated" in check.verdict
+
+
+def test_an_overestimated_noise_is_found():
+    odd, even, expected = halves()
+    check = cf.compare_halves(odd, even, expected=2 * expected)  # the gain taken 4 x too small
+    assert check.noise / check.expected == pytest.approx(0.5, rel=0.05)
+    assert check.verdict.startswith("the halves differ: pixel noise 0.5")
+
+
+def test_a_gradient_under_the_tolerance_is_a_difference_all_the_same():
+    odd, even, expected = halves()
+    slope = 1 + 0.003 * np.linspace(-0.5, 0.5, SHAPE[1])  # 0.3 % across one half
+    check = cf.compare_halves(odd.data * slope, even, expected=expected)
+    assert check.blocks < check.tolerance  # about 0.08 %: under the default 0.1 %
+    assert check.blocks > 5 * check.blocks_expected  # 9 x
+    assert check.verdict.startswith("the halves differ: large-scale difference")
+    assert "within the tolerance 0.1 %" in check.verdict
+    above = cf.compare_halves(odd.data * slope, even, expected=expected, tolerance=0.0005)
+    assert "above the tolerance 0.05 %" in above.verdict
+
+
+def test_pixels_no_frame_saw_are_left_out_and_too_few_are_refused():
+    odd, even, expected = halves()
+    per_pixel = np.full(SHAPE, expected)
+    per_pixel[:, :20] = np.inf  # no frame there: a sky flat's n_used of 0
+    even.data[:, :20] = np.nan
+    check = cf.compare_halves(odd, even, expected=per_pixel)
+    assert check.verdict == "the halves agree"
+    even.data[:, :250] = np.nan  # 250 of 320 columns
+    with pytest.raises(ValueError, match=r"compare_halves: the region holds .* fewer than half"):
+        cf.compare_halves(odd, even, expected=expected)
+
+
+def test_a_tolerance_that_is_not_a_number_is_refused():
+    odd, even, expected = halves(n=2)
+    with pytest.raises(TypeError, match="compare_halves: tolerance must be a number"):
+        cf.compare_halves(odd, even, expected=expected, tolerance="0.1 %")
+
+
+def test_a_block_that_is_not_a_number_is_refused():
+    odd, even, expected = halves(n=2)
+    with pytest.raises(TypeError, match="compare_halves: block must be a number"):
+        cf.compare_halves(odd, even, expected=expected, block="64")
