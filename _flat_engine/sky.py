@@ -6,9 +6,11 @@
   source grown by that FWHM and in proportion to its size, plus faint outskirts found on
   16 x 16 blocks; `quiet_detection` silences the search's expected warnings;
 - `sky_of_frame`, `Sky`: one frame's mask, sky level and FWHM; `MaskedFrame`: a frame whose
-  masked pixels read as NaN; `check_sky_masks` and `fixed_sources`: did the sources move
-  between frames; `check_final_masks`: frames masked too much, pixels no frame sees;
-  `sky_header`: the sky flat's keywords.
+  masked pixels read as NaN; `mask_counts`, `no_data_counts`, `source_masks`: the masks
+  added up, pixels without data (NaN or masked in the input) kept apart from sources;
+  `check_sky_masks` and `fixed_sources`: did the sources move between frames;
+  `check_final_masks`: frames masked too much, pixels no frame sees, pixels without
+  data; `sky_header`: the sky flat's keywords.
 """
 
 from __future__ import annotations
@@ -533,7 +535,7 @@ def check_final_masks(frames, skies, detection):
             f"combine_sky_flats: {100 * no_data:.2f} % of the pixels have no data in any "
             f"frame ({counts.size - n_data} pixels, NaN or masked in every frame given, as "
             "a trimmed edge): the flat is NaN there.  They are left out of the shares masked "
-            "as sources (MAXMASK, NOFRAME) and of the masks' correlation (FIXEDSRC).",
+            "as sources (MASKFRAC, MAXMASK, NOFRAME) and of the masks' correlation (FIXEDSRC).",
             UserWarning,
             stacklevel=3,
         )
