@@ -453,7 +453,9 @@ def fixed_sources(counts, shares):
 def check_sky_masks(frames, skies):
     """Warn if the masks lie on the same pixels in most frames; refuse too few usable frames.
 
-    Returns `fixed_sources` of the masks; above 0.5 it warns.
+    Returns `fixed_sources` of the masks over the pixels with data in every frame (0
+    when there is none); above 0.5 it warns.  The usable frames are counted on the
+    pixels with data in some frame.
     """
     counts, shares, _ = source_masks(frames[0].shape, skies)
     fixed = fixed_sources(counts, shares) if counts.size else 0.0  # no pixel to judge by
@@ -472,7 +474,10 @@ def check_sky_masks(frames, skies):
             UserWarning,
             stacklevel=3,
         )
-    usable = float(np.median(n_frames - counts))  # frames free of sources
+    if counts.size < np.prod(frames[0].shape):  # some pixels lack data in some frame
+        counts = mask_counts(frames[0].shape, skies)  # masked as sources or without data
+        counts = counts[no_data_counts(frames[0].shape, skies) < n_frames]
+    usable = float(np.median(n_frames - counts))  # frames free of sources, with data
     if usable < 3:
         raise ValueError(
             f"combine_sky_flats: at half of the pixels or more, fewer than 3 of the "

@@ -379,3 +379,16 @@ def test_mosaic_night_frames_make_one_sky_flat_per_chip(tmp_path):
     with pytest.raises(ValueError, match=r"source_mask: .*read_frame\(path, chip=\.\.\.\)"):
         cf.source_mask(paths[0])
     assert cf.source_mask(cf.read_frame(paths[0], chip="CCD2")).shape == chips["CCD2"][0].shape
+
+
+def test_no_pixel_with_data_in_every_frame_still_makes_a_flat(dithered):
+    # each frame lacks another ninth of the columns: no pixel has data in every frame
+    frames = []
+    for i, frame in enumerate(dithered[0]):
+        data = frame.data.astype(np.float32)
+        data[:, i::9] = np.nan
+        frames.append(CCDData(data, unit=frame.unit, meta=frame.meta))
+    flat, n_used = cf.combine_sky_flats(frames, return_counts=True)
+    assert flat.header["FIXEDSRC"] == 0.0  # no pixel to compare the masks on
+    assert "NODATA" not in flat.header
+    assert np.median(n_used) >= 6
