@@ -2137,7 +2137,8 @@ def source_mask(image, *, flat=None, **detection):
     ------
     ValueError
         For a frame that is not 2-D, a ``flat`` of another shape, options out of range,
-        or a frame so full of NaN that no box of ``box_size`` pixels is half finite.
+        a frame so full of NaN that no box of ``box_size`` pixels is half finite, or a
+        path to a mosaic camera's file (pass ``read_frame(path, chip=...)``).
     TypeError
         For options of the wrong type, and for a keyword that is not an option.
 
@@ -2160,7 +2161,11 @@ def source_mask(image, *, flat=None, **detection):
     """
     with _options.named("source_mask"):
         detection = _sky.parse_detection(detection)
-    ccd = read_frame(image) if isinstance(image, (str, Path)) else image
+    try:
+        ccd = read_frame(image) if isinstance(image, (str, Path)) else image
+    except _files.MosaicFile as err:  # one image: the user reads the chip
+        advice = "source_mask takes one image: pass read_frame(path, chip=...)"
+        raise _files.mosaic_error(err.label, err.chips, advice, "source_mask") from err
     header = getattr(ccd, "header", None) or {}
     values = np.array(_pixels.as_float_array(ccd), dtype=np.float32)  # a copy; masked: NaN
     if values.ndim != 2:
@@ -2193,6 +2198,7 @@ def combine_sky_flats(
     mem_limit=350e6,
     dtype=np.float32,
     return_counts=False,
+    chip=None,
     **detection,
 ):
     """Combine dithered night-sky frames of one filter into a flat, their sources masked.
@@ -2241,6 +2247,9 @@ def combine_sky_flats(
         float32 or float64.
     return_counts : bool, optional
         Also return the number of frames used per pixel (unmasked and not rejected).
+    chip : str or int, optional
+        The chip to combine from files of a mosaic camera (one image extension per chip),
+        by EXTNAME or HDU index, as for `combine_flats`; one chip's sky flat per call.
     **detection
         ``nsigma``, ``n_pixels``, ``grow``, ``grow_factor``, ``box_size``, ``smooth``,
         ``saturation``: the source detection of `source_mask` (``grow`` in units of
@@ -2255,12 +2264,17 @@ def combine_sky_flats(
         IMCMB001..., COMBINED = True, the rejection (as in `combine_flats`), SKYLV001...
         (the sky level of each frame, ADU), FWHM (pixels, the median over the frames of
         the image size measured on the stars, in the last search), MASKFRAC and MAXMASK
-        (the median and the largest fraction of a frame masked, in the last search),
-        FIXEDSRC (in the first search, the mean correlation of the frames' masks, pixel
-        by pixel: 0 when they fall at independent places, whatever share of a frame they
-        cover, 1 when every frame's mask is the same: near 0 for dithered frames, near 1
-        for tracked ones), NOFRAME (the fraction of the pixels masked in every frame, in
-        the last search: NaN in the flat) and HISTORY.
+        (the median and the largest fraction of a frame's pixels with data masked as
+        sources, in the last search), FIXEDSRC (in the first search, the mean
+        correlation of the frames' masks, pixel by pixel, over the pixels with data in
+        every frame: 0 when they fall at independent places, whatever share of a frame
+        they cover, 1 when every frame's mask is the same: near 0 for dithered frames,
+        near 1 for tracked ones), NOFRAME (the fraction of the pixels with data masked
+        in every frame, in the last search: NaN in the flat), NODATA (only when some
+        pixels are NaN or masked in every frame given, as a trimmed edge: their
+        fraction, NaN in the flat too) and HISTORY.  Pixels without data (NaN or masked
+        in a frame given) are no sources: they are left out of MASKFRAC, MAXMASK,
+        FIXEDSRC and NOFRAME.
     n_used : numpy.ndarray of uint16
         Only with ``return_counts=True``: at each pixel, the number of frames averaged
         there (not masked as a source and not rejected); 0 where the flat is NaN.
@@ -2270,9 +2284,12 @@ def combine_sky_flats(
     ValueError
         As `combine_flats`; also for fewer than three frames, when half of the pixels or
         more are free of sources in fewer than three frames, when a frame has no
-        positive sky, for ``passes`` below 1, and for a folder given as ``images``.
+        positive sky, for ``passes`` below 1, for a folder given as ``images``, for a
+        bad ``chip`` (not a name or an index >= 0, or not in a file), and for a mosaic
+        camera's file without ``chip`` (the message names the chips).
     TypeError
-        As `combine_flats`.
+        As `combine_flats`, and for an option that is neither a keyword of this function
+        nor one of the detection's.
     OSError
         If a file cannot be opened.
 
@@ -2283,8 +2300,11 @@ def combine_sky_flats(
         tracked frames cannot make a sky flat.  Sources larger than the dithers raise
         FIXEDSRC too: in a small cut-out around a large galaxy the warning is right
         about those pixels.  When a frame is more than 40 % masked (MAXMASK; the
-        warning gives the share found before growing and the FWHM), and when more than
-        0.5 % of the pixels are masked in every frame (NOFRAME).  Also the warnings of
+        warning gives the share found before growing and the FWHM); when more than
+        0.5 % of the pixels are masked in every frame (NOFRAME; the warning gives the
+        share of the pixels seen by only 1 or 2 frames around these holes, whose flat
+        the sources' faint outskirts bias); and when more than 0.5 % of the pixels have
+        no data in any frame (NODATA).  Also the warnings of
         `combine_flats`, the frame checks' among them.
 
     See Also
@@ -2327,8 +2347,9 @@ def combine_sky_flats(
         dtype = _options.parse_dtype(dtype)
         mem_limit = _options.parse_mem_limit(mem_limit)
         keep = _checks.parse_keep(keep_bad_frames)
+        chip = _frames.parse_chip(chip)
     with _frames.frames_stack() as stack:
-        frames = _frames.open_frames(images, stack)
+        frames = _frames.open_frames(images, stack, chip, method)
         if len(frames) < 3:
             raise ValueError(
                 f"{method}: a sky flat needs at least 3 frames (ten or more is better), "
@@ -2362,12 +2383,12 @@ def combine_sky_flats(
             # 3. The next search divides each frame by this flat, to see its sky flat.
             flat = result.data / dtype.type(_pixels.block_median(result.data, plan.norm_rows))
         del flat
-        unseen = _sky.check_final_masks(frames, skies, detection)
+        unseen, no_data = _sky.check_final_masks(frames, skies, detection)
     scaling = "sources masked, each scaled by the inverse of its sky level"
     header = _stack.flat_header(frames, clip, model, result, method=method, scaling=scaling)
     _checks.record_left_out(header, good.left_out)
     header["IMAGETYP"] = ("FLAT", "a night-sky flat")
-    _sky.sky_header(header, skies, persistent, unseen)
+    _sky.sky_header(header, skies, persistent, unseen, no_data)
     combined = _stack.finish_flat(result, header, plan, dtype, method)
     return (combined, result.n_used) if return_counts else combined
 

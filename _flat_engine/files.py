@@ -272,7 +272,27 @@ def chip_hdu(hdul, chip):
 
 
 class MosaicFile(ValueError):
-    """A file of several chips was given where one image was expected."""
+    """A file of several chips was given where one image was expected.
+
+    ``label`` and ``chips`` (the file and its chips' names) let a caller say it again in
+    its own words (`mosaic_error`).
+    """
+
+    label, chips = "", ()
+
+
+CHIP_ADVICE = "name the chip (chip=), or combine every chip (combine_flats_by_filter)"
+
+
+def mosaic_error(label, chips, advice=CHIP_ADVICE, function=None):
+    """Return the `MosaicFile` error for ``label``'s ``chips``, prefixed with ``function``."""
+    prefix = f"{function}: " if function else ""
+    error = MosaicFile(
+        f"{prefix}{label} holds {len(chips)} chips ({', '.join(chips)}), one image "
+        f"extension each: {advice}"
+    )
+    error.label, error.chips = label, tuple(chips)
+    return error
 
 
 def the_image(hdul, label, chip=None):
@@ -285,11 +305,7 @@ def the_image(hdul, label, chip=None):
         return chip_hdu(hdul, chip)
     chips = image_hdus(hdul)
     if len(chips) > 1:
-        names = ", ".join(name for _, name in chips)
-        raise MosaicFile(
-            f"{label} holds {len(chips)} chips ({names}), one image extension each: name "
-            "the chip (chip=), or combine every chip (combine_flats_by_filter)"
-        )
+        raise mosaic_error(label, [name for _, name in chips])
     return first_image_hdu(hdul)
 
 

@@ -33,6 +33,7 @@ from .files import (
     compression_opener,
     first_image_hdu,
     inherited_header,
+    mosaic_error,
     process_tag,
     raw_header_value,
     remove_left_by_ended,
@@ -239,18 +240,24 @@ class _expanded:
         self.copy.unlink(missing_ok=True)
 
 
-def open_frames(images, stack, chip=None):
+def open_frames(images, stack, chip=None, function=None):
     """Return a `Frame` for each item of ``images`` (paths or CCDData).
 
     With ``chip`` (an EXTNAME or an HDU index, `parse_chip`), each file's frame is that
-    chip of it (`Chip`).
+    chip of it (`Chip`).  With ``function`` (a public function's name), a file of several
+    chips without ``chip`` raises `MosaicFile` prefixed with it.
     """
     items = as_image_list(images)
     if chip is not None:
         items = [
             Chip(item, chip) if isinstance(item, (str, os.PathLike)) else item for item in items
         ]
-    return [Frame(item, index, stack) for index, item in enumerate(items)]
+    try:
+        return [Frame(item, index, stack) for index, item in enumerate(items)]
+    except MosaicFile as error:
+        if function is None:
+            raise
+        raise mosaic_error(error.label, error.chips, function=function) from error
 
 
 def parse_chip(chip):

@@ -6,9 +6,11 @@
   source grown by that FWHM and in proportion to its size, plus faint outskirts found on
   16 x 16 blocks; `quiet_detection` silences the search's expected warnings;
 - `sky_of_frame`, `Sky`: one frame's mask, sky level and FWHM; `MaskedFrame`: a frame whose
-  masked pixels read as NaN; `check_sky_masks` and `fixed_sources`: did the sources move
-  between frames; `check_final_masks`: frames masked too much, pixels no frame sees;
-  `sky_header`: the sky flat's keywords.
+  masked pixels read as NaN; `mask_counts`, `no_data_counts`, `source_masks`: the masks
+  added up, pixels without data (NaN or masked in the input) kept apart from sources;
+  `check_sky_masks` and `fixed_sources`: did the sources move between frames;
+  `check_final_masks`: frames masked too much, pixels no frame sees, pixels without
+  data; `sky_header`: the sky flat's keywords.
 """
 
 from __future__ import annotations
@@ -336,6 +338,7 @@ class Sky(NamedTuple):
     masked: float  # the fraction of the pixels masked
     found: float  # the fraction of the pixels found as sources, before growing
     fwhm: float  # pixels: the image size measured on the frame's stars (NaN: unmeasured)
+    no_data: np.ndarray | None = None  # packed as mask: NaN or masked in the input; None: none
 
 
 def sky_of_frame(data, flat, detection, saturation):
@@ -344,10 +347,13 @@ def sky_of_frame(data, flat, detection, saturation):
     With a ``flat`` the frame is divided by it first (its pixels and dust shadows gone,
     the sky is smooth and the sources stand out); without one, the sky's boxes of
     `find_sources` follow the vignetting.  The level is the 3-sigma clipped median of
-    the unmasked pixels, in ADU.
+    the unmasked pixels, in ADU.  The pixels without data (NaN or masked in the frame
+    itself, a trimmed edge) are masked, but kept apart: the share masked as sources is
+    that of the pixels with data, and `Sky.no_data` records them.
     """
     from astropy.stats import sigma_clipped_stats
 
+    no_data = ~np.isfinite(data)  # before the flat's holes (last search's sources) add
     saturated = data >= saturation if saturation is not None else None
     if flat is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -360,7 +366,11 @@ def sky_of_frame(data, flat, detection, saturation):
     _, level, _ = sigma_clipped_stats(sky, sigma=3.0, maxiters=5)
     if not (math.isfinite(level) and level > 0):
         raise ValueError(f"the sky level is {level}: a night-sky frame needs a positive sky")
-    return Sky(float(level), np.packbits(mask, axis=1), float(mask.mean()), found, fwhm)
+    if not no_data.any():
+        return Sky(float(level), np.packbits(mask, axis=1), float(mask.mean()), found, fwhm)
+    masked = np.count_nonzero(mask & ~no_data) / np.count_nonzero(~no_data)
+    packed = np.packbits(no_data, axis=1)
+    return Sky(float(level), np.packbits(mask, axis=1), float(masked), found, fwhm, packed)
 
 
 class MaskedFrame:
@@ -386,6 +396,40 @@ def mask_counts(shape, skies):
     return counts
 
 
+def no_data_counts(shape, skies):
+    """Return the number of frames without data at each pixel (uint16), or None if none."""
+    if all(sky.no_data is None for sky in skies):
+        return None
+    counts = np.zeros(shape, dtype=np.uint16)
+    for sky in skies:
+        if sky.no_data is not None:
+            counts += np.unpackbits(sky.no_data, axis=1, count=shape[1])
+    return counts
+
+
+def source_masks(shape, skies):
+    """Return the sources' masks over the pixels with data in every frame.
+
+    Returns ``(counts, shares, with_data)``: at each such pixel, the number of frames
+    whose mask covers it (1-D, uint16), each frame's share of them masked, and the
+    boolean map of those pixels (None when every frame has data everywhere: then the
+    counts are `mask_counts` and the shares `Sky.masked`).  Pixels without data in
+    some frame are left out, so that a trimmed edge or a dead region, the same in
+    every frame, is not taken for a source that did not move.
+    """
+    lost = no_data_counts(shape, skies)
+    if lost is None:
+        return mask_counts(shape, skies), [sky.masked for sky in skies], None
+    with_data = lost == 0
+    counts = np.zeros(np.count_nonzero(with_data), dtype=np.uint16)
+    shares = []
+    for sky in skies:
+        mask = np.unpackbits(sky.mask, axis=1, count=shape[1]).view(bool)[with_data]
+        counts += mask
+        shares.append(float(mask.mean()) if mask.size else 0.0)
+    return counts, shares, with_data
+
+
 def fixed_sources(counts, shares):
     """Return the mean correlation of the frames' masks, pixel by pixel (about 0 to 1).
 
@@ -409,10 +453,12 @@ def fixed_sources(counts, shares):
 def check_sky_masks(frames, skies):
     """Warn if the masks lie on the same pixels in most frames; refuse too few usable frames.
 
-    Returns `fixed_sources` of the masks; above 0.5 it warns.
+    Returns `fixed_sources` of the masks over the pixels with data in every frame (0
+    when there is none); above 0.5 it warns.  The usable frames are counted on the
+    pixels with data in some frame.
     """
-    counts = mask_counts(frames[0].shape, skies)
-    fixed = fixed_sources(counts, [sky.masked for sky in skies])
+    counts, shares, _ = source_masks(frames[0].shape, skies)
+    fixed = fixed_sources(counts, shares) if counts.size else 0.0  # no pixel to judge by
     n_frames = len(frames)
     if fixed > 0.5:
         persistent = float(np.mean(counts >= math.ceil(n_frames / 2)))
@@ -428,7 +474,10 @@ def check_sky_masks(frames, skies):
             UserWarning,
             stacklevel=3,
         )
-    usable = float(np.median(n_frames - counts))  # frames free of sources
+    if counts.size < np.prod(frames[0].shape):  # some pixels lack data in some frame
+        counts = mask_counts(frames[0].shape, skies)  # masked as sources or without data
+        counts = counts[no_data_counts(frames[0].shape, skies) < n_frames]
+    usable = float(np.median(n_frames - counts))  # frames free of sources, with data
     if usable < 3:
         raise ValueError(
             f"combine_sky_flats: at half of the pixels or more, fewer than 3 of the "
@@ -443,40 +492,66 @@ MAX_UNSEEN = 0.005  # a share of the pixels covered by no frame above this warns
 
 
 def check_final_masks(frames, skies, detection):
-    """Warn of frames masked over `MAX_MASKED` and of pixels no frame sees; return the latter.
+    """Warn of frames masked over `MAX_MASKED`, of pixels no frame sees, of pixels without data.
 
-    Both are measured on the masks of the last search, those the flat was made with.
+    Both are measured on the masks of the last search, those the flat was made with, on
+    the pixels with data in some frame: a pixel NaN or masked in every input frame (a
+    trimmed edge) has no data, which is no fault of the masks; it is counted apart.
+    Returns the shares of the pixels masked in every frame (of those with data) and of
+    the pixels without data.
     """
+    n_frames = len(frames)
     counts = mask_counts(frames[0].shape, skies)
-    unseen = float(np.mean(counts >= len(frames)))
+    lost = no_data_counts(frames[0].shape, skies)
+    empty = np.zeros(counts.shape, bool) if lost is None else lost >= n_frames
+    n_data = counts.size - np.count_nonzero(empty)
+    holes = (counts >= n_frames) & ~empty
+    unseen = np.count_nonzero(holes) / n_data if n_data else 0.0
     heavy = [(sky.masked, frame.label, sky) for frame, sky in zip(frames, skies, strict=True)]
     heavy = sorted((item for item in heavy if item[0] > MAX_MASKED), key=lambda item: -item[0])
     if heavy:
         share, label, sky = heavy[0]
         warnings.warn(
-            f"combine_sky_flats: {len(heavy)} of {len(frames)} frames are more than "
+            f"combine_sky_flats: {len(heavy)} of {n_frames} frames are more than "
             f"{100 * MAX_MASKED:.0f} % masked as sources (the most, {label}: {100 * share:.1f} "
-            f"%, of which {100 * sky.found:.1f} % found before growing, FWHM "
-            f"{sky.fwhm:.2f} pixels).  A crowded field, a source that fills much of the frame "
-            "or a growth too large for the images (grow is in units of the FWHM, grow_factor "
-            "of each source's radius) leaves little sky in each frame.",
+            f"% of its pixels with data, of which {100 * sky.found:.1f} % found before "
+            f"growing, FWHM {sky.fwhm:.2f} pixels).  A crowded field, a source that fills "
+            "much of the frame or a growth too large for the images (grow is in units of the "
+            "FWHM, grow_factor of each source's radius) leaves little sky in each frame.",
             UserWarning,
             stacklevel=3,
         )
     if unseen > MAX_UNSEEN:
+        few = np.count_nonzero((counts > n_frames - 3) & (counts < n_frames) & ~empty)
         warnings.warn(
             f"combine_sky_flats: {100 * unseen:.2f} % of the pixels are masked in every frame "
-            f"({np.count_nonzero(counts >= len(frames))} pixels): the flat is NaN there.  "
-            "The sources there moved less than their size between the frames (a large "
-            "galaxy, bright stars, too little dithering), or the masks are too large.",
+            f"({np.count_nonzero(holes)} pixels): the flat is NaN there.  Around these holes "
+            f"the pixels are seen by few frames ({100 * few / n_data:.2f} % of the pixels by "
+            "only 1 or 2), whose sky there holds the sources' faint outskirts, which the masks "
+            "miss: the flat is biased there, by per cent or more.  The sources moved less "
+            "than their size between the frames (a large galaxy, bright stars, too little "
+            "dithering), or the masks are too large.",
             UserWarning,
             stacklevel=3,
         )
-    return unseen
+    no_data = 1 - n_data / counts.size
+    if no_data > MAX_UNSEEN:
+        warnings.warn(
+            f"combine_sky_flats: {100 * no_data:.2f} % of the pixels have no data in any "
+            f"frame ({counts.size - n_data} pixels, NaN or masked in every frame given, as "
+            "a trimmed edge): the flat is NaN there.  They are left out of the shares masked "
+            "as sources (MASKFRAC, MAXMASK, NOFRAME) and of the masks' correlation (FIXEDSRC).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return unseen, no_data
 
 
-def sky_header(header, skies, fixed, unseen):
-    """Add the sky flat's keywords to ``header``: sky levels, FWHM, masks, overlap, holes."""
+def sky_header(header, skies, fixed, unseen, no_data=0.0):
+    """Add the sky flat's keywords to ``header``: sky levels, FWHM, masks, overlap, holes.
+
+    NODATA (the pixels without data in any frame) is written only when some are.
+    """
     for number, sky in enumerate(skies[:999], start=1):
         header[f"SKYLV{number:03d}"] = (round(sky.level, 3), "[adu] sky level of the frame")
     fwhm = [sky.fwhm for sky in skies if math.isfinite(sky.fwhm)]
@@ -489,3 +564,5 @@ def sky_header(header, skies, fixed, unseen):
     header["MAXMASK"] = (round(max(sky.masked for sky in skies), 5), "largest fraction masked")
     header["FIXEDSRC"] = (round(fixed, 4), "masks' correlation: 0 moved, 1 did not")
     header["NOFRAME"] = (round(unseen, 6), "fraction of pixels masked in every frame")
+    if no_data:
+        header["NODATA"] = (round(no_data, 6), "fraction of pixels without data in any frame")

@@ -301,7 +301,13 @@ def test_a_galaxy_filling_the_frames_is_named_in_the_warnings():
     galaxy = make_drifting_frames(30, huge_galaxy=True, seed=0)
     with (
         pytest.warns(UserWarning, match="more than 40 % masked"),
-        pytest.warns(UserWarning, match=r"% of the pixels are masked in every frame"),
+        pytest.warns(  # the holes, and the pixels around them biased by the galaxy's light
+            UserWarning,
+            match=r"% of the pixels are masked in every frame .*the flat is NaN there\.  Around "
+            r"these holes the pixels are seen by few frames \(\d+\.\d\d % of the pixels by only 1 "
+            r"or 2\), whose sky there holds the sources' faint outskirts, which the masks miss: "
+            r"the flat is biased there",
+        ),
         pytest.warns(UserWarning, match="left out"),  # the galaxy's light is no sky
     ):
         flat = cf.combine_sky_flats(galaxy.frames)
@@ -335,3 +341,54 @@ def test_a_moonlit_frame_among_nine_leaves_every_block_within_0_2_percent():
     with pytest.warns(UserWarning, match="moonlit.fits left out"):
         flat = cf.combine_sky_flats(frames)
     assert bench_bad_frames.worst_block(flat.data, response) <= 0.2
+
+
+def test_pixels_without_data_are_not_taken_for_sources(drifting):
+    # A trimmed edge (NaN in every frame) is no source: MAXMASK, FIXEDSRC and NOFRAME
+    # stay those of the frames' other pixels, and its pixels draw their own warning.
+    frames = []
+    for frame in drifting.frames:
+        data = frame.data.astype(np.float32)
+        data[:, :60] = np.nan
+        frames.append(CCDData(data, unit=frame.unit, meta=frame.meta))
+    with pytest.warns(UserWarning, match=r"9\.23 % of the pixels have no data in any frame"):
+        header = cf.combine_sky_flats(frames).header
+    assert header["MAXMASK"] <= 0.40  # was 23 frames of 30 over 40 %, masked "as sources"
+    assert header["NOFRAME"] <= 0.005  # was 9.28 %, "the sources moved less than their size"
+    assert header["FIXEDSRC"] < 0.2  # was 0.32 (0.15 without the NaN)
+    assert header["NODATA"] == pytest.approx(60 / 650, abs=1e-6)
+
+
+def test_mosaic_night_frames_make_one_sky_flat_per_chip(tmp_path):
+    chips = {name: make_sky_frames(5, seed=seed)[0] for name, seed in (("CCD1", 3), ("CCD2", 4))}
+    paths = []
+    for i in range(5):
+        hdus = [fits.ImageHDU(chips[name][i].data, name=name) for name in chips]
+        paths.append(tmp_path / f"night{i}.fits")
+        fits.HDUList([fits.PrimaryHDU(), *hdus]).writeto(paths[-1])
+    for name, frames in chips.items():
+        alone = write_frames(tmp_path / name, [frame.data for frame in frames], imagetyp="LIGHT")
+        flat = cf.combine_sky_flats(paths, chip=name)
+        np.testing.assert_array_equal(flat.data, cf.combine_sky_flats(alone).data)
+    with pytest.raises(ValueError, match=r"combine_sky_flats: .*night0\.fits holds 2 chips"):
+        cf.combine_sky_flats(paths)
+    with pytest.raises(ValueError, match="no chip 'CCD3'"):
+        cf.combine_sky_flats(paths, chip="CCD3")
+    with pytest.raises(ValueError, match="combine_sky_flats: chip must be"):
+        cf.combine_sky_flats(tmp_path / "missing", chip=-1)  # before any file is opened
+    with pytest.raises(ValueError, match=r"source_mask: .*read_frame\(path, chip=\.\.\.\)"):
+        cf.source_mask(paths[0])
+    assert cf.source_mask(cf.read_frame(paths[0], chip="CCD2")).shape == chips["CCD2"][0].shape
+
+
+def test_no_pixel_with_data_in_every_frame_still_makes_a_flat(dithered):
+    # each frame lacks another ninth of the columns: no pixel has data in every frame
+    frames = []
+    for i, frame in enumerate(dithered[0]):
+        data = frame.data.astype(np.float32)
+        data[:, i::9] = np.nan
+        frames.append(CCDData(data, unit=frame.unit, meta=frame.meta))
+    flat, n_used = cf.combine_sky_flats(frames, return_counts=True)
+    assert flat.header["FIXEDSRC"] == 0.0  # no pixel to compare the masks on
+    assert "NODATA" not in flat.header
+    assert np.median(n_used) >= 6
