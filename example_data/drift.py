@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from example_data.sources import _moffat_alpha
 from example_data.synthetic import vignetting
 
 DRIFT_SHAPE = (500, 650)  # rows, columns
@@ -140,7 +141,7 @@ def _add_disc(light, dy, dx, length, axis_ratio, angle, flux, centre):
 
 def _add_moffats(light, rows, cols, fluxes, fwhm):
     """Add Moffat stars of ``fwhm`` to ``light``, each drawn to where it is below 0.2 ADU."""
-    alpha = fwhm / (2 * math.sqrt(2 ** (1 / _BETA) - 1))
+    alpha = _moffat_alpha(fwhm, _BETA)
     norm = (_BETA - 1) / (math.pi * alpha**2)
     nrow, ncol = light.shape
     for row, col, flux in zip(rows, cols, fluxes, strict=True):
