@@ -24,6 +24,8 @@ import numpy as np
 from astropy.stats import mad_std
 
 from .options import as_number
+from .skyparts import background_image, clipped_median
+from .skyparts import grow as _grow
 
 
 class Detection(NamedTuple):
@@ -114,7 +116,9 @@ def find_sources(image, detection, saturated=None):
             f"({np.count_nonzero(invalid)} of {invalid.size} pixels are NaN or masked): "
             "the sky cannot be measured"
         ) from error
-    residual = np.where(invalid, 0, image - background.background).astype(np.float32)
+    sky_map = background_image(background.background_mesh, box, image.shape)  # .background
+    residual = np.where(invalid, 0, image - sky_map).astype(np.float32)
+    del sky_map
     noise_factor, detected = 1.0, residual
     if detection.smooth > 0:
         detected = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
@@ -299,37 +303,6 @@ def _noise_ratio(smoothed, original):
     return float(mad_std(smoothed)) / before if before > 0 else 1.0
 
 
-def _grow(mask, grow, factor):
-    """Grow each source of ``mask`` by ``grow`` pixels plus ``factor`` times its radius.
-
-    A source's radius is that of a disc of its area.  Every pixel takes the source
-    nearest to it (a Euclidean distance transform), and is masked when it lies within
-    that source's reach: a bright star or a large galaxy, whose faint outskirts extend
-    far beyond what the threshold finds, gets a mask in proportion.
-    """
-    from scipy import ndimage
-
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / math.pi)  # per source
-    nearest = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
-    ny, nx = mask.shape
-    if ny * nx > np.iinfo(nearest.dtype).max:  # flat indices need more than 32 bits
-        nearest = nearest.astype(np.int64)
-    rows, cols = nearest  # of each pixel's nearest source pixel; worked on in place below
-    # The squared distance in integers (exact), then its root in float64: the distance
-    # scipy's transform returns, without its float64 copies of the indices.
-    squared = rows - np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
-    np.square(squared, out=squared)
-    across = cols - np.arange(nx, dtype=cols.dtype)
-    squared += np.square(across, out=across)
-    del across
-    np.multiply(rows, nx, out=rows)  # rows * nx + cols: the flat index of the source pixel
-    rows += cols
-    source_reach = reach[labels.ravel()[rows.ravel()]].reshape(mask.shape)
-    del nearest, rows, cols, labels
-    return np.sqrt(squared, dtype=np.float64) <= source_reach
-
-
 class Sky(NamedTuple):
     """What `sky_of_frame` measured on one frame."""
 
@@ -351,8 +324,6 @@ def sky_of_frame(data, flat, detection, saturation):
     itself, a trimmed edge) are masked, but kept apart: the share masked as sources is
     that of the pixels with data, and `Sky.no_data` records them.
     """
-    from astropy.stats import sigma_clipped_stats
-
     no_data = ~np.isfinite(data)  # before the flat's holes (last search's sources) add
     saturated = data >= saturation if saturation is not None else None
     if flat is not None:
@@ -363,7 +334,7 @@ def sky_of_frame(data, flat, detection, saturation):
     sky = data[~mask]
     if sky.size < 100:
         raise ValueError(f"only {sky.size} pixels are free of sources: no sky to measure")
-    _, level, _ = sigma_clipped_stats(sky, sigma=3.0, maxiters=5)
+    level = clipped_median(sky, sigma=3.0, maxiters=5)  # sigma_clipped_stats' median
     if not (math.isfinite(level) and level > 0):
         raise ValueError(f"the sky level is {level}: a night-sky frame needs a positive sky")
     if not no_data.any():

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,76 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SIGMAS = 7.0
 MAX_NOISE_RATIO = 1.5
+
+
+# --------------------------------------------------------------------------------------
+# The search's three costly steps as they were before `_flat_engine.skyparts` (issue 23):
+# runnable, for the side-by-side timing below and for the tests of the fast forms.
+# --------------------------------------------------------------------------------------
+
+
+def reference_background_image(mesh, box, shape):
+    """Return photutils' `Background2D.background` from its mesh: a 2-D cubic zoom."""
+    from scipy import ndimage
+
+    mesh = np.asarray(mesh)
+    if mesh.min() == mesh.max():
+        return np.full(shape, mesh.min(), dtype=mesh.dtype)
+    image = ndimage.zoom(mesh, box, order=3, mode="reflect", grid_mode=True)
+    image = image[: shape[0], : shape[1]]
+    return np.clip(image, mesh.min(), mesh.max(), out=image)
+
+
+def reference_grow(mask, grow, factor):
+    """Return the growth of ``mask`` from the distance transform of the whole frame."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / np.pi)  # per source
+    nearest = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
+    ny, nx = mask.shape
+    if ny * nx > np.iinfo(nearest.dtype).max:  # flat indices need more than 32 bits
+        nearest = nearest.astype(np.int64)
+    rows, cols = nearest  # of each pixel's nearest source pixel; worked on in place below
+    squared = rows - np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
+    np.square(squared, out=squared)
+    across = cols - np.arange(nx, dtype=cols.dtype)
+    squared += np.square(across, out=across)
+    del across
+    np.multiply(rows, nx, out=rows)  # rows * nx + cols: the flat index of the source pixel
+    rows += cols
+    source_reach = reach[labels.ravel()[rows.ravel()]].reshape(mask.shape)
+    del nearest, rows, cols, labels
+    return np.sqrt(squared, dtype=np.float64) <= source_reach
+
+
+def reference_clipped_median(values, sigma=3.0, maxiters=5):
+    """Return astropy's `sigma_clipped_stats` median of ``values``."""
+    from astropy.stats import sigma_clipped_stats
+
+    return sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters)[1]
+
+
+REFERENCE = {
+    "background_image": reference_background_image,
+    "_grow": reference_grow,
+    "clipped_median": reference_clipped_median,
+}
+
+
+@contextmanager
+def reference_search():
+    """Run `_flat_engine.sky` with the reference steps (`REFERENCE`) inside this block."""
+    from _flat_engine import sky
+
+    fast = {name: getattr(sky, name) for name in REFERENCE}
+    try:
+        for name, function in REFERENCE.items():
+            setattr(sky, name, function)
+        yield
+    finally:
+        for name, function in fast.items():
+            setattr(sky, name, function)
 
 
 def _median_superflat(files):

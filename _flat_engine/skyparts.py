@@ -1,0 +1,136 @@
+"""The three costly steps of a night-sky frame's source search, done fast.
+
+`sky.find_sources` and `sky.sky_of_frame` spend most of their time in three steps that
+have a cheaper form giving the same answer:
+
+- `background_image`: the sky's boxes interpolated up to the frame, as photutils'
+  `Background2D.background` does (a cubic spline, `scipy.ndimage.zoom`), but one axis at a
+  time as two small matrix products: the same values, a tenth of the time;
+- `grow`: each source grown by its reach, decided for every pixel by the source nearest to
+  it, as a Euclidean distance transform of the whole frame does, but on a window around
+  each source only (`scipy.ndimage.find_objects`): the same masks;
+- `clipped_median`: the 3-sigma clipped median of the sky pixels, as astropy's
+  `sigma_clipped_stats` gives it, from one sort of the pixels: each clipping keeps a run
+  of the sorted values, whose median is read off and whose standard deviation is summed
+  in float64.  The same level unless a pixel lies within a rounding error of float32 of
+  a clipping bound (astropy's standard deviation is summed in float32).
+
+The slow forms they replace are kept runnable in ``benchmarks/bench_sky_flats.py``
+(`reference_search`), which times both on Example 3, and the tests compare them.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+
+def background_image(mesh, box, shape):
+    """Return the full-size background of ``shape`` from the boxes' ``mesh``.
+
+    ``mesh`` is `Background2D.background_mesh` for boxes of ``box`` pixels; the result
+    is `Background2D.background`: the mesh's cubic spline (mode 'reflect', the samples
+    at the boxes' centres) sampled at every pixel, cut to ``shape`` and clipped to the
+    mesh's range, in the mesh's dtype.  The spline of a grid is a product of one spline
+    per axis, so the image is ``rows @ mesh @ columns.T``, with each axis' weights
+    those `scipy.ndimage.zoom` gives a unit vector (float64, as zoom computes).
+    """
+    mesh = np.asarray(mesh)
+    low, high = mesh.min(), mesh.max()
+    if low == high:  # photutils returns the constant as it is
+        return np.full(shape, low, dtype=mesh.dtype)
+    rows = _spline_weights(mesh.shape[0], box)[: shape[0]]
+    columns = _spline_weights(mesh.shape[1], box)[: shape[1]]
+    image = (rows @ mesh.astype(np.float64)) @ columns.T
+    image = image.astype(mesh.dtype)
+    return np.clip(image, low, high, out=image)
+
+
+@lru_cache(maxsize=16)
+def _spline_weights(n, box):
+    """Return the (n * box, n) weights of `scipy.ndimage.zoom` (cubic, grid mode) by ``box``."""
+    from scipy import ndimage
+
+    unit = np.eye(n)
+    weights = [ndimage.zoom(unit[i], box, order=3, mode="reflect", grid_mode=True) for i in range(n)]
+    weights = np.stack(weights, axis=1)
+    weights.setflags(write=False)  # shared by every call (cached)
+    return weights
+
+
+def grow(mask, grow, factor):
+    """Grow each source of ``mask`` by ``grow`` pixels plus ``factor`` times its radius.
+
+    A source (8-connected) has the radius of a disc of its area.  Every pixel takes the
+    source nearest to it, and is masked when it lies within that source's reach: a
+    bright star or a large galaxy, whose faint outskirts extend far beyond what the
+    threshold finds, gets a mask in proportion.
+
+    A pixel within reach ``r`` of source A lies within A's bounding box widened by
+    ``floor(r)`` (the candidates), and its nearest source pixel is at most ``r`` away,
+    so within the box widened by ``2 floor(r)`` (the window).  The distance transform of
+    the window alone gives each candidate's nearest source pixel whenever that lies
+    within ``r``: a window's answer is used only there.  Every pixel masked by the
+    transform of the whole frame is a candidate of its nearest source, whose window
+    decides it; the same pixels are masked.  Sources of reach below one pixel add no
+    pixel.
+    """
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / math.pi)  # per source
+    grown = mask.copy()  # a source pixel is at distance 0 of itself
+    ny, nx = mask.shape
+    for label, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        margin = int(reach[label])
+        if margin == 0:
+            continue
+        y0, y1 = max(rows.start - 2 * margin, 0), min(rows.stop + 2 * margin, ny)
+        x0, x1 = max(cols.start - 2 * margin, 0), min(cols.stop + 2 * margin, nx)
+        window = labels[y0:y1, x0:x1]
+        distance, (near_y, near_x) = ndimage.distance_transform_edt(
+            window == 0, return_indices=True
+        )
+        within = distance <= np.minimum(reach[label], reach[window[near_y, near_x]])
+        cy0, cy1 = max(rows.start - margin, 0), min(rows.stop + margin, ny)
+        cx0, cx1 = max(cols.start - margin, 0), min(cols.stop + margin, nx)
+        grown[cy0:cy1, cx0:cx1] |= within[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+    return grown
+
+
+def clipped_median(values, sigma=3.0, maxiters=5):
+    """Return the ``sigma``-clipped median of the finite 1-D ``values`` (float32 or 64).
+
+    astropy's `sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters)[1]`: each
+    round keeps the values within ``sigma`` standard deviations of the median of those
+    kept before, until none is clipped or ``maxiters`` rounds.  What a round keeps is a
+    run of the sorted values, so one sort serves every round: the median is read off
+    the run (the mean of its middle two, in the values' dtype, as numpy's), the bounds
+    found by bisection, and the standard deviation summed in float64 and rounded to the
+    values' dtype (astropy sums it in that dtype: a value within that rounding of a
+    bound may be kept by one and clipped by the other, moving the median by one rank).
+    """
+    ordered = np.sort(values)
+    dtype = ordered.dtype.type
+    start, stop = 0, ordered.size
+    for _ in range(maxiters):
+        kept = ordered[start:stop]
+        center = _middle(kept)
+        spread = dtype(kept.std(dtype=np.float64))
+        low, high = center - spread * dtype(sigma), center + spread * dtype(sigma)
+        first = start + int(np.searchsorted(kept, low, side="left"))  # first >= low
+        last = start + int(np.searchsorted(kept, high, side="right"))  # past the last <= high
+        if (first, last) == (start, stop):
+            return center
+        start, stop = first, last
+        if start == stop:
+            return dtype(np.nan)
+    return _middle(ordered[start:stop])
+
+
+def _middle(ordered):
+    """Return the median of sorted values: the mean of the middle two, as `numpy.median`."""
+    half = ordered.size // 2
+    return np.mean(ordered[half - 1 + ordered.size % 2 : half + 1])
