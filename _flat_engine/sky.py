@@ -21,10 +21,9 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
-from astropy.stats import mad_std
 
 from .options import as_number
-from .skyparts import background_image, clipped_median
+from .skyparts import background_image, clipped_median, mad_std
 from .skyparts import grow as _grow
 
 

@@ -54,7 +54,9 @@ def _spline_weights(n, box):
     from scipy import ndimage
 
     unit = np.eye(n)
-    weights = [ndimage.zoom(unit[i], box, order=3, mode="reflect", grid_mode=True) for i in range(n)]
+    weights = [
+        ndimage.zoom(unit[i], box, order=3, mode="reflect", grid_mode=True) for i in range(n)
+    ]
     weights = np.stack(weights, axis=1)
     weights.setflags(write=False)  # shared by every call (cached)
     return weights
@@ -108,17 +110,23 @@ def clipped_median(values, sigma=3.0, maxiters=5):
     kept before, until none is clipped or ``maxiters`` rounds.  What a round keeps is a
     run of the sorted values, so one sort serves every round: the median is read off
     the run (the mean of its middle two, in the values' dtype, as numpy's), the bounds
-    found by bisection, and the standard deviation summed in float64 and rounded to the
-    values' dtype (astropy sums it in that dtype: a value within that rounding of a
-    bound may be kept by one and clipped by the other, moving the median by one rank).
+    found by bisection, and the standard deviation from running sums, in float64, of the
+    values' departures from the first median (no loss of digits), rounded to the
+    values' dtype.  astropy sums in that dtype: a value within that rounding of a bound
+    may be kept by one and clipped by the other, moving the median by one rank.
     """
     ordered = np.sort(values)
     dtype = ordered.dtype.type
+    offset = np.float64(_middle(ordered))
+    sums = np.zeros((2, ordered.size + 1))  # running sums of d and d**2, d = value - offset
+    np.cumsum(np.subtract(ordered, offset, dtype=np.float64), out=sums[0, 1:])
+    np.cumsum(np.square(np.subtract(ordered, offset, dtype=np.float64)), out=sums[1, 1:])
     start, stop = 0, ordered.size
     for _ in range(maxiters):
         kept = ordered[start:stop]
         center = _middle(kept)
-        spread = dtype(kept.std(dtype=np.float64))
+        mean, square = (sums[:, stop] - sums[:, start]) / kept.size
+        spread = dtype(math.sqrt(max(square - mean * mean, 0.0)))
         low, high = center - spread * dtype(sigma), center + spread * dtype(sigma)
         first = start + int(np.searchsorted(kept, low, side="left"))  # first >= low
         last = start + int(np.searchsorted(kept, high, side="right"))  # past the last <= high
@@ -128,6 +136,13 @@ def clipped_median(values, sigma=3.0, maxiters=5):
         if start == stop:
             return dtype(np.nan)
     return _middle(ordered[start:stop])
+
+
+def mad_std(values):
+    """Return astropy's `mad_std` of the finite ``values``, from sorts (the same number)."""
+    values = np.ravel(values)
+    center = _middle(np.sort(values))
+    return _middle(np.sort(np.abs(values - center))) * 1.482602218505602
 
 
 def _middle(ordered):

@@ -96,10 +96,18 @@ def reference_clipped_median(values, sigma=3.0, maxiters=5):
     return sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters)[1]
 
 
+def reference_mad_std(values):
+    """Return astropy's `mad_std` of ``values``."""
+    from astropy.stats import mad_std
+
+    return mad_std(values)
+
+
 REFERENCE = {
     "background_image": reference_background_image,
     "_grow": reference_grow,
     "clipped_median": reference_clipped_median,
+    "mad_std": reference_mad_std,
 }
 
 
