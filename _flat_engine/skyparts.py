@@ -48,6 +48,20 @@ def background_image(mesh, box, shape):
     return np.clip(image, low, high, out=image)
 
 
+def median_filtered(mesh):
+    """Return ``mesh`` median-filtered over 3 x 3 boxes, as `Background2D` does.
+
+    photutils' filter is `scipy.ndimage.generic_filter` calling `numpy.nanmedian` once
+    per box (NaN beyond the edges); here the nine neighbours are stacked and their
+    median taken at once, in float64 as the filter does, rounded to the mesh's dtype.
+    """
+    mesh = np.asarray(mesh)
+    ny, nx = mesh.shape
+    padded = np.pad(mesh.astype(np.float64), 1, constant_values=np.nan)
+    around = [padded[y : y + ny, x : x + nx] for y in range(3) for x in range(3)]
+    return np.nanmedian(np.stack(around), axis=0).astype(mesh.dtype)
+
+
 @lru_cache(maxsize=16)
 def _spline_weights(n, box):
     """Return the (n * box, n) weights of `scipy.ndimage.zoom` (cubic, grid mode) by ``box``."""
@@ -110,28 +124,29 @@ def clipped_median(values, sigma=3.0, maxiters=5):
     kept before, until none is clipped or ``maxiters`` rounds.  What a round keeps is a
     run of the sorted values, so one sort serves every round: the median is read off
     the run (the mean of its middle two, in the values' dtype, as numpy's), the bounds
-    found by bisection, and the standard deviation from running sums, in float64, of the
-    values' departures from the first median (no loss of digits), rounded to the
-    values' dtype.  astropy sums in that dtype: a value within that rounding of a bound
-    may be kept by one and clipped by the other, moving the median by one rank.
+    found by bisection, and the standard deviation from the sums, in float64, of the
+    values' departures from the first median and of their squares (no loss of digits),
+    less those of the values clipped, rounded to the values' dtype.  astropy sums in
+    that dtype: a value within that rounding of a bound may be kept by one and clipped
+    by the other, moving the median by one rank.
     """
     ordered = np.sort(values)
     dtype = ordered.dtype.type
-    offset = np.float64(_middle(ordered))
-    sums = np.zeros((2, ordered.size + 1))  # running sums of d and d**2, d = value - offset
-    np.cumsum(np.subtract(ordered, offset, dtype=np.float64), out=sums[0, 1:])
-    np.cumsum(np.square(np.subtract(ordered, offset, dtype=np.float64)), out=sums[1, 1:])
+    departure = np.subtract(ordered, np.float64(_middle(ordered)), dtype=np.float64)
+    sums = np.array([departure.sum(), departure @ departure])  # of d and d**2, the run's
     start, stop = 0, ordered.size
     for _ in range(maxiters):
         kept = ordered[start:stop]
         center = _middle(kept)
-        mean, square = (sums[:, stop] - sums[:, start]) / kept.size
+        mean, square = sums / kept.size
         spread = dtype(math.sqrt(max(square - mean * mean, 0.0)))
         low, high = center - spread * dtype(sigma), center + spread * dtype(sigma)
         first = start + int(np.searchsorted(kept, low, side="left"))  # first >= low
         last = start + int(np.searchsorted(kept, high, side="right"))  # past the last <= high
         if (first, last) == (start, stop):
             return center
+        for tail in (departure[start:first], departure[last:stop]):  # the values clipped
+            sums -= (tail.sum(), tail @ tail)
         start, stop = first, last
         if start == stop:
             return dtype(np.nan)
