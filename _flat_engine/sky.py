@@ -23,8 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .options import as_number
-from .skyparts import background_image, clipped_median, mad_std, median_filtered
-from .skyparts import grow as _grow
+from .searchsteps import background_image, clipped_median, mad_std, median_filtered
+from .searchsteps import grow as _grow
 
 
 class Detection(NamedTuple):

@@ -50,7 +50,7 @@ MAX_SPEED_RATIO = 0.5  # combine_sky_flats / the same with the reference steps (
 
 
 # --------------------------------------------------------------------------------------
-# The search's three costly steps as they were before `_flat_engine.skyparts` (issue 23):
+# The search's costly steps as they were before `_flat_engine.searchsteps` (issue 23):
 # runnable, for the side-by-side timing below and for the tests of the fast forms.
 # --------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Tests of `_flat_engine.skyparts`: the fast steps of the sky search against the slow ones.
+"""Tests of `_flat_engine.searchsteps`: the fast steps of the sky search against the slow ones.
 
 The slow forms are those the search used before issue 23, kept runnable in
 ``benchmarks/bench_sky_flats.py`` (`reference_search`); photutils and astropy themselves
@@ -11,7 +11,7 @@ from astropy.stats import SigmaClip, mad_std, sigma_clipped_stats
 from photutils.background import Background2D, MedianBackground
 from scipy import ndimage
 
-from _flat_engine import sky, skyparts
+from _flat_engine import searchsteps, sky
 from benchmarks import bench_sky_flats as bench
 from example_data.drift import make_drifting_frames
 from example_data.synthetic import make_sky_frames
@@ -47,12 +47,12 @@ def test_background_image_and_filter_are_photutils_own(shape, holes):
     image = _sky_with_holes(np.random.default_rng(sum(shape)), shape, holes)
     with sky.quiet_detection():
         photutils_own, unfiltered = _background(image, 3), _background(image, 1)
-        mesh = skyparts.median_filtered(unfiltered.background_mesh)
-        rms = skyparts.median_filtered(unfiltered.background_rms_mesh)
+        mesh = searchsteps.median_filtered(unfiltered.background_mesh)
+        rms = searchsteps.median_filtered(unfiltered.background_rms_mesh)
         expected = photutils_own.background
     np.testing.assert_array_equal(mesh, photutils_own.background_mesh)
     assert np.median(rms) == photutils_own.background_rms_median
-    got = skyparts.background_image(mesh, 64, shape)
+    got = searchsteps.background_image(mesh, 64, shape)
     assert got.dtype == expected.dtype == np.float32
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(got, bench.reference_background_image(mesh, 64, shape))
@@ -60,7 +60,7 @@ def test_background_image_and_filter_are_photutils_own(shape, holes):
 
 def test_background_image_of_a_constant_mesh_is_that_constant():
     mesh = np.full((3, 4), 7.5, dtype=np.float32)
-    got = skyparts.background_image(mesh, 16, (40, 60))
+    got = searchsteps.background_image(mesh, 16, (40, 60))
     np.testing.assert_array_equal(got, bench.reference_background_image(mesh, 16, (40, 60)))
     assert got.dtype == np.float32
     assert np.all(got == 7.5)
@@ -74,7 +74,7 @@ def test_median_filter_keeps_nan_boxes_out_as_photutils_does():
         mesh.flat[0] = 100.0  # one finite value at least
         with sky.quiet_detection():  # an all-NaN neighbourhood gives NaN (and a warning)
             np.testing.assert_array_equal(
-                skyparts.median_filtered(mesh), bench.reference_median_filtered(mesh)
+                searchsteps.median_filtered(mesh), bench.reference_median_filtered(mesh)
             )
 
 
@@ -90,8 +90,8 @@ def test_grow_by_windows_equals_the_transform_of_the_whole_frame():
             mask |= (yy - shape[0] * rng.random()) ** 2 + (xx - 3) ** 2 < rng.uniform(9, 900)
         grow, factor = float(rng.uniform(0, 6)), float(rng.choice([0.0, 0.5, 2.5]))
         expected = bench.reference_grow(mask, grow, factor)
-        np.testing.assert_array_equal(skyparts.grow(mask, grow, factor), expected)
-    assert not skyparts.grow(np.zeros((30, 40), bool), 3.0, 1.0).any()  # nothing to grow
+        np.testing.assert_array_equal(searchsteps.grow(mask, grow, factor), expected)
+    assert not searchsteps.grow(np.zeros((30, 40), bool), 3.0, 1.0).any()  # nothing to grow
 
 
 def test_grow_decides_each_pixel_by_its_nearest_source():
@@ -100,7 +100,7 @@ def test_grow_decides_each_pixel_by_its_nearest_source():
     mask = np.zeros((60, 80), bool)
     mask[20:40, 10:30] = True  # area 400: radius 11.28, reach 2 + 11.28 = 13.28
     mask[29, 45] = True  # area 1: reach 2 + 0.56 = 2.56
-    got = skyparts.grow(mask, 2.0, 1.0)
+    got = searchsteps.grow(mask, 2.0, 1.0)
     np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.0, 1.0))
     assert got[29, 36]  # 7 pixels from the large source, 9 from the small one
     assert not got[29, 42]  # 13 from the large (within its reach), 3 from the small
@@ -121,10 +121,10 @@ def test_clipped_median_is_astropys(dtype):
         values = values.astype(dtype)
         for maxiters in (1, 5, 20):
             expected = sigma_clipped_stats(values, sigma=3.0, maxiters=maxiters)[1]
-            got = skyparts.clipped_median(values, sigma=3.0, maxiters=maxiters)
+            got = searchsteps.clipped_median(values, sigma=3.0, maxiters=maxiters)
             assert got == expected
             assert type(got) is type(expected)
-    assert skyparts.clipped_median(np.full(500, 12.5, dtype=dtype)) == 12.5
+    assert searchsteps.clipped_median(np.full(500, 12.5, dtype=dtype)) == 12.5
 
 
 def test_mad_std_is_astropys():
@@ -132,10 +132,10 @@ def test_mad_std_is_astropys():
     for size in (1, 2, 3, 1000, 12_345):
         for dtype in (np.float32, np.float64):
             values = (rng.standard_cauchy(size) * 5 + 100).astype(dtype)
-            got, expected = skyparts.mad_std(values), mad_std(values)
+            got, expected = searchsteps.mad_std(values), mad_std(values)
             assert got == expected
             assert got.dtype == expected.dtype
-            assert skyparts.mad_std(values.reshape(1, -1)) == expected  # any shape
+            assert searchsteps.mad_std(values.reshape(1, -1)) == expected  # any shape
 
 
 def _searches(frames, flat=None):
@@ -154,7 +154,7 @@ def test_sky_of_frame_equals_the_reference_search():
     fast = _searches(frames)
     with bench.reference_search():
         slow = _searches(frames)
-    assert sky.background_image is skyparts.background_image  # put back after the block
+    assert sky.background_image is searchsteps.background_image  # put back after the block
     for got, expected in zip(fast, slow, strict=True):
         np.testing.assert_array_equal(got.mask, expected.mask)
         assert (got.level, got.masked, got.found) == (
