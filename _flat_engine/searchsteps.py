@@ -44,11 +44,15 @@ def background_image(mesh, box, shape):
     low, high = mesh.min(), mesh.max()
     if low == high:  # photutils returns the constant as it is
         return np.full(shape, low, dtype=mesh.dtype)
-    rows = _spline_weights(mesh.shape[0], box)[: shape[0]]
-    columns = _spline_weights(mesh.shape[1], box)[: shape[1]]
-    image = (rows @ mesh.astype(np.float64)) @ columns.T
-    image = image.astype(mesh.dtype)
+    rows = _spline_weights(mesh.shape[0], box)[: shape[0]] @ mesh.astype(np.float64)
+    columns = _spline_weights(mesh.shape[1], box)[: shape[1]].T
+    image = np.empty(shape, dtype=mesh.dtype)
+    for start in range(0, shape[0], _ROWS):  # float64 products of _ROWS rows at a time
+        image[start : start + _ROWS] = rows[start : start + _ROWS] @ columns
     return np.clip(image, low, high, out=image)
+
+
+_ROWS = 256  # rows of the background image made at a time (2 MB of float64 per 1000 columns)
 
 
 def median_filtered(mesh):
@@ -141,8 +145,8 @@ def clipped_median(values, sigma=3.0, maxiters=5):
     """
     ordered = np.sort(values)
     dtype = ordered.dtype.type
-    departure = np.subtract(ordered, np.float64(_middle(ordered)), dtype=np.float64)
-    sums = np.array([departure.sum(), departure @ departure])  # of d and d**2, the run's
+    offset = np.float64(_middle(ordered))
+    sums = _departures(ordered, offset)  # of d and d**2 over the run kept
     start, stop = 0, ordered.size
     for _ in range(maxiters):
         kept = ordered[start:stop]
@@ -154,8 +158,8 @@ def clipped_median(values, sigma=3.0, maxiters=5):
         last = start + int(np.searchsorted(kept, high, side="right"))  # past the last <= high
         if (first, last) == (start, stop):
             return center
-        for tail in (departure[start:first], departure[last:stop]):  # the values clipped
-            sums -= (tail.sum(), tail @ tail)
+        sums -= _departures(ordered[start:first], offset)  # the values clipped
+        sums -= _departures(ordered[last:stop], offset)
         start, stop = first, last
         if start == stop:
             return dtype(np.nan)
@@ -167,6 +171,15 @@ def mad_std(values):
     values = np.ravel(values)
     center = _middle(np.sort(values))
     return _middle(np.sort(np.abs(values - center))) * 1.482602218505602
+
+
+def _departures(values, offset, chunk=1 << 18):
+    """Return the sums of ``d`` and ``d**2`` (float64), ``d = values - offset``, by chunks."""
+    sums = np.zeros(2)
+    for start in range(0, values.size, chunk):
+        part = np.subtract(values[start : start + chunk], offset, dtype=np.float64)
+        sums += (part.sum(), part @ part)
+    return sums
 
 
 def _middle(ordered):
