@@ -111,8 +111,8 @@ def test_grow_decides_each_pixel_by_its_nearest_source():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_clipped_median_is_astropys(dtype):
     rng = np.random.default_rng(7)
-    for trial in range(60):
-        size = int(rng.integers(100, 50_000))
+    for trial in range(30):
+        size = int(rng.integers(100, 20_000))
         values = rng.normal(3000.0, rng.uniform(1, 80), size)
         bright = rng.random(size) < rng.uniform(0, 0.2)  # stars' outskirts, cosmic rays
         values[bright] += rng.exponential(rng.uniform(10, 3000), np.count_nonzero(bright))
@@ -150,7 +150,7 @@ def _searches(frames, flat=None):
 def test_sky_of_frame_equals_the_reference_search():
     # Whole searches, fast steps against the slow ones: the same masks, levels and FWHM,
     # on sky frames with saturated stars and on the drifting frames of a small telescope.
-    frames = make_sky_frames(4, seed=5)[0] + make_drifting_frames(6, seed=1).frames[:4]
+    frames = make_sky_frames(4, seed=5)[0] + make_drifting_frames(3, seed=1).frames
     fast = _searches(frames)
     with bench.reference_search():
         slow = _searches(frames)
