@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .options import as_number
+from .options import as_number, as_whole
 from .searchsteps import background_image, clipped_median, mad_std, median_filtered
 from .searchsteps import grow as _grow
 
@@ -60,12 +60,9 @@ def parse_detection(options, passes=1):
     grow_factor = as_number(grow_factor, "grow_factor", minimum=0)
     smooth = as_number(smooth, "smooth", minimum=0)
     saturation = as_number(saturation, "saturation", allow_none=True, minimum=0, strict=True)
-    for value, name in ((n_pixels, "n_pixels"), (box_size, "box_size"), (passes, "passes")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer, got {value!r}")
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    return Detection(nsigma, int(n_pixels), grow, grow_factor, int(box_size), smooth, saturation)
+    n_pixels, box_size = as_whole(n_pixels, "n_pixels", 1), as_whole(box_size, "box_size", 1)
+    as_whole(passes, "passes", 1)
+    return Detection(nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation)
 
 
 def saturation_of(frame, detection):
