@@ -607,9 +607,9 @@ def truth_table(flats, truth, *, frames=None, **options):
         ``n_used``, needed for the share of good values rejected).
     truth : numpy.ndarray
         The response the flats should have recovered.
-    frames : sequence of str or os.PathLike, optional
-        The frames combined: adds the column of good values rejected (masked for a flat
-        given without its ``n_used``).
+    frames : sequence of str, os.PathLike, numpy.ndarray or astropy.nddata.CCDData, optional
+        The frames combined (files, or their pixels in memory, of the truth's shape): adds
+        the column of good values rejected (masked for a flat given without its ``n_used``).
     **options
         The keywords of `compare_with_truth` (``levels`` and ``gain`` are required;
         ``read_noise``, ``threshold``, ``remove_plane``, ``ideal_from_counts``).
@@ -989,8 +989,9 @@ def compare_with_truth(
         Read noise in electrons.
     threshold : float, optional
         Residuals beyond this many ideal sigmas count as outliers (left out of the noise).
-    frames : sequence of str or os.PathLike, optional
-        The frames combined, in the order of ``levels``: to count good values rejected.
+    frames : sequence of str, os.PathLike, numpy.ndarray or astropy.nddata.CCDData, optional
+        The frames combined, in the order of ``levels`` (files, or their pixels in memory,
+        of the truth's shape): to count good values rejected.
     n_used : numpy.ndarray, optional
         Survivors per pixel (``return_counts`` of `combine_flats`), with ``frames``.
     remove_plane : bool, optional
