@@ -438,17 +438,39 @@ class BlockResult(NamedTuple):
     noise_scale: float  # avsigclip's measured k (inverse gain, ADU/e-); NaN otherwise
 
 
-def _within(deviation, spread, clip, out):
-    """Set ``out`` True where ``deviation`` lies within the thresholds (NaN: False)."""
+def _reject(values, spread, clip, keep):
+    """Set ``keep`` True where a deviation lies within the thresholds (NaN: False).
+
+    ``values`` holds the deviations from the centre, ``spread`` the expected spread of
+    each value (frames first) or of each pixel (shared by the frames, whose thresholds
+    are then computed once).  Each threshold is ``sigma * spread`` in the dtype of the
+    values, as the expression written out gives it.
+    """
     lower, upper = clip.sigma_lower, clip.sigma_upper
-    if lower == upper:
-        np.less_equal(np.abs(deviation), upper * spread, out=out)
-    elif lower is None:
-        np.less_equal(deviation, upper * spread, out=out)
-    else:
-        np.greater_equal(deviation, -lower * spread, out=out)
-        if upper is not None:
-            out &= deviation <= upper * spread
+    shared = spread.ndim < values.ndim
+    rows = spread if not shared else (spread,) * len(values)
+    low, high = np.empty_like(values[0]), np.empty_like(values[0])
+    inside, magnitude = np.empty(values[0].shape, bool), np.empty_like(values[0])
+    for i, (deviation, frame_spread) in enumerate(zip(values, rows, strict=True)):
+        if i == 0 or not shared:  # a per-pixel spread: the same thresholds for every frame
+            if lower is not None and lower != upper:
+                np.multiply(frame_spread, -lower, out=low)
+            if upper is not None:
+                np.multiply(frame_spread, upper, out=high)
+        if lower == upper:
+            np.less_equal(np.abs(deviation, out=magnitude), high, out=keep[i])
+        elif lower is None:
+            np.less_equal(deviation, high, out=keep[i])
+        else:
+            np.greater_equal(deviation, low, out=keep[i])
+            if upper is not None:
+                keep[i] &= np.less_equal(deviation, high, out=inside)
+
+
+# Below this fraction of a part's pixels with a value left out (rejected or NaN), the
+# sums and counts are taken over every pixel as if all were kept, and only those pixels
+# are then done again with their values left out; above it, every pixel the masked way.
+_FEW_LEFT_OUT = 0.125
 
 
 def combine_block(block, clip, model):
@@ -491,42 +513,108 @@ def combine_block(block, clip, model):
 
 
 def _clip_and_average(block, center, spread, clip):
-    """Reject and average one part of a block: mean, uncertainty, n_used, n_rejected."""
+    """Reject and average one part of a block: mean, uncertainty, n_used, n_rejected.
+
+    Most pixels keep every value.  Their count, sum and (for the noise models) variance
+    need no mask; only the few pixels with a value left out are gathered and done with
+    their masks (`_left_out`).  Each pixel's sums are in the same order either way
+    (frame by frame, from the first), so the results are bit for bit those of masking
+    every pixel.
+    """
     values, keep = block.values, block.keep
     values -= center
     if not clip.rejects:
         np.isfinite(values, out=keep)
-    else:  # frame by frame, so that the temporary arrays are one frame's block
-        for i, deviation in enumerate(values):
-            frame_spread = spread if spread.ndim == 2 else spread[i]
-            _within(deviation, frame_spread, clip, keep[i])
+    else:
+        _reject(values, spread, clip, keep)
         if clip.grow:
             grow_rejections(keep, values, clip.grow)
-        none_left = ~keep.any(axis=0) if clip.stdfunc in NOISE_MODELS else None
-        if none_left is not None and none_left.any():  # IRAF's nkeep: keep some value
-            for i, deviation in enumerate(values):
-                keep[i] |= none_left & np.isfinite(deviation)
-    n_used = keep.sum(axis=0, dtype=np.uint16)
-    np.copyto(values, 0, where=~keep)  # rejected and NaN values count as 0
-    n_rejected = int(np.sum(block.n_finite - n_used.astype(np.int64)))
+    noise_model = clip.stdfunc in NOISE_MODELS
+    n_used, touched, kept = _left_out(block, clip.rejects and noise_model)
 
     # Sums in float64 (cheap next to the sorts), about the centre, for a precise variance.
     sum1 = values.sum(axis=0, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         count = n_used.astype(np.float64)
         mean = (center + sum1 / count).astype(values.dtype)
-        if clip.stdfunc in NOISE_MODELS:  # the model's variance of the mean of the survivors
-            total, square = np.zeros(count.shape), np.empty(count.shape)
-            for kept, frame_spread in zip(keep, spread, strict=True):
-                np.square(frame_spread, out=square, dtype=np.float64)
-                np.add(total, square, out=total, where=kept)
+        if noise_model:  # the model's variance of the mean of the survivors
+            total = _kept_variance(spread, keep, touched, kept)
             uncertainty = np.sqrt(total) / count
         else:  # the survivors' sample standard deviation over sqrt(n)
             sum2 = np.einsum("ijk,ijk->jk", values, values, dtype=np.float64)
             spread = np.maximum((sum2 - sum1 * sum1 / count) / (count - 1), 0)
             uncertainty = np.sqrt(spread / count)
             uncertainty[n_used <= 1] = np.nan
-    mean[n_used == 0] = np.nan
     uncertainty = uncertainty.astype(values.dtype)
-    uncertainty[n_used == 0] = np.nan
+    if touched is None or touched.size:  # a pixel without survivor is NaN
+        none = n_used == 0
+        mean[none] = np.nan
+        uncertainty[none] = np.nan
+    if np.isscalar(block.n_finite):
+        n_rejected = block.n_finite * n_used.size - int(n_used.sum(dtype=np.int64))
+    else:
+        n_rejected = int(block.n_finite.sum(dtype=np.int64) - n_used.sum(dtype=np.int64))
     return mean, uncertainty, n_used, n_rejected
+
+
+def _left_out(block, nkeep):
+    """Count each pixel's kept values; set the values left out to 0 (IRAF's nkeep first).
+
+    With ``nkeep``, a pixel whose finite values were all rejected keeps them all.
+    Returns ``(n_used, touched, kept)``: ``touched`` the flat indices of the pixels with a
+    value left out and ``kept`` their columns of ``keep``, or ``(n_used, None, None)``
+    when so many pixels have one that every pixel was done with its mask.
+    """
+    values, keep = block.values, block.keep
+    n = values.shape[0]
+    pixels = values[0].size
+    flat_values, flat_keep = values.reshape(n, -1), keep.reshape(n, -1)  # views
+    touched = np.flatnonzero(~keep.all(axis=0))
+    if touched.size > _FEW_LEFT_OUT * pixels:  # many: every pixel with its mask
+        if nkeep:
+            none_left = ~keep.any(axis=0)
+            if none_left.any():
+                for i, deviation in enumerate(values):
+                    keep[i] |= none_left & np.isfinite(deviation)
+        n_used = keep.sum(axis=0, dtype=np.uint16)
+        np.copyto(values, 0, where=~keep)
+        return n_used, None, None
+    n_used = np.full(values.shape[1:], n, dtype=np.uint16)
+    if not touched.size:
+        return n_used, touched, None
+    kept = flat_keep[:, touched]
+    if nkeep:
+        none_left = ~kept.any(axis=0)
+        if none_left.any():
+            kept |= none_left & np.isfinite(flat_values[:, touched])
+            flat_keep[:, touched] = kept
+    chosen = flat_values[:, touched]
+    chosen[~kept] = 0
+    flat_values[:, touched] = chosen
+    n_used.reshape(-1)[touched] = kept.sum(axis=0, dtype=np.uint16)
+    return n_used, touched, kept
+
+
+def _kept_variance(spread, keep, touched, kept):
+    """Return the sum over the kept values of each pixel of ``spread**2``, in float64.
+
+    Summed frame by frame from 0.  Every pixel as if all its values were kept, then the
+    pixels ``touched`` (`_left_out`) again with their mask ``kept``; or, when ``touched``
+    is None, every pixel with its mask ``keep``.
+    """
+    square = np.empty(spread.shape[1:], dtype=np.float64)
+    total = np.zeros(spread.shape[1:], dtype=np.float64)
+    for frame_spread, frame_keep in zip(spread, keep, strict=True):
+        np.square(frame_spread, out=square, dtype=np.float64)
+        if touched is None:
+            np.add(total, square, out=total, where=frame_keep)
+        else:
+            total += square
+    if touched is not None and touched.size:
+        flat = spread.reshape(len(spread), -1)
+        part, square = np.zeros(touched.size), np.empty(touched.size)
+        for frame_spread, frame_kept in zip(flat[:, touched], kept, strict=True):
+            np.square(frame_spread, out=square, dtype=np.float64)
+            np.add(part, square, out=part, where=frame_kept)
+        total.reshape(-1)[touched] = part
+    return total
