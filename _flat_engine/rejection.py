@@ -219,10 +219,9 @@ class Block:
         ``scratch`` is overwritten.
         """
         stack = self.scratch
-        if deviation_from is None:
-            np.copyto(stack, self.values)
-        else:
-            np.abs(np.subtract(self.values, deviation_from, out=stack), out=stack)
+        if deviation_from is None:  # the network reads the values, writes the scratch
+            return stack_median(stack, self.n_finite, source=self.values)
+        np.abs(np.subtract(self.values, deviation_from, out=stack), out=stack)
         return stack_median(stack, self.n_finite)
 
     def mean_and_std(self, want_std):
@@ -271,9 +270,12 @@ def _poisson_variance(block, center, model, gain, read_noise):
     c L_i / g + (r / g)**2 + (s c L_i)**2; divided by L_i**2 for the scaled value.
     """
     level = np.maximum(center, 0)
+    # Each factor is a float64, so numpy multiplies in float64 and rounds to the block's
+    # dtype: the level is converted once here rather than once per frame.
+    wide = level.astype(np.float64)
     variance = block.scratch
     for i, frame_level in enumerate(model.levels):
-        np.multiply(level, 1.0 / (gain[i] * frame_level), out=variance[i])
+        np.multiply(wide, np.float64(1.0 / (gain[i] * frame_level)), out=variance[i])
         constant = (read_noise[i] / (gain[i] * frame_level)) ** 2
         if constant:  # adding 0 would be a pass over the block that changes nothing
             variance[i] += constant

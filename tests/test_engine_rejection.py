@@ -86,9 +86,9 @@ def test_parse_options_errors():
         options.parse_mem_limit("1e9")
 
 
-def _median_by_sort(stack, n_finite):
+def _median_by_sort(stack, n_finite, source=None):
     """The median as combine_flats took it before the networks: np.sort, NaN last."""
-    ordered = np.sort(stack, axis=0)
+    ordered = np.sort(stack if source is None else source, axis=0)
     count = np.broadcast_to(np.asarray(n_finite, dtype=np.intp), stack.shape[1:])
     lo = np.maximum((count - 1) // 2, 0)[np.newaxis]
     hi = (count // 2)[np.newaxis]
