@@ -270,8 +270,7 @@ def _poisson_variance(block, center, model, gain, read_noise):
     c L_i / g + (r / g)**2 + (s c L_i)**2; divided by L_i**2 for the scaled value.
     """
     level = np.maximum(center, 0)
-    # Each factor is a float64, so numpy multiplies in float64 and rounds to the block's
-    # dtype: the level is converted once here rather than once per frame.
+    # The factors are float64: numpy multiplies in float64, so convert the level once.
     wide = level.astype(np.float64)
     variance = block.scratch
     for i, frame_level in enumerate(model.levels):
@@ -441,12 +440,9 @@ class BlockResult(NamedTuple):
 
 
 def _reject(values, spread, clip, keep):
-    """Set ``keep`` True where a deviation lies within the thresholds (NaN: False).
+    """Set ``keep`` True where a deviation (``values``) is within the thresholds (NaN: False).
 
-    ``values`` holds the deviations from the centre, ``spread`` the expected spread of
-    each value (frames first) or of each pixel (shared by the frames, whose thresholds
-    are then computed once).  Each threshold is ``sigma * spread`` in the dtype of the
-    values, as the expression written out gives it.
+    ``spread``: of each value (frames first) or pixel (thresholds computed once).
     """
     lower, upper = clip.sigma_lower, clip.sigma_upper
     shared = spread.ndim < values.ndim
@@ -469,9 +465,8 @@ def _reject(values, spread, clip, keep):
                 keep[i] &= np.less_equal(deviation, high, out=inside)
 
 
-# Below this fraction of a part's pixels with a value left out (rejected or NaN), the
-# sums and counts are taken over every pixel as if all were kept, and only those pixels
-# are then done again with their values left out; above it, every pixel the masked way.
+# Up to this fraction of a part's pixels with a value left out (rejected, NaN), only those
+# pixels are done with a mask (`_left_out`); above it, every pixel is.
 _FEW_LEFT_OUT = 0.125
 
 
@@ -517,11 +512,7 @@ def combine_block(block, clip, model):
 def _clip_and_average(block, center, spread, clip):
     """Reject and average one part of a block: mean, uncertainty, n_used, n_rejected.
 
-    Most pixels keep every value.  Their count, sum and (for the noise models) variance
-    need no mask; only the few pixels with a value left out are gathered and done with
-    their masks (`_left_out`).  Each pixel's sums are in the same order either way
-    (frame by frame, from the first), so the results are bit for bit those of masking
-    every pixel.
+    Pixels that keep every value need no mask (`_left_out`): the same sums, the same bits.
     """
     values, keep = block.values, block.keep
     values -= center
@@ -550,68 +541,54 @@ def _clip_and_average(block, center, spread, clip):
     uncertainty = uncertainty.astype(values.dtype)
     if touched is None or touched.size:  # a pixel without survivor is NaN
         none = n_used == 0
-        mean[none] = np.nan
-        uncertainty[none] = np.nan
-    if np.isscalar(block.n_finite):
-        n_rejected = block.n_finite * n_used.size - int(n_used.sum(dtype=np.int64))
-    else:
-        n_rejected = int(block.n_finite.sum(dtype=np.int64) - n_used.sum(dtype=np.int64))
-    return mean, uncertainty, n_used, n_rejected
+        mean[none] = uncertainty[none] = np.nan
+    finite = block.n_finite * n_used.size if np.isscalar(block.n_finite) else block.n_finite.sum()
+    return mean, uncertainty, n_used, int(finite) - int(n_used.sum(dtype=np.int64))
 
 
 def _left_out(block, nkeep):
-    """Count each pixel's kept values; set the values left out to 0 (IRAF's nkeep first).
+    """Count each pixel's kept values, set the others to 0; with ``nkeep``, IRAF's nkeep.
 
-    With ``nkeep``, a pixel whose finite values were all rejected keeps them all.
-    Returns ``(n_used, touched, kept)``: ``touched`` the flat indices of the pixels with a
-    value left out and ``kept`` their columns of ``keep``, or ``(n_used, None, None)``
-    when so many pixels have one that every pixel was done with its mask.
+    Returns ``(n_used, touched, kept)``: the flat indices of the pixels with a value left
+    out and their columns of ``keep``, or ``(n_used, None, None)`` if all were masked.
     """
     values, keep = block.values, block.keep
-    n = values.shape[0]
-    pixels = values[0].size
-    flat_values, flat_keep = values.reshape(n, -1), keep.reshape(n, -1)  # views
+    n, pixels = values.shape[0], values[0].size
     touched = np.flatnonzero(~keep.all(axis=0))
-    if touched.size > _FEW_LEFT_OUT * pixels:  # many: every pixel with its mask
+    flat = values[0].flags.c_contiguous and keep[0].flags.c_contiguous  # views below
+    if touched.size > _FEW_LEFT_OUT * pixels or not flat:  # every pixel with its mask
         if nkeep:
             none_left = ~keep.any(axis=0)
             if none_left.any():
-                for i, deviation in enumerate(values):
-                    keep[i] |= none_left & np.isfinite(deviation)
+                keep |= none_left & np.isfinite(values)
         n_used = keep.sum(axis=0, dtype=np.uint16)
         np.copyto(values, 0, where=~keep)
         return n_used, None, None
     n_used = np.full(values.shape[1:], n, dtype=np.uint16)
     if not touched.size:
         return n_used, touched, None
+    flat_values, flat_keep = values.reshape(n, -1), keep.reshape(n, -1)
     kept = flat_keep[:, touched]
     if nkeep:
         none_left = ~kept.any(axis=0)
         if none_left.any():
             kept |= none_left & np.isfinite(flat_values[:, touched])
             flat_keep[:, touched] = kept
-    chosen = flat_values[:, touched]
-    chosen[~kept] = 0
-    flat_values[:, touched] = chosen
+    flat_values[:, touched] = np.where(kept, flat_values[:, touched], 0)
     n_used.reshape(-1)[touched] = kept.sum(axis=0, dtype=np.uint16)
     return n_used, touched, kept
 
 
 def _kept_variance(spread, keep, touched, kept):
-    """Return the sum over the kept values of each pixel of ``spread**2``, in float64.
+    """Return each pixel's sum of ``spread**2`` over its kept values (float64, frame by frame).
 
-    Summed frame by frame from 0.  Every pixel as if all its values were kept, then the
-    pixels ``touched`` (`_left_out`) again with their mask ``kept``; or, when ``touched``
-    is None, every pixel with its mask ``keep``.
+    All unmasked, then ``touched`` (`_left_out`) with ``kept``; or all with ``keep``.
     """
     square = np.empty(spread.shape[1:], dtype=np.float64)
     total = np.zeros(spread.shape[1:], dtype=np.float64)
     for frame_spread, frame_keep in zip(spread, keep, strict=True):
-        np.square(frame_spread, out=square, dtype=np.float64)
-        if touched is None:
-            np.add(total, square, out=total, where=frame_keep)
-        else:
-            total += square
+        np.square(frame_spread, out=square, dtype=np.float64)  # where=True: no mask
+        np.add(total, square, out=total, where=frame_keep if touched is None else True)
     if touched is not None and touched.size:
         flat = spread.reshape(len(spread), -1)
         part, square = np.zeros(touched.size), np.empty(touched.size)
