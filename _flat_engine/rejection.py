@@ -466,8 +466,8 @@ def _reject(values, spread, clip, keep):
 
 
 # Up to this fraction of a part's pixels with a value left out (rejected, NaN), only those
-# pixels are done with a mask (`_left_out`); above it, every pixel is.
-_FEW_LEFT_OUT = 0.125
+# are done with a mask (`_left_out`), else all are (faster at 11 %: sky frames, N = 100).
+_FEW_LEFT_OUT = 0.02
 
 
 def combine_block(block, clip, model):
