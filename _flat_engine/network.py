@@ -56,7 +56,7 @@ def _median_network(n):
 _NETWORK_PIXELS = 1 << 16
 
 
-def stack_median(stack, n_finite):
+def stack_median(stack, n_finite, source=None):
     """Median along axis 0 of ``stack`` (NaN ignored; NaN where none), overwriting it.
 
     A sorting network laid out across pixels: each comparator is a `numpy.minimum` and a
@@ -66,6 +66,10 @@ def stack_median(stack, n_finite):
     each pixel's count of finite values), NaN becomes +inf, the whole stack is sorted in
     place, and each pixel's median is taken at its own count.  The values are the ones a
     sort would give, so the median is bit for bit that of ``numpy.sort``.
+
+    With ``source`` (an array of the shape of ``stack``, left unchanged), the median is
+    that of ``source`` and ``stack`` is only a scratch buffer: the network's first
+    comparators read ``source`` and write into ``stack``, which saves copying it.
     """
     n = stack.shape[0]
     flat = stack.reshape(n, -1)
@@ -73,30 +77,53 @@ def stack_median(stack, n_finite):
     out = np.empty(flat.shape[1], dtype=stack.dtype)
     spare = np.empty(min(step, flat.shape[1]), dtype=stack.dtype)
     counts = None if np.isscalar(n_finite) else np.asarray(n_finite).reshape(-1)
+    if source is not None and counts is not None:  # sorted in place: a copy to sort
+        np.copyto(stack, source)
+        source = None
+    origin = None if source is None else source.reshape(n, -1)
     for start in range(0, flat.shape[1], step):
         part = flat[:, start : start + step]
         size = part.shape[1]
         if counts is None:
-            out[start : start + size] = _middle(part, spare[:size])
+            read = part if origin is None else origin[:, start : start + step]
+            out[start : start + size] = _middle(read, part, spare[:size])
         else:
             out[start : start + size] = _sorted_median(part, counts[start : start + size], spare)
     return out.reshape(stack.shape[1:])
 
 
-def _middle(part, spare):
-    """Mean of the two middle values of each column of ``part`` (no NaN), by the network."""
-    n = part.shape[0]
-    wires = list(part)
+def _middle(source, scratch, spare):
+    """Mean of the two middle values of each column of ``source`` (no NaN), by the network.
+
+    ``scratch`` (the shape of ``source``, or ``source`` itself) and ``spare`` (one row)
+    take the comparators' results: a wire is read from ``source`` until a comparator
+    writes it, into a row of ``scratch`` or the spare row no longer in use.
+    """
+    n = source.shape[0]
+    wires = list(source)
+    # Rows free to be written: every row of scratch whose wire still reads source (when
+    # scratch is source, none), and the spare row.  A wire that owns a row writes in place.
+    owned = [scratch is source] * n
+    free = [spare] if scratch is source else [spare, *scratch]
     for i, j, low, high in _median_network(n):
         a, b = wires[i], wires[j]
-        if low and high:  # the minimum goes to the spare row, which becomes wire i
-            np.minimum(a, b, out=spare)
-            np.maximum(a, b, out=b)
-            wires[i], spare = spare, a
+        if low and high:  # the minimum goes to a free row, which becomes wire i
+            smaller = free.pop()
+            np.minimum(a, b, out=smaller)
+            if not owned[j]:
+                wires[j], owned[j] = free.pop(), True
+            np.maximum(a, b, out=wires[j])
+            if owned[i]:
+                free.append(a)
+            wires[i], owned[i] = smaller, True
         elif low:
-            np.minimum(a, b, out=a)
+            if not owned[i]:
+                wires[i], owned[i] = free.pop(), True
+            np.minimum(a, b, out=wires[i])
         else:
-            np.maximum(a, b, out=b)
+            if not owned[j]:
+                wires[j], owned[j] = free.pop(), True
+            np.maximum(a, b, out=wires[j])
     return 0.5 * (wires[(n - 1) // 2] + wires[n // 2])
 
 

@@ -139,9 +139,10 @@ def block_median(image, block_rows, step=16):
 
     Memory stays at a few blocks plus ``1/step`` of the image: a first pass counts the
     finite values and keeps every ``step``-th one; a bracket around the median of that
-    sample is then refined by a second pass that counts the values below the bracket and
-    keeps those inside it.  If the median falls outside the bracket (possible only for
-    unusual images), the bracket is widened to that side and the second pass repeated.
+    sample (1 % of the sample on either side) is then refined by a second pass that
+    counts the values below the bracket and keeps those inside it.  If the median falls
+    outside the bracket (possible only for unusual images), the bracket is widened to
+    that side and the second pass repeated.
 
     Parameters
     ----------
@@ -174,7 +175,7 @@ def block_median(image, block_rows, step=16):
     sample = np.concatenate(samples)
     del samples
     k_lo, k_hi = (n_finite - 1) // 2, n_finite // 2
-    margin = max(64, sample.size // 50)
+    margin = max(64, sample.size // 100)
     ranks = (max(0, sample.size // 2 - margin), min(sample.size - 1, sample.size // 2 + margin))
     sample.partition(ranks)
     low, high = float(sample[ranks[0]]), float(sample[ranks[1]])
@@ -182,9 +183,10 @@ def block_median(image, block_rows, step=16):
     while True:
         below, inside = 0, []
         for block, is_clean in zip(blocks, clean, strict=True):
-            if is_clean:
-                below += int(np.count_nonzero(block < low))
-                inside.append(block[(block >= low) & (block <= high)])
+            if is_clean:  # no NaN: those not below but at most high are inside
+                smaller = block < low
+                below += int(np.count_nonzero(smaller))
+                inside.append(block[np.logical_xor(block <= high, smaller, out=smaller)])
                 continue
             finite = np.isfinite(block)  # +-inf must not count (NaN compares False anyway)
             below += int(np.count_nonzero((block < low) & finite))

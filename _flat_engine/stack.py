@@ -159,9 +159,9 @@ def combine_rows(frames, scales, clip, model, plan, dtype):
             stop = min(ny, start + plan.rows)
             shape = (n_frames, stop - start, nx)
             values, scratch, keep = (b[: math.prod(shape)].reshape(shape) for b in buffers)
-            for frame, rows in zip(frames, values, strict=True):
+            for frame, rows, scale in zip(frames, values, scales, strict=True):
                 frame.read_rows(start, stop, rows)
-            values *= scales
+                rows *= scale  # scaled while the cache still holds the rows just read
             result = combine_block(Block(values, scratch, keep), clip, model)
             data[start:stop], uncertainty[start:stop] = result.mean, result.uncertainty
             n_used[start:stop] = result.n_used

@@ -26,9 +26,11 @@ Peak memory is the peak resident set size during the call minus the resident set
 the imports (on Linux the kernel's peak mark is reset first, through /proc/self/clear_refs,
 because a child process keeps its parent's ``ru_maxrss`` across exec; elsewhere ``ru_maxrss``
 is used).  The page cache is warmed before the first case, so every case reads from memory.
-With ``--rounds K`` the cases run K times in turn (r d c b a e f, r d c ..., so that a
+The cases run ``--rounds`` times in turn (3 by default: r d c b a e f, r d c ..., so that a
 machine shared with other work slows them alike); the table gives each case's median wall
-time and largest peak, and each ratio is the median of the K ratios of the same round.
+time and largest peak, and each ratio is the median of the ratios of the same round.
+With ``--phases`` a last process runs ``combine_flats`` once more and prints where its CPU
+time goes (`phase_times`): the passes over the frames, and the steps of the kernel.
 The script prints a Markdown table and the ratios c/a, c/b, c/d, c/e, c/f and c/r, with the
 targets c <= 4 r, c <= a / 8 (the guide's call at least 8 times slower), c <= 1.5 d,
 c <= 1.2 f and memory of c <= 1.15 x mem_limit.  The exit
@@ -290,6 +292,93 @@ def measure(case, files, mem_limit):
     }
 
 
+# Where combine_flats spends its CPU time: (module, function, label), outer steps first.
+# The outer three run one after the other (process CPU time); the others are timed in the
+# thread that calls them (thread CPU time, summed over both threads).
+PHASES = (
+    ("checks", "screen", "first read: each frame read, surveyed, judged"),
+    ("stack", "combine_rows", "second read: blocks read, scaled, clipped, averaged"),
+    ("stack", "finish_flat", "normalising, bad-pixel mask"),
+    ("frames", "Frame.read_rows", "  reading rows (both reads)"),
+    ("pixels", "block_median", "  exact medians (each frame's, the flat's)"),
+    ("rejection", "combine_block", "  the kernel, in all"),
+    ("rejection", "Block.median", "    medians by the sorting network"),
+    ("rejection", "_avsigclip_estimates", "    avsigclip's per-pixel estimates"),
+    ("rejection", "robust_scale", "    avsigclip's robust scale"),
+    ("rejection", "_poisson_variance", "    the noise model's spreads"),
+    ("rejection", "_clip_and_average", "    rejecting and averaging"),
+)
+
+
+def phase_times(files, mem_limit):
+    """Run ``combine_flats`` once with each of `PHASES` timed; return ``{label: CPU s}``.
+
+    Also ``'combine_flats'``: the whole call's CPU time (all threads) and, under
+    ``'wall'``, its wall time.
+    """
+    import functools
+    import importlib
+    import threading
+
+    import convenience_functions as cf
+
+    totals, lock, outer = {}, threading.Lock(), {"screen", "combine_rows", "finish_flat"}
+    patched = []
+    for module_name, name, label in PHASES:
+        owner = importlib.import_module(f"_flat_engine.{module_name}")
+        attribute = name
+        if "." in name:
+            class_name, attribute = name.split(".")
+            owner = getattr(owner, class_name)
+        original = getattr(owner, attribute)
+        clock = time.process_time if attribute in outer else time.thread_time
+
+        def timed(*args, _original=original, _label=label, _clock=clock, **kwargs):
+            start = _clock()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                with lock:
+                    totals[_label] = totals.get(_label, 0.0) + _clock() - start
+
+        patched.append((owner, attribute, original))
+        setattr(owner, attribute, functools.wraps(original)(timed))
+    try:
+        for module_name in ("checks", "stack"):  # names imported into other modules too
+            module = importlib.import_module(f"_flat_engine.{module_name}")
+            for other in ("block_median", "combine_block"):
+                source = "pixels" if other == "block_median" else "rejection"
+                if hasattr(module, other):
+                    replacement = getattr(importlib.import_module(f"_flat_engine.{source}"), other)
+                    patched.append((module, other, getattr(module, other)))
+                    setattr(module, other, replacement)
+        wall, cpu = time.perf_counter(), time.process_time()
+        cf.combine_flats(files, mem_limit=mem_limit)
+        totals["combine_flats"] = time.process_time() - cpu
+        totals["wall"] = time.perf_counter() - wall
+    finally:
+        for owner, attribute, original in reversed(patched):
+            setattr(owner, attribute, original)
+    return totals
+
+
+def print_phases(totals, n_files):
+    """Print `phase_times`' result as a Markdown table."""
+    whole = totals["combine_flats"]
+    print(
+        f"\nWhere combine_flats' CPU time goes (one more run; {whole:.2f} s of CPU, "
+        f"{totals['wall']:.2f} s of wall time):\n"
+    )
+    print("| step | CPU time (s) | ms per frame | share |")
+    print("|---|---:|---:|---:|")
+    for _, _, label in PHASES:
+        seconds = totals.get(label, 0.0)
+        print(
+            f"| {label.strip()}{' (of the above)' if label.startswith(' ') else ''} | "
+            f"{seconds:.2f} | {1000 * seconds / n_files:.0f} | {seconds / whole:.0%} |"
+        )
+
+
 # --------------------------------------------------------------------------------------
 # The parent: frames, one process per case, the report
 # --------------------------------------------------------------------------------------
@@ -440,7 +529,12 @@ def parse_args(argv=None):
         help=f"memory budget in bytes of cases a, b, c and f (default: {MEM_LIMIT:.0f})",
     )
     parser.add_argument(
-        "--rounds", type=int, default=1, help="times each case runs, in turn (default 1)"
+        "--rounds", type=int, default=3, help="times each case runs, in turn (default 3)"
+    )
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="also time the steps of combine_flats, in a last process (see phase_times)",
     )
     parser.add_argument(
         "--case",
@@ -456,8 +550,8 @@ def parse_args(argv=None):
         parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {''.join(CASES)}")
     if args.case is not None and (args.files_json is None or args.folder is not None):
         parser.error("--case needs --files-json and no FOLDER")
-    if args.case is None and args.files_json is not None:
-        parser.error("--files-json goes with --case")
+    if args.case is None and args.files_json is not None and not args.phases:
+        parser.error("--files-json goes with --case or --phases")
     return args
 
 
@@ -468,6 +562,9 @@ def main(argv=None):
         result = measure(args.case, json.loads(args.files_json), args.mem_limit)
         print(json.dumps(result), flush=True)
         return 0 if result["error"] is None else 1
+    if args.files_json is not None:  # --phases, in the child
+        print(json.dumps(phase_times(json.loads(args.files_json), args.mem_limit)), flush=True)
+        return 0
 
     if str(ROOT) not in sys.path:  # run as a script: this repository's modules, as the cases
         sys.path.insert(0, str(ROOT))
@@ -489,8 +586,18 @@ def main(argv=None):
                 result, logs[case] = run_case(case, files, args.mem_limit)
                 runs[case].append(result)
         results = {case: combine_rounds(found) for case, found in runs.items()}
+        phases = None
+        if args.phases:
+            print("phases of combine_flats ...", file=sys.stderr, flush=True)
+            command = [sys.executable, "-m", "benchmarks.bench_combine", "--phases"]
+            command += ["--files-json", json.dumps(files), "--mem-limit", repr(args.mem_limit)]
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+            phases = json.loads(done.stdout.strip().splitlines()[-1])
 
-    return 0 if report(results, logs, len(files), args.mem_limit) else 1
+    met = report(results, logs, len(files), args.mem_limit)
+    if phases is not None:
+        print_phases(phases, len(files))
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -86,9 +86,9 @@ def test_parse_options_errors():
         options.parse_mem_limit("1e9")
 
 
-def _median_by_sort(stack, n_finite):
+def _median_by_sort(stack, n_finite, source=None):
     """The median as combine_flats took it before the networks: np.sort, NaN last."""
-    ordered = np.sort(stack, axis=0)
+    ordered = np.sort(stack if source is None else source, axis=0)
     count = np.broadcast_to(np.asarray(n_finite, dtype=np.intp), stack.shape[1:])
     lo = np.maximum((count - 1) // 2, 0)[np.newaxis]
     hi = (count // 2)[np.newaxis]
@@ -191,6 +191,90 @@ def test_combine_block_with_networks_and_parts_equals_the_sorted_kernel(monkeypa
                         )
                     assert got[key].n_rejected == result.n_rejected
                     np.testing.assert_equal(got[key].noise_scale, result.noise_scale)
+
+
+def test_stack_median_of_a_source_leaves_it_unchanged_and_is_the_sorted_median(monkeypatch):
+    rng = np.random.default_rng(15)
+    monkeypatch.setattr(network, "_NETWORK_PIXELS", 37)  # several passes per stack
+    for n in (1, 2, 3, 5, 10, 16, 17, 40, 100):
+        for pattern in ("plain", "ties", "nan", "nan_block"):
+            for dtype in (np.float32, np.float64):
+                source = _seeded_stack(rng, n, (13, 11), pattern, dtype)
+                before = source.copy()
+                n_finite = n if pattern in ("plain", "ties") else np.isfinite(source).sum(axis=0)
+                scratch = np.full_like(source, -1.0)
+                got = network.stack_median(scratch, n_finite, source=source)
+                np.testing.assert_array_equal(got, _median_by_sort(before, n_finite))
+                assert source.tobytes() == before.tobytes()
+
+
+def _stack_with_outliers(rng, n, shape, pattern):
+    """Poisson flats at n levels with outliers, NaN, equal (saturated) values or zeros."""
+    levels = rng.uniform(5000, 30000, n)
+    response = 1 + 0.01 * rng.standard_normal(shape)
+    stack = np.array([rng.poisson(response * level * 2) / 2 / level for level in levels])
+    stack = stack.astype(np.float32)
+    stack[rng.random(stack.shape) < 0.003] *= 3  # cosmic rays, and a few low values
+    stack[rng.random(stack.shape) < 0.001] *= 0.2
+    if pattern == "nan":
+        stack[rng.random(stack.shape) < 0.05] = np.nan
+        stack[0, 1, 1], stack[-1, 2, 3] = np.inf, -np.inf
+    elif pattern == "nan_block":  # rows without any finite value
+        stack[:, : shape[0] // 3] = np.nan
+    elif pattern == "saturated":  # every frame at one value: no spread at all
+        stack[:, 3:6, 5:20] = np.float32(64000 / 20000)
+    elif pattern == "zero":  # a centre of 0
+        stack[:, :2] = 0.0
+    return stack, levels
+
+
+def test_pixels_left_out_gathered_or_masked_give_the_same_bits(monkeypatch):
+    """Only the pixels with a value left out are done with a mask: the same bits as all."""
+    rng = np.random.default_rng(16)
+    for n in (2, 3, 10, 100):
+        for pattern in ("plain", "nan", "nan_block", "saturated", "zero")[: 1 if n == 2 else 5]:
+            stack, levels = _stack_with_outliers(rng, n, (12, 40), pattern)
+            results = []
+            for few in (-1.0, 2.0):  # every pixel with its mask (as before), or none
+                with monkeypatch.context() as patch:
+                    patch.setattr(rejection, "_FEW_LEFT_OUT", few)
+                    patch.setattr(rejection, "_PART_VALUES", 1)  # parts of 5 rows
+                    patch.setattr(rejection, "_PART_PIXELS", 5 * 40)
+                    got = _combine_all_ways(stack, levels)
+                    clip = rejection.parse_clip(8.0, 5.0, "median", "avsigclip", 0, None, None, 1.5)
+                    values = stack.copy()
+                    block = rejection.Block(
+                        values, np.empty_like(values), np.empty(values.shape, bool)
+                    )
+                    got["grow"] = rejection.combine_block(block, clip, rejection.NoiseModel(levels))
+                results.append(got)
+            for got in results[1:]:
+                for key, result in results[0].items():
+                    for field in ("mean", "uncertainty", "n_used"):
+                        np.testing.assert_array_equal(
+                            getattr(got[key], field), getattr(result, field), err_msg=str(key)
+                        )
+                    assert got[key].n_rejected == result.n_rejected
+                    np.testing.assert_equal(got[key].noise_scale, result.noise_scale)
+            if n >= 3:  # the outliers are there to be rejected (two frames cannot tell)
+                assert results[0][("median", "avsigclip", 8.0, 5.0)].n_rejected > 0
+
+
+def test_noise_model_variance_is_rounded_once_from_float64():
+    """Each frame's variance: the float32 level times a float64 factor, rounded once."""
+    rng = np.random.default_rng(17)
+    values = rng.uniform(0.5, 1.5, (4, 6, 7)).astype(np.float32)
+    block = rejection.Block(values, np.empty_like(values), np.empty(values.shape, bool))
+    center = rng.uniform(-0.1, 1.5, (6, 7)).astype(np.float32)
+    levels, gain, noise = np.array([1e4, 2e4, 3e4, 4e4]), np.full(4, 1.7), np.full(4, 9.0)
+    model = rejection.NoiseModel(levels, gain, noise, 0.01)
+    got = rejection._poisson_variance(block, center, model, gain, noise).copy()
+    level = np.maximum(center, 0)
+    for i in range(4):
+        expected = (level * (1.0 / (gain[i] * levels[i]))).astype(np.float32)
+        expected += (noise[i] / (gain[i] * levels[i])) ** 2
+        expected += (0.01 * level) ** 2
+        np.testing.assert_array_equal(got[i], expected)
 
 
 # ------------------------------------------------- the robust scale and IRAF's grow (issue 19)
