@@ -106,7 +106,7 @@ What is modelled
     frame's light is the mix of the dark sky's and moonlight's (twilight's) by their shares
     (:func:`example_data.night.dark_share`; here all dark sky).
 11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): some
-    1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 5.9
+    1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 6.9
     to 20.5 (the zero point of Example 2: 10**(0.4 * (21.9 - r))
     ADU per second; counts grow by 10**0.3 per magnitude, 200 per square degree brighter
     than r = 15), faint ones down to the sky's noise; Moffat cores (beta = 2.5, FWHM 2.2
@@ -121,9 +121,9 @@ What is modelled
     overloads the drains, here assumed to cope with 100 times a pixel's full well, bleeds:
     the charge beyond that runs up and down its column, filling pixel after pixel to a full
     well (charge is conserved, but for what runs off the chip), and they read as saturated.
-    The three brightest stars (r = 5.9, 6.5 and 7.0) bleed in every frame, over some 730 to
-    1190, 270 to 550 and 60 to 230 pixels (the sharper the seeing, the higher the peak and
-    the longer the trail).
+    The brightest star (r = 6.9) bleeds in every frame, over some 100 to 300 pixels (the
+    sharper the seeing, the higher the peak and the longer the trail), the second (r = 7.5)
+    in all but the worst seeing, over up to 70 pixels.
 
 What is not modelled
 --------------------

@@ -149,20 +149,23 @@ _NIGHT_FWHM = (2.6, 2.5, 2.4, 2.7, 2.9, 2.6, 2.3, 2.2, 2.5, 2.8, 2.6, 2.4)  # bi
 # Stars: one power law of the counts, N(< r) = 200 per square degree at r = 15, growing by
 # 10**0.3 per magnitude (as at a moderate galactic latitude; at high latitude the faint
 # counts grow more slowly), from r = 8 to 20.5, over the area the dithered chip sees.  Six
-# bright stars are added at fixed places, more than a random field of this size holds (it
-# would hold about one star brighter than r = 9), so that the frames show saturation and
-# bleeding.
+# bright stars, r = 6.9 to 10.1, are added at fixed places, more than a random field of this
+# size holds (it would hold about one star brighter than r = 9), so that the frames show
+# saturation and bleeding; none brighter, as an observer planning deep frames on a dark
+# night picks a field without a star of r = 6 or so, whose halo stays above 1 % of the dark
+# sky out to 200 pixels (on this sky, a star of r = 5.9 leaves its halo in a sky flat of
+# these dithers: some 200 pixels beyond 7 sigmas).
 _NIGHT_COUNT_AT_15 = 200.0  # stars per square degree brighter than r = 15
 _NIGHT_COUNT_SLOPE = 0.30  # d log10 N / d magnitude
 _NIGHT_MAGNITUDES = (8.0, 20.5)
 _NIGHT_MARGIN = 110  # binned pixels of sky beyond each edge of the chip (covers the dithers)
 _NIGHT_BRIGHT = (  # (row, column, r magnitude) in the coordinates of the undithered chip
-    (1430.0, 610.0, 5.9),
-    (520.0, 1510.0, 6.5),
-    (1780.0, 1640.0, 7.0),
-    (300.0, 380.0, 8.0),
-    (1050.0, 1850.0, 8.6),
-    (880.0, 240.0, 9.1),
+    (1430.0, 610.0, 6.9),
+    (520.0, 1510.0, 7.5),
+    (1780.0, 1640.0, 8.0),
+    (300.0, 380.0, 9.0),
+    (1050.0, 1850.0, 9.6),
+    (880.0, 240.0, 10.1),
 )
 # Galaxies: (row, column, r magnitude, half-light radius in binned pixels, Sersic index,
 # axis ratio, position angle in degrees from the +column axis towards +row).  Discs (n = 1)
@@ -185,8 +188,8 @@ _NIGHT_GALAXY_REACH = 420  # at most this far (pixels) from a galaxy's centre
 # pixel gathers four pixels, so the charge of a binned pixel beyond 100 x 4 x 100 000 e-,
 # 2.7e7 ADU, spills along its column, half up and half down, filling the pixels it reaches
 # to a binned pixel's full well (4 x 100 000 e-, 2.7e5 ADU) before moving on; charge that
-# reaches the end of the column is lost.  In 600 s the three brightest stars overload the
-# drains in every frame.
+# reaches the end of the column is lost.  In 600 s the brightest star overloads the drains
+# in every frame, the second in all but the worst seeing.
 # The full well and the drains' capacity are the camera's (EXAMPLE3_CAMERA.full_well_adu and
 # .drain_limit_adu).
 # The moonless sky is brighter towards the horizon, where its light crosses more air: across
@@ -317,7 +320,7 @@ def _night_field() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def example3_sources(index: int, *, tracked: bool = False) -> Sources:
     """Return the stars and galaxies of frame ``index`` of example 3.
 
-    One patch of sky is in every frame: 2077 stars from r = 5.9 to 20.5 (their number grows
+    One patch of sky is in every frame: 2077 stars from r = 6.9 to 20.5 (their number grows
     by a factor of 10**0.3 per magnitude) over an area a little larger than the chip, some
     1680 of them on the chip in any one frame, five large galaxies of r = 10.8 to 13.6 and
     590 faint ones of r = 14 to 21 (some 480 on the chip), from the SDSS galaxy counts. In
@@ -328,8 +331,8 @@ def example3_sources(index: int, *, tracked: bool = False) -> Sources:
     FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the seeing from frame
     to frame, with a halo that holds 5 % of the light and falls as r**-2.5 out to arcminutes
     (``peak`` is the sum of the two at the centre). Every star brighter than r = 14 or so
-    saturates in 600 s; the three brightest (r = 5.9, 6.5 and 7.0) also bleed along their
-    columns.
+    saturates in 600 s; the brightest (r = 6.9) also bleeds along its column, and the
+    second (r = 7.5) does in all but the worst seeing.
 
     Parameters
     ----------

@@ -123,10 +123,10 @@ def test_example3_frames_are_sky_plus_sources_through_the_response_with_noise(ni
         sky = ed.example3_sky(index)
         assert sky.level == levels[index]
         assert 0.002 <= sky.amplitude <= 0.007
-        # pixels with less than 1 ADU of source light: in 600 s the halos of the bright
-        # stars and the faint galaxies put more on nearly all of the chip
+        # pixels with less than 1 ADU of source light: the halos of the bright stars reach
+        # most of the chip, at a few ADU
         free = (ed.example3_source_image(index) < 1.0) & ~bad
-        assert 0.02 < free.mean() < 0.2
+        assert 0.1 < free.mean() < 0.5
         assert 0 < np.median(data) / sky.level - 1 < 0.01  # the sources raise it a little
         if index in (0, 11):  # the full model, and the noise, in two frames
             model = _night_model(index, flat)
@@ -266,11 +266,13 @@ def test_example3_saturation_and_bleed_trails(night_frames):
             along_column, along_row = _saturated_extent(data, stars.row[k], stars.col[k])
             if along_column:
                 n_saturated += 1
-            if k < 2:  # the two brightest overload the anti-blooming drains: they bleed
-                # (in the worst seeing, frame 5, the second's trail is 31 pixels long, its
-                # saturated core 17 wide)
-                assert along_column > along_row + 12, (index, k, along_column, along_row)
-            elif k > 2 and along_row:  # the third bleeds in good seeing; the rest are round
+            if k == 0:  # the brightest overloads the anti-blooming drains: it bleeds
+                # (in the worst seeing, frame 5, its trail is 101 pixels long, its saturated
+                # core 19 wide)
+                assert along_column > along_row + 50, (index, k, along_column, along_row)
+            elif k == 1:  # the second bleeds in good seeing (frame 8: 71 pixels)
+                assert along_column >= along_row, (index, k, along_column, along_row)
+            elif along_row:  # the rest are round
                 assert along_column <= along_row + 2, (index, k, along_column, along_row)
         assert n_saturated >= 5  # a few saturated stars, all brighter than r = 15
         assert np.all(stars.magnitude[stars.peak + 2000 > 64000] < 15.0)
