@@ -141,8 +141,8 @@ EXAMPLE3 = Example(
 # arcsec, and the chip 26.4 arcmin, 0.19 square degrees.  The dark sky of 1361 to 1040 ADU
 # in 600 s is 2.3 to 1.7 ADU per second per pixel: 20.45 to 20.75 magnitudes per square
 # arcsec.  The exposures are long because the sky is faint: 600 s gives a sky of over a
-# thousand ADU, whose photon noise, 27 to 31 ADU a pixel, outweighs the read noise (6.7 ADU)
-# twenty times in variance; against it a star is detected at 5 sigma (within about 20 pixels
+# thousand ADU, whose photon noise, 26 to 30 ADU a pixel, outweighs the read noise (6.7 ADU)
+# 15 to 20 times in variance; against it a star is detected at 5 sigma (within about 20 pixels
 # of a 2 arcsec image) down to r = 21.5 or so.
 _NIGHT_BETA = 2.5  # Moffat beta of the night's long exposures: broad wings
 _NIGHT_FWHM = (2.6, 2.5, 2.4, 2.7, 2.9, 2.6, 2.3, 2.2, 2.5, 2.8, 2.6, 2.4)  # binned pixels

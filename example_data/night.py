@@ -24,8 +24,16 @@ and the moonlight's, sunlight scattered in the air like twilight's, taken as twi
 colour (:func:`example_data.maps._light_weight`). On this night the share of the dark sky is
 1 in every frame. :data:`MOONLIT` keeps, for comparison, the same field at 03:04 UTC on
 2022-03-15, the night after the twilight flats, under a Moon 89 % lit and 67 degrees up:
-there the dark sky gives a seventh of the light, and the night sky has nearly twilight's
+there the dark sky gives 15 % of the light, and the night sky has nearly twilight's
 colour.
+
+In the frames (:data:`example_data.EXAMPLE3_SKY_LEVELS`): the sky of 20.45 (first frame)
+to 20.75 (last) magnitudes per square arcsecond, through Example 2's zero point (r = 21.9
+gives 1 ADU per second) on a binned pixel of 0.598 square arcseconds, is 2.3 to 1.7 ADU
+per second. The exposures are 600 s (:data:`example_data.EXAMPLE3_EXPTIMES`), chosen so
+that the sky, 1361 to 1040 ADU, outweighs the read noise (10 e-, 6.7 ADU) 15 to 20 times in
+variance, as deep frames on a dark sky are exposed; twelve of them, one every 16 minutes,
+fill the three hours.
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def test_sky_follows_the_field_on_a_moonless_night():
 
 def test_moonlight_takes_the_colour_term_away():
     """The share of the dark sky in the sky's light sets the colour of the night frames:
-    1 on the moonless night of Example 3, a seventh under the Moon of the night after
+    1 on the moonless night of Example 3, 15 % under the Moon of the night after
     the twilight flats, whose light has nearly twilight's colour."""
     shares = [night.dark_share(i) for i in range(len(night.MOON))]
     assert shares == [1.0] * len(night.MOON)
