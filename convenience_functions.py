@@ -164,10 +164,12 @@ def show_image(
 
     Raises
     ------
+    TypeError
+        If ``block`` is not an integer (a float is refused, never truncated).
     ValueError
         If the image is not 2-D, has no finite pixel, the stretch is unknown, the
         percentiles are invalid, ``region`` is not two slices that select a pixel, or
-        ``block`` is not a positive integer.
+        ``block`` is below 1.
 
     See Also
     --------
@@ -380,9 +382,11 @@ def region_around(center, size, *, shape=None):
 
     Raises
     ------
+    TypeError
+        If ``size`` is not an integer (a float is refused, never truncated).
     ValueError
-        If ``center`` is not two numbers, ``size`` is not a positive integer, or the
-        square lies wholly outside ``shape``.
+        If ``center`` is not two numbers, ``size`` is below 1, or the square lies wholly
+        outside ``shape``.
 
     See Also
     --------
@@ -552,9 +556,11 @@ def show_block_residuals(flats, truth, *, alt, size=16, min_fraction=0.5, limits
 
     Raises
     ------
+    TypeError
+        If ``size`` is not an integer (a float is refused, never truncated).
     ValueError
-        If no flat is given, shapes differ, ``size`` is not a positive integer,
-        ``min_fraction`` is not in (0, 1], or ``alt`` is empty.
+        If no flat is given, shapes differ, ``size`` is below 1, ``min_fraction`` is not
+        in (0, 1], or ``alt`` is empty.
 
     See Also
     --------
@@ -601,9 +607,9 @@ def truth_table(flats, truth, *, frames=None, **options):
         ``n_used``, needed for the share of good values rejected).
     truth : numpy.ndarray
         The response the flats should have recovered.
-    frames : sequence of str or os.PathLike, optional
-        The frames combined: adds the column of good values rejected (masked for a flat
-        given without its ``n_used``).
+    frames : sequence of str, os.PathLike, numpy.ndarray or astropy.nddata.CCDData, optional
+        The frames combined (files, or their pixels in memory, of the truth's shape): adds
+        the column of good values rejected (masked for a flat given without its ``n_used``).
     **options
         The keywords of `compare_with_truth` (``levels`` and ``gain`` are required;
         ``read_noise``, ``threshold``, ``remove_plane``, ``ideal_from_counts``).
@@ -983,8 +989,9 @@ def compare_with_truth(
         Read noise in electrons.
     threshold : float, optional
         Residuals beyond this many ideal sigmas count as outliers (left out of the noise).
-    frames : sequence of str or os.PathLike, optional
-        The frames combined, in the order of ``levels``: to count good values rejected.
+    frames : sequence of str, os.PathLike, numpy.ndarray or astropy.nddata.CCDData, optional
+        The frames combined, in the order of ``levels`` (files, or their pixels in memory,
+        of the truth's shape): to count good values rejected.
     n_used : numpy.ndarray, optional
         Survivors per pixel (``return_counts`` of `combine_flats`), with ``frames``.
     remove_plane : bool, optional
@@ -1055,9 +1062,11 @@ def fit_plane(image, *, step=8):
 
     Raises
     ------
+    TypeError
+        If ``step`` is not an integer (a float is refused, never truncated).
     ValueError
-        If the image is not 2-D, has fewer than three finite sampled pixels, or
-        ``step`` is not a positive integer.
+        If the image is not 2-D, has fewer than three finite sampled pixels, or ``step``
+        is below 1.
 
     See Also
     --------
@@ -1079,11 +1088,11 @@ def fit_plane(image, *, step=8):
     image = np.asarray(image)
     if image.ndim != 2:
         raise ValueError(f"fit_plane: the image must be 2-D, got shape {image.shape}")
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ValueError(f"fit_plane: step must be a positive integer, got {step!r}")
+    with _options.named("fit_plane"):
+        step = _options.as_whole(step, "step", 1)
     if np.count_nonzero(np.isfinite(image[::step, ::step])) < 3:
         raise ValueError("fit_plane: fewer than 3 finite pixels to fit")
-    return _pixels.fit_plane(image, int(step))
+    return _pixels.fit_plane(image, step)
 
 
 def ideal_flat_noise(levels, *, gain, read_noise=0.0, response=1.0, n_used=None):
@@ -1172,8 +1181,10 @@ def block_mean(image, size, *, return_counts=False):
 
     Raises
     ------
+    TypeError
+        If ``size`` is not an integer (a float is refused, never truncated).
     ValueError
-        If the image is not 2-D or ``size`` is not a positive integer.
+        If the image is not 2-D or ``size`` is below 1.
 
     See Also
     --------
@@ -1192,8 +1203,8 @@ def block_mean(image, size, *, return_counts=False):
     array([[3, 4],
            [4, 4]])
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"block_mean: size must be a positive integer, got {size!r}")
+    with _options.named("block_mean"):
+        size = _options.as_whole(size, "size", 1)
     values = _pixels.as_float_array(image)
     if values.ndim != 2:
         raise ValueError(f"block_mean: the image must be 2-D, got shape {values.shape}")
@@ -1365,12 +1376,13 @@ def compare_halves(first, second, *, expected, region=None, block=64, tolerance=
     Raises
     ------
     TypeError
-        If ``block`` or ``tolerance`` is not a number.
+        If ``tolerance`` is not a number or ``block`` not an integer (a float is refused,
+        never truncated).
     ValueError
         If the flats are not 2-D images of one shape, the region holds fewer than 2 x 2
         blocks or has fewer than half its pixels finite in the ratio, ``expected`` is not
-        positive and finite (NaN, or infinite as a number), ``block`` is not a whole
-        number >= 2 or ``tolerance`` is negative.
+        positive and finite (NaN, or infinite as a number), ``block`` is below 2 or
+        ``tolerance`` is negative.
 
     See Also
     --------
@@ -2429,11 +2441,11 @@ def illumination_correction(flat, sky_flat, *, block=64, degree=3):
     Raises
     ------
     TypeError
-        If ``block`` or ``degree`` is not a number, or a flat's pixels are not numbers.
+        If ``block`` or ``degree`` is not an integer (a float is refused, never
+        truncated), or a flat's pixels are not numbers.
     ValueError
-        If the shapes differ or are not 2-D, ``block`` or ``degree`` is not a whole
-        number (never truncated) of at least 2 and 0, or the image holds too few blocks
-        for the degree.
+        If the shapes differ or are not 2-D, ``block`` is below 2 or ``degree`` below 0,
+        or the image holds too few blocks for the degree.
 
     See Also
     --------

@@ -16,6 +16,7 @@ this package holds what those steps stand on, one subject per module, in the ord
 `stack`         input checks, memory plan, the pass over blocks of rows, the header
 `pixels`        pixel values of in-memory images, block means and medians, a plane fit
 `sky`           night-sky flats: the sources of each frame found and masked
+`searchsteps`   the sky search's costly steps in fast forms that give the same answers
 `illumination`  a flat's small scales times the smoothed large scales of a sky flat
 `truth`         a flat judged against the response it should have recovered
 `quality`       a flat judged without a truth: the flats of two halves of its frames
@@ -25,6 +26,6 @@ this package holds what those steps stand on, one subject per module, in the ord
 Imports run one way: `illumination` stands on `pixels` and `options`; `stack`, `checks` and
 `sky` stand on `frames`, `rejection`, `badpix` and
 `pixels`, which stand on `network`, `files` and `options`; `groups` stands on `frames` and
-`files` (and on dask, imported only when a client is given).  Nothing here imports
-`convenience_functions` or `example_data`; they import this.
+`files` (and on dask, imported only when a client is given); `sky` on `searchsteps`.
+Nothing here imports `convenience_functions` or `example_data`; they import this.
 """

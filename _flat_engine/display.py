@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .options import as_whole, named
 from .pixels import as_float_array, block_mean, fit_plane, values_name_unit
 
 
@@ -135,10 +136,9 @@ def check_alt(alt, function):
 
 
 def positive_int(value, name, function):
-    """Return ``value`` as an int when it is a positive integer, else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{function}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+    """Return ``value`` as an int of at least 1 (`options.as_whole`), errors naming ``function``."""
+    with named(function):
+        return as_whole(value, name, 1)
 
 
 def flats_like(flats, shape, function):

@@ -32,11 +32,13 @@ def as_number(value, name, *, allow_none=False, minimum=None, strict=False):
 def as_whole(value, name, minimum):
     """Return ``value``, an int or numpy integer of at least ``minimum``, as an int.
 
-    TypeError for a value that is not a number; ValueError for one that is not a whole
-    number (a float, even 64.0: never truncated silently) or is below ``minimum``.
+    The one rule for every whole-number option, as Python's own ``range`` applies it:
+    TypeError for a value that is not an integer (a bool, a string, or a float, even 64.0,
+    which is never truncated silently); ValueError for an integer below ``minimum``.
     """
-    as_number(value, name)
-    if not isinstance(value, (int, np.integer)) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number (an int), got {value!r}")
+    if value < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
 

@@ -21,9 +21,10 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
-from astropy.stats import mad_std
 
-from .options import as_number
+from .options import as_number, as_whole
+from .searchsteps import background_image, clipped_median, mad_std, median_filtered
+from .searchsteps import grow as _grow
 
 
 class Detection(NamedTuple):
@@ -59,12 +60,9 @@ def parse_detection(options, passes=1):
     grow_factor = as_number(grow_factor, "grow_factor", minimum=0)
     smooth = as_number(smooth, "smooth", minimum=0)
     saturation = as_number(saturation, "saturation", allow_none=True, minimum=0, strict=True)
-    for value, name in ((n_pixels, "n_pixels"), (box_size, "box_size"), (passes, "passes")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer, got {value!r}")
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    return Detection(nsigma, int(n_pixels), grow, grow_factor, int(box_size), smooth, saturation)
+    n_pixels, box_size = as_whole(n_pixels, "n_pixels", 1), as_whole(box_size, "box_size", 1)
+    as_whole(passes, "passes", 1)
+    return Detection(nsigma, n_pixels, grow, grow_factor, box_size, smooth, saturation)
 
 
 def saturation_of(frame, detection):
@@ -104,7 +102,7 @@ def find_sources(image, detection, saturated=None):
             box,
             mask=invalid if invalid.any() else None,
             exclude_percentile=50,  # boxes half NaN (a frame's edge, a dead region) count
-            filter_size=3,
+            filter_size=1,  # filtered below as photutils filters (filter_size=3), faster
             sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
             bkg_estimator=MedianBackground(),
         )
@@ -114,7 +112,9 @@ def find_sources(image, detection, saturated=None):
             f"({np.count_nonzero(invalid)} of {invalid.size} pixels are NaN or masked): "
             "the sky cannot be measured"
         ) from error
-    residual = np.where(invalid, 0, image - background.background).astype(np.float32)
+    sky_map = background_image(median_filtered(background.background_mesh), box, image.shape)
+    residual = np.where(invalid, 0, image - sky_map).astype(np.float32)
+    del sky_map
     noise_factor, detected = 1.0, residual
     if detection.smooth > 0:
         detected = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
@@ -124,7 +124,7 @@ def find_sources(image, detection, saturated=None):
     # One noise for the whole frame (the median of the boxes'): the sky's level varies by
     # a few per cent across it, its noise by half that, and the map would cost a second
     # interpolation.
-    noise = background.background_rms_median
+    noise = np.median(median_filtered(background.background_rms_mesh))
     threshold = detection.nsigma * noise_factor * noise
     segments = _detect(detected, threshold, detection.n_pixels, invalid)
     del detected
@@ -299,37 +299,6 @@ def _noise_ratio(smoothed, original):
     return float(mad_std(smoothed)) / before if before > 0 else 1.0
 
 
-def _grow(mask, grow, factor):
-    """Grow each source of ``mask`` by ``grow`` pixels plus ``factor`` times its radius.
-
-    A source's radius is that of a disc of its area.  Every pixel takes the source
-    nearest to it (a Euclidean distance transform), and is masked when it lies within
-    that source's reach: a bright star or a large galaxy, whose faint outskirts extend
-    far beyond what the threshold finds, gets a mask in proportion.
-    """
-    from scipy import ndimage
-
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / math.pi)  # per source
-    nearest = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
-    ny, nx = mask.shape
-    if ny * nx > np.iinfo(nearest.dtype).max:  # flat indices need more than 32 bits
-        nearest = nearest.astype(np.int64)
-    rows, cols = nearest  # of each pixel's nearest source pixel; worked on in place below
-    # The squared distance in integers (exact), then its root in float64: the distance
-    # scipy's transform returns, without its float64 copies of the indices.
-    squared = rows - np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
-    np.square(squared, out=squared)
-    across = cols - np.arange(nx, dtype=cols.dtype)
-    squared += np.square(across, out=across)
-    del across
-    np.multiply(rows, nx, out=rows)  # rows * nx + cols: the flat index of the source pixel
-    rows += cols
-    source_reach = reach[labels.ravel()[rows.ravel()]].reshape(mask.shape)
-    del nearest, rows, cols, labels
-    return np.sqrt(squared, dtype=np.float64) <= source_reach
-
-
 class Sky(NamedTuple):
     """What `sky_of_frame` measured on one frame."""
 
@@ -351,8 +320,6 @@ def sky_of_frame(data, flat, detection, saturation):
     itself, a trimmed edge) are masked, but kept apart: the share masked as sources is
     that of the pixels with data, and `Sky.no_data` records them.
     """
-    from astropy.stats import sigma_clipped_stats
-
     no_data = ~np.isfinite(data)  # before the flat's holes (last search's sources) add
     saturated = data >= saturation if saturation is not None else None
     if flat is not None:
@@ -363,7 +330,7 @@ def sky_of_frame(data, flat, detection, saturation):
     sky = data[~mask]
     if sky.size < 100:
         raise ValueError(f"only {sky.size} pixels are free of sources: no sky to measure")
-    _, level, _ = sigma_clipped_stats(sky, sigma=3.0, maxiters=5)
+    level = clipped_median(sky, sigma=3.0, maxiters=5)  # sigma_clipped_stats' median
     if not (math.isfinite(level) and level > 0):
         raise ValueError(f"the sky level is {level}: a night-sky frame needs a positive sky")
     if not no_data.any():

@@ -46,10 +46,12 @@ _LAST_CLEAN = {}  # the last `no_outlier` answer: a table compares several flats
 def no_outlier(frames, truth, levels, gain, read_noise, threshold):
     """Return where no frame deviates from ``truth`` by more than ``threshold`` of its noise.
 
+    ``frames`` are files, or arrays or CCDData in memory (a cut-out of each frame, say).
+
     The answer depends on the frames, not on the flat judged: the last one is kept (with a
     weak reference to ``truth``), so that `truth_table` reads the frames once, not per row.
     """
-    files = all(isinstance(frame, (str, os.PathLike)) for frame in frames)
+    files = all(_is_path(frame) for frame in frames)
     # a file rewritten since (another size or time of change) is read again
     stats = tuple((os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in frames) if files else ()
     key = (tuple(map(str, frames)), stats, truth.shape, np.asarray(levels).tobytes(), gain)
@@ -67,13 +69,18 @@ def _no_outlier(frames, truth, levels, gain, read_noise, threshold):
     clean = np.ones(truth.shape, dtype=bool)
     step = max(1, _BLOCK_PIXELS // max(truth.shape[1], 1))  # rows at a time: bounded memory
     for frame, level in zip(frames, levels, strict=True):
-        data = as_float_array(read_image(frame)[0])
+        data = as_float_array(read_image(frame)[0] if _is_path(frame) else frame)
         for start in range(0, truth.shape[0], step):
             rows = slice(start, start + step)
             noise = np.sqrt(np.maximum(truth[rows], 0) * level / gain + (read_noise / gain) ** 2)
             clean[rows] &= np.abs(data[rows] - truth[rows] * level) <= threshold * noise
         del data
     return clean
+
+
+def _is_path(frame):
+    """Whether ``frame`` names a file (else it is an array or a CCDData in memory)."""
+    return isinstance(frame, (str, os.PathLike))
 
 
 def parse_noise_inputs(levels, gain, read_noise, response, n_used):

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,93 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SIGMAS = 7.0
 MAX_NOISE_RATIO = 1.5
+MAX_SPEED_RATIO = 0.5  # combine_sky_flats / the same with the reference steps (issue 23)
+
+
+# --------------------------------------------------------------------------------------
+# The search's costly steps as they were before `_flat_engine.searchsteps` (issue 23):
+# runnable, for the side-by-side timing below and for the tests of the fast forms.
+# --------------------------------------------------------------------------------------
+
+
+def reference_background_image(mesh, box, shape):
+    """Return photutils' `Background2D.background` from its mesh: a 2-D cubic zoom."""
+    from scipy import ndimage
+
+    mesh = np.asarray(mesh)
+    if mesh.min() == mesh.max():
+        return np.full(shape, mesh.min(), dtype=mesh.dtype)
+    image = ndimage.zoom(mesh, box, order=3, mode="reflect", grid_mode=True)
+    image = image[: shape[0], : shape[1]]
+    return np.clip(image, mesh.min(), mesh.max(), out=image)
+
+
+def reference_median_filtered(mesh):
+    """Return photutils' 3 x 3 median filter of ``mesh``: one `nanmedian` call per box."""
+    from scipy import ndimage
+
+    return ndimage.generic_filter(mesh, np.nanmedian, size=3, mode="constant", cval=np.nan)
+
+
+def reference_grow(mask, grow, factor):
+    """Return the growth of ``mask`` from the distance transform of the whole frame."""
+    from scipy import ndimage
+
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    reach = grow + factor * np.sqrt(np.bincount(labels.ravel()) / np.pi)  # per source
+    nearest = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
+    ny, nx = mask.shape
+    if ny * nx > np.iinfo(nearest.dtype).max:  # flat indices need more than 32 bits
+        nearest = nearest.astype(np.int64)
+    rows, cols = nearest  # of each pixel's nearest source pixel; worked on in place below
+    squared = rows - np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
+    np.square(squared, out=squared)
+    across = cols - np.arange(nx, dtype=cols.dtype)
+    squared += np.square(across, out=across)
+    del across
+    np.multiply(rows, nx, out=rows)  # rows * nx + cols: the flat index of the source pixel
+    rows += cols
+    source_reach = reach[labels.ravel()[rows.ravel()]].reshape(mask.shape)
+    del nearest, rows, cols, labels
+    return np.sqrt(squared, dtype=np.float64) <= source_reach
+
+
+def reference_clipped_median(values, sigma=3.0, maxiters=5):
+    """Return astropy's `sigma_clipped_stats` median of ``values``."""
+    from astropy.stats import sigma_clipped_stats
+
+    return sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters)[1]
+
+
+def reference_mad_std(values):
+    """Return astropy's `mad_std` of ``values``."""
+    from astropy.stats import mad_std
+
+    return mad_std(values)
+
+
+REFERENCE = {
+    "background_image": reference_background_image,
+    "median_filtered": reference_median_filtered,
+    "_grow": reference_grow,
+    "clipped_median": reference_clipped_median,
+    "mad_std": reference_mad_std,
+}
+
+
+@contextmanager
+def reference_search():
+    """Run `_flat_engine.sky` with the reference steps (`REFERENCE`) inside this block."""
+    from _flat_engine import sky
+
+    fast = {name: getattr(sky, name) for name in REFERENCE}
+    try:
+        for name, function in REFERENCE.items():
+            setattr(sky, name, function)
+        yield
+    finally:
+        for name, function in fast.items():
+            setattr(sky, name, function)
 
 
 def _median_superflat(files):
@@ -117,16 +205,22 @@ def judge(flat, n_used, truth, levels, gain, read_noise):
     return own, float(far.max()), int(np.sum(far > MAX_SIGMAS)), ratio, empty
 
 
-def run(folder):
-    """Combine the frames three ways and the tracked set once; print; return pass/fail."""
+def run(folder, pairs=2, speed_only=False):
+    """Combine the frames three ways and the tracked set once; print; return pass/fail.
+
+    Then time `combine_sky_flats` against its reference steps (`run_speed`), alone with
+    ``speed_only``.
+    """
     import convenience_functions as cf
     import example_data as ed
 
     start = time.perf_counter()
     dithered = ed.ensure_example3(folder / "dithered")
+    files = [str(dithered / name) for name in ed.example_files(3)]
+    if speed_only:
+        return run_speed(files, pairs)
     tracked = ed.ensure_example3(folder / "tracked", tracked=True)
     print(f"Example 3 frames ready in {time.perf_counter() - start:.1f} s ({folder})\n")
-    files = [str(dithered / name) for name in ed.example_files(3)]
     truth = ed.true_flat(3, "r").astype(np.float64)
     truth[ed.defect_pixels(3)] = np.nan  # dead pixels, traps' columns, hot pixels: left out
     levels = np.array(ed.EXAMPLE3_SKY_LEVELS)
@@ -165,12 +259,104 @@ def run(folder):
         f"warning {'issued' if warned else 'NOT issued'}.  Dithered set: FIXEDSRC = "
         f"{cf.combine_sky_flats(files).header['FIXEDSRC']:.2f}."
     )
-    passed = verdict["combine_sky_flats"] and warned and run_drifting()
+    passed = run_drifting() & verdict["combine_sky_flats"] & warned
+    passed &= run_speed(files, pairs)
     print(
         f"\nTargets (sky flat: no pixel beyond {MAX_SIGMAS:g} sigmas, rms within "
         f"{MAX_NOISE_RATIO}x photon noise; tracked set warned): {'PASS' if passed else 'FAIL'}"
     )
     return passed
+
+
+@contextmanager
+def recorded_searches(searches):
+    """Append to ``searches`` the `Sky` list of every search `combine_sky_flats` makes."""
+    from _flat_engine import frames, sky
+
+    map_frames = frames.map_frames
+
+    def recording(*args, **kwargs):
+        result = map_frames(*args, **kwargs)
+        if result and all(isinstance(item, sky.Sky) for item in result):
+            searches.append(result)
+        return result
+
+    frames.map_frames = recording
+    try:
+        yield
+    finally:
+        frames.map_frames = map_frames
+
+
+def masks_agree(searches, reference):
+    """Return (the share of identical mask pixels, frames with identical masks, frames).
+
+    Over every search of every frame, the fast masks ``searches`` against the
+    ``reference`` ones (both from `recorded_searches`).
+    """
+    differ = total = same = frames = 0
+    for skies, reference_skies in zip(searches, reference, strict=True):
+        for sky, other in zip(skies, reference_skies, strict=True):
+            bits = np.unpackbits(sky.mask ^ other.mask, axis=1, count=sky.mask.shape[1] * 8)
+            differ += int(np.count_nonzero(bits))
+            total += bits.size
+            same += bool(np.array_equal(sky.mask, other.mask)) and sky.level == other.level
+            frames += 1
+    return 1 - differ / total, same, frames
+
+
+def run_speed(files, pairs=2):
+    """Time `combine_sky_flats` against its reference steps, side by side; print; pass.
+
+    The reference (`reference_search`) is the search as it was before issue 23; the two
+    run in turn, ``pairs`` times (which goes first alternates), the ratio taken pair by
+    pair (the machine's speed drifts).  The agreement: the share of identical mask
+    pixels over every search and frame, the frames whose mask and sky level are
+    identical, and the largest difference of the two flats in units of the fast flat's
+    own uncertainty.
+    """
+    import convenience_functions as cf
+
+    print(f"\nSpeed: combine_sky_flats on the {len(files)} frames, fast and reference in turn")
+    print(
+        "| pair | reference wall (s) | fast wall (s) | wall ratio | reference CPU (s) "
+        "| fast CPU (s) | CPU ratio |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    ratios, cpu_ratios = [], []
+    for pair in range(1, pairs + 1):
+        timed = {}
+        for name in ("reference", "fast") if pair % 2 else ("fast", "reference"):
+            searches = []
+            steps = reference_search() if name == "reference" else nullcontext()
+            with recorded_searches(searches), warnings.catch_warnings(), steps:
+                warnings.simplefilter("ignore")
+                wall, cpu = time.perf_counter(), time.process_time()
+                flat = cf.combine_sky_flats(files)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            timed[name] = (wall, cpu, flat, searches)
+        (ref_wall, ref_cpu, ref_flat, ref_searches) = timed["reference"]
+        (wall, cpu, flat, searches) = timed["fast"]
+        ratios.append(wall / ref_wall)
+        cpu_ratios.append(cpu / ref_cpu)
+        print(
+            f"| {pair} | {ref_wall:.1f} | {wall:.1f} | {ratios[-1]:.2f} | {ref_cpu:.1f} "
+            f"| {cpu:.1f} | {cpu_ratios[-1]:.2f} |",
+            flush=True,
+        )
+    share, same, n_frames = masks_agree(searches, ref_searches)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        apart = np.abs(flat.data - ref_flat.data) / flat.uncertainty.array
+    both_nan = np.isnan(flat.data) & np.isnan(ref_flat.data)
+    largest = float(np.nanmax(np.where(both_nan, 0.0, apart)))
+    ratio = float(np.median(ratios))
+    print(
+        f"Median wall ratio fast / reference {ratio:.2f} (CPU {np.median(cpu_ratios):.2f}; "
+        f"target <= {MAX_SPEED_RATIO}); masks: {100 * share:.4f} % of the pixels identical, "
+        f"{same} of {n_frames} frame searches identical (mask and sky level); flats: largest "
+        f"difference {largest:.2g} of the flat's own sigma"
+    )
+    return ratio <= MAX_SPEED_RATIO
 
 
 def _warned(combine, frames):
@@ -226,13 +412,19 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--folder", help="where the frames are written and kept")
+    parser.add_argument(
+        "--pairs", type=int, default=2, help="timed pairs of fast and reference runs (2)"
+    )
+    parser.add_argument(
+        "--speed-only", action="store_true", help="only the timing against the reference"
+    )
     args = parser.parse_args(argv)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     if args.folder:
-        return 0 if run(Path(args.folder)) else 1
+        return 0 if run(Path(args.folder), args.pairs, args.speed_only) else 1
     with tempfile.TemporaryDirectory() as folder:
-        return 0 if run(Path(folder)) else 1
+        return 0 if run(Path(folder), args.pairs, args.speed_only) else 1
 
 
 if __name__ == "__main__":

@@ -854,7 +854,7 @@ def test_fit_plane_recovers_a_gradient_and_refuses_bad_input():
     assert np.max(np.abs(plane - truth)) < 1e-3
     with pytest.raises(ValueError, match="2-D"):
         cf.fit_plane(np.ones(5))
-    with pytest.raises(ValueError, match="step"):
+    with pytest.raises(ValueError, match="fit_plane: step must be a whole number >= 1"):
         cf.fit_plane(image, step=0)
     with pytest.raises(ValueError, match="fewer than 3 finite"):
         cf.fit_plane(np.full((10, 10), np.nan))
@@ -1040,3 +1040,38 @@ def test_write_flat_marks_its_file_so_a_rerun_may_replace_it(tmp_path):
     with pytest.raises(ValueError, match="refusing to overwrite it"):
         cf.write_flat(flat, tmp_path / "mine.fits")
     assert (tmp_path / "mine.fits").read_bytes() == b"my own file"
+
+
+# Whole-number options: one rule for every public function ---------------------------------
+
+
+def _whole_number_calls():
+    """Each public function with a whole-number option: (name, call(value), smallest)."""
+    image = np.ones((64, 64), dtype=np.float32)
+    flats = {"flat": (image, np.full_like(image, 0.01))}
+    return [
+        ("show_image", lambda v: cf.show_image(image, block=v), 1),
+        ("region_around", lambda v: cf.region_around((5, 5), v), 1),
+        (
+            "show_block_residuals",
+            lambda v: cf.show_block_residuals(flats, image, alt="a", size=v),
+            1,
+        ),
+        ("fit_plane", lambda v: cf.fit_plane(image, step=v), 1),
+        ("block_mean", lambda v: cf.block_mean(image, v), 1),
+        ("compare_halves", lambda v: cf.compare_halves(image, image, expected=0.01, block=v), 2),
+        ("illumination_correction", lambda v: cf.illumination_correction(image, image, block=v), 2),
+        ("source_mask", lambda v: cf.source_mask(image, box_size=v), 1),
+        ("combine_sky_flats", lambda v: cf.combine_sky_flats([image] * 3, passes=v), 1),
+    ]
+
+
+@pytest.mark.parametrize(("name", "call", "smallest"), _whole_number_calls())
+def test_every_whole_number_option_follows_one_rule(name, call, smallest):
+    """A float (even a whole one), a bool or a string is a TypeError, never truncated; an
+    integer below the smallest allowed is a ValueError; both name the function."""
+    for value in (float(smallest + 1), True, "3"):
+        with pytest.raises(TypeError, match=f"{name}: .* must be a whole number \\(an int\\)"):
+            call(value)
+    with pytest.raises(ValueError, match=f"{name}: .* must be a whole number >= {smallest}"):
+        call(smallest - 1)

@@ -27,3 +27,26 @@ def test_no_outlier_reads_a_rewritten_frame_again(tmp_path):
     again = engine_truth.no_outlier(paths, response, *options)
     assert not again[7, 9]
     assert again.sum() == again.size - 1
+
+
+def test_no_outlier_takes_frames_in_memory_as_their_files(tmp_path):
+    """A cut-out of each frame (notebook 02 judges ccdproc's flat of a band of rows)."""
+    from astropy.nddata import CCDData
+
+    rng = np.random.default_rng(4)
+    response = rng.uniform(0.9, 1.1, (30, 40))
+    frames = [rng.normal(response * 10000, 100).astype(np.float32) for _ in range(3)]
+    frames[2][5, 6] += 5000.0  # a cosmic ray
+    paths = []
+    for i, data in enumerate(frames):
+        paths.append(tmp_path / f"flat-{i}.fits")
+        fits.writeto(paths[-1], data)
+    options = ([10000.0] * 3, 1.0, 0.0, 5.0)
+    from_files = engine_truth.no_outlier(paths, response, *options)
+    assert not from_files[5, 6]
+    for in_memory in (frames, [CCDData(f, unit="adu") for f in frames]):
+        clean = engine_truth.no_outlier(in_memory, response, *options)
+        np.testing.assert_array_equal(clean, from_files)
+        assert clean is not from_files
+    frames[0][1, 2] = -1e6  # arrays are not remembered: a change is seen
+    assert not engine_truth.no_outlier(frames, response, *options)[1, 2]

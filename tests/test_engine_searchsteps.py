@@ -1,0 +1,165 @@
+"""Tests of `_flat_engine.searchsteps`: the fast steps of the sky search against the slow ones.
+
+The slow forms are those the search used before issue 23, kept runnable in
+``benchmarks/bench_sky_flats.py`` (`reference_search`); photutils and astropy themselves
+are the references where they can be called directly.
+"""
+
+import numpy as np
+import pytest
+from astropy.stats import SigmaClip, mad_std, sigma_clipped_stats
+from photutils.background import Background2D, MedianBackground
+from scipy import ndimage
+
+from _flat_engine import searchsteps, sky
+from benchmarks import bench_sky_flats as bench
+from example_data.drift import make_drifting_frames
+from example_data.synthetic import make_sky_frames
+
+
+def _sky_with_holes(rng, shape, holes):
+    """Return a sky with a gradient, noise, a few bright stars and ``holes`` NaN boxes."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    image = 3000.0 + 0.2 * yy - 0.1 * xx + rng.normal(0, 40.0, shape)
+    for y, x in rng.uniform(0, 1, (30, 2)) * shape:
+        image += 2e4 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 6.0)
+    for _ in range(holes):
+        y, x = (rng.uniform(0, 1, 2) * shape).astype(int)
+        image[y : y + 90, x : x + 70] = np.nan
+    return image.astype(np.float32)
+
+
+def _background(image, filter_size):
+    invalid = ~np.isfinite(image)
+    return Background2D(
+        image,
+        64,
+        mask=invalid if invalid.any() else None,
+        exclude_percentile=50,
+        filter_size=filter_size,
+        sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
+        bkg_estimator=MedianBackground(),
+    )
+
+
+@pytest.mark.parametrize(("shape", "holes"), [((256, 256), 0), ((300, 421), 3), ((130, 70), 1)])
+def test_background_image_and_filter_are_photutils_own(shape, holes):
+    image = _sky_with_holes(np.random.default_rng(sum(shape)), shape, holes)
+    with sky.quiet_detection():
+        photutils_own, unfiltered = _background(image, 3), _background(image, 1)
+        mesh = searchsteps.median_filtered(unfiltered.background_mesh)
+        rms = searchsteps.median_filtered(unfiltered.background_rms_mesh)
+        expected = photutils_own.background
+    np.testing.assert_array_equal(mesh, photutils_own.background_mesh)
+    assert np.median(rms) == photutils_own.background_rms_median
+    got = searchsteps.background_image(mesh, 64, shape)
+    assert got.dtype == expected.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, bench.reference_background_image(mesh, 64, shape))
+
+
+def test_background_image_of_a_constant_mesh_is_that_constant():
+    mesh = np.full((3, 4), 7.5, dtype=np.float32)
+    got = searchsteps.background_image(mesh, 16, (40, 60))
+    np.testing.assert_array_equal(got, bench.reference_background_image(mesh, 16, (40, 60)))
+    assert got.dtype == np.float32
+    assert np.all(got == 7.5)
+
+
+def test_median_filter_keeps_nan_boxes_out_as_photutils_does():
+    rng = np.random.default_rng(4)
+    for shape in ((1, 1), (2, 5), (9, 7), (32, 32)):
+        mesh = rng.normal(100.0, 3.0, shape).astype(np.float32)
+        mesh[rng.random(shape) < 0.2] = np.nan
+        mesh.flat[0] = 100.0  # one finite value at least
+        with sky.quiet_detection():  # an all-NaN neighbourhood gives NaN (and a warning)
+            np.testing.assert_array_equal(
+                searchsteps.median_filtered(mesh), bench.reference_median_filtered(mesh)
+            )
+
+
+def test_grow_by_windows_equals_the_transform_of_the_whole_frame():
+    rng = np.random.default_rng(23)
+    for trial in range(40):
+        shape = tuple(int(n) for n in rng.integers(20, 160, 2))
+        seeds = rng.random(shape) < rng.choice([0.0005, 0.003, 0.02, 0.08])
+        mask = ndimage.binary_dilation(seeds, iterations=int(rng.integers(0, 5)))
+        mask[tuple(rng.integers(0, shape))] = True  # the search grows only a mask with sources
+        if trial % 4 == 0:  # a large source (a galaxy) among small ones, at an edge
+            yy, xx = np.mgrid[: shape[0], : shape[1]]
+            mask |= (yy - shape[0] * rng.random()) ** 2 + (xx - 3) ** 2 < rng.uniform(9, 900)
+        grow, factor = float(rng.uniform(0, 6)), float(rng.choice([0.0, 0.5, 2.5]))
+        expected = bench.reference_grow(mask, grow, factor)
+        np.testing.assert_array_equal(searchsteps.grow(mask, grow, factor), expected)
+    assert not searchsteps.grow(np.zeros((30, 40), bool), 3.0, 1.0).any()  # nothing to grow
+
+
+def test_grow_decides_each_pixel_by_its_nearest_source():
+    # A single pixel beside a large source: pixels nearer the small one are left out
+    # even within the large one's reach (the nearest source decides), as the transform.
+    mask = np.zeros((60, 80), bool)
+    mask[20:40, 10:30] = True  # area 400: radius 11.28, reach 2 + 11.28 = 13.28
+    mask[29, 45] = True  # area 1: reach 2 + 0.56 = 2.56
+    got = searchsteps.grow(mask, 2.0, 1.0)
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.0, 1.0))
+    assert got[29, 36]  # 7 pixels from the large source, 9 from the small one
+    assert not got[29, 42]  # 13 from the large (within its reach), 3 from the small
+    assert got[29, 43]  # 2 from the small one
+    assert not got[29, 48]  # 3 from the small one
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clipped_median_is_astropys(dtype):
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        size = int(rng.integers(100, 20_000))
+        values = rng.normal(3000.0, rng.uniform(1, 80), size)
+        bright = rng.random(size) < rng.uniform(0, 0.2)  # stars' outskirts, cosmic rays
+        values[bright] += rng.exponential(rng.uniform(10, 3000), np.count_nonzero(bright))
+        if trial % 5 == 0:
+            values = np.round(values)  # integer ADU: many ties, on the bounds too
+        values = values.astype(dtype)
+        for maxiters in (1, 5, 20):
+            expected = sigma_clipped_stats(values, sigma=3.0, maxiters=maxiters)[1]
+            got = searchsteps.clipped_median(values, sigma=3.0, maxiters=maxiters)
+            assert got == expected
+            assert type(got) is type(expected)
+    assert searchsteps.clipped_median(np.full(500, 12.5, dtype=dtype)) == 12.5
+
+
+def test_mad_std_is_astropys():
+    rng = np.random.default_rng(8)
+    for size in (1, 2, 3, 1000, 12_345):
+        for dtype in (np.float32, np.float64):
+            values = (rng.standard_cauchy(size) * 5 + 100).astype(dtype)
+            got, expected = searchsteps.mad_std(values), mad_std(values)
+            assert got == expected
+            assert got.dtype == expected.dtype
+            assert searchsteps.mad_std(values.reshape(1, -1)) == expected  # any shape
+
+
+def _searches(frames, flat=None):
+    detection = sky.Detection()
+    with sky.quiet_detection():
+        return [
+            sky.sky_of_frame(frame.data.astype(np.float32), flat, detection, 64000.0)
+            for frame in frames
+        ]
+
+
+def test_sky_of_frame_equals_the_reference_search():
+    # Whole searches, fast steps against the slow ones: the same masks, levels and FWHM,
+    # on sky frames with saturated stars and on the drifting frames of a small telescope.
+    frames = make_sky_frames(4, seed=5)[0] + make_drifting_frames(3, seed=1).frames
+    fast = _searches(frames)
+    with bench.reference_search():
+        slow = _searches(frames)
+    assert sky.background_image is searchsteps.background_image  # put back after the block
+    for got, expected in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(got.mask, expected.mask)
+        assert (got.level, got.masked, got.found) == (
+            expected.level,
+            expected.masked,
+            expected.found,
+        )
+        assert got.fwhm == expected.fwhm or (np.isnan(got.fwhm) and np.isnan(expected.fwhm))
