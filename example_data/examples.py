@@ -198,7 +198,7 @@ def example_medians(example: int) -> tuple[float, ...]:
 
     That is :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
     frames' medians agree to better than 0.2 %; for example 3 the sky levels,
-    :data:`EXAMPLE3_SKY_LEVELS`, which the frames' medians exceed by 0.7 % to 0.9 % (the
+    :data:`EXAMPLE3_SKY_LEVELS`, which the frames' medians exceed by 0.45 % to 0.55 % (the
     sources' light, the halos of the bright stars most, raises them a little; the pixels
     with less than 1 ADU of it, divided by the sky's gradient and :func:`true_flat`, have
     the sky level as their median to 0.05 %).

@@ -127,7 +127,7 @@ def test_example3_frames_are_sky_plus_sources_through_the_response_with_noise(ni
         # most of the chip, at a few ADU
         free = (ed.example3_source_image(index) < 1.0) & ~bad
         assert 0.1 < free.mean() < 0.5
-        assert 0 < np.median(data) / sky.level - 1 < 0.01  # the sources raise it a little
+        assert 0.003 < np.median(data) / sky.level - 1 < 0.007  # the sources raise it a little
         if index in (0, 11):  # the full model, and the noise, in two frames
             model = _night_model(index, flat)
             # Divided by the gradient and the response, the source-free sky is the level.
