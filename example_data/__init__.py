@@ -15,9 +15,9 @@ Example 2
     modelled on an Andor Aspen CG16M camera (KAF-16803 sensor) on a 0.6 m f/8 reflector.
     Files ``AutoFlat-PANoRot-r-Bin1-001.fit`` ... ``-010.fit``.
 Example 3
-    Twelve science frames in r of one night, 300 s each over three hours, with the Example 2
-    camera binned 2 x 2 on the chip (2048 x 2048 pixels of 18 microns, 0.773 arcsec at f/8 on
-    0.6 m), dithered between exposures: the raw material of a night-sky flat. Files
+    Twelve science frames in r of one moonless night, 600 s each over three hours, with the
+    Example 2 camera binned 2 x 2 on the chip (2048 x 2048 pixels of 18 microns, 0.773 arcsec
+    at f/8 on 0.6 m), dithered between exposures: the raw material of a night-sky flat. Files
     ``sky-r-bin2-001.fit`` ... ``-012.fit``; a tracked (undithered) variant,
     ``tracked-r-bin2-001.fit`` ..., is written only on request, into a folder the caller
     names.
@@ -36,7 +36,7 @@ optics' illumination); for Example 1 without the dome screen's uneven light
 (Example 1: times the screen's light), for Example 2 times a twilight-sky gradient,
 with the level chosen so that the frame's median matches the real data the example is
 modelled on. Stars (Example 2) are added, themselves seen through the response. An
-Example 3 frame is ``(sky + sources) * response``, the sky a level times a moonlit
+Example 3 frame is ``(sky + sources) * response``, the sky a level times a
 gradient, the sources stars and galaxies; the charge of the brightest stars then bleeds
 along their columns. Noise is
 then added: photon (shot) noise from the gain, and read noise, drawn as *one* Gaussian per
@@ -85,7 +85,7 @@ What is modelled
    Each hit deposits about 70 electrons per micron of silicon crossed, with a Landau tail
    (about 1000 to 5000 electrons typically); tracks are longer on the thicker collecting
    layer and smaller pixels of the front-illuminated chip. Example 3 sees the same rate on
-   the same chip, with 18 micron binned pixels and a 4 s readout: some 137 hits a frame.
+   the same chip, with 18 micron binned pixels and a 4 s readout: some 270 hits a frame.
 9. Example 3's response (:func:`true_flat` ``(3, "r")``): Example 2's, each block of 2 x 2
    pixels averaged (a binned pixel collects the charge of four), in the night sky's light,
    renormalised to median 1; the low columns are charge traps that take a fixed 48 to 160
@@ -96,13 +96,17 @@ What is modelled
    the read noise of 10 e- is added once per binned pixel.
 10. Example 3's night (:mod:`example_data.night`): a site, a pointing and a tangent-plane
     WCS in the headers (OBSGEO-B/L/H, RA, DEC), and the Moon's altitude and illuminated
-    fraction at DATE-OBS (MOONALT, MOONILLU: 67 to 79 degrees, 89 %, as astropy computes
-    them). The sky (:func:`example3_sky`) follows them by Krisciunas & Schaefer's model of
-    moonlight: 4515 ADU falling to 3515 ADU in 300 s (18.40 to 18.67 mag per square arcsec)
-    as the field rises from 43 to 71 degrees, times a plane of 0.89 % across the chip,
-    brighter towards the Moon.
+    fraction at DATE-OBS (MOONALT, MOONILLU: -37 to -66 degrees, 0.3 % to 0.5 %, as
+    astropy computes them: a night after new Moon, 2022-03-03, eleven nights before Example
+    2's twilight flats). The sky (:func:`example3_sky`) follows them by Krisciunas &
+    Schaefer's model: a dark sky of 20.8 mag per square arcsec in r at the zenith, plus
+    moonlight when the Moon is up (none here): 1361 ADU falling to 1040 ADU in 600 s (20.45
+    to 20.75 mag per square arcsec) as the field rises from 43 to 71 degrees, times a plane
+    of 0.66 % to 0.23 % across the chip, brighter towards the horizon. The colour of a
+    frame's light is the mix of the dark sky's and moonlight's (twilight's) by their shares
+    (:func:`example_data.night.dark_share`; here all dark sky).
 11. Example 3's sources (:func:`example3_sources`, :func:`example3_source_image`): some
-    1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 5.9
+    1680 stars on the chip in each frame (2077 over the area the dithers cover), r = 6.9
     to 20.5 (the zero point of Example 2: 10**(0.4 * (21.9 - r))
     ADU per second; counts grow by 10**0.3 per magnitude, 200 per square degree brighter
     than r = 15), faint ones down to the sky's noise; Moffat cores (beta = 2.5, FWHM 2.2
@@ -111,15 +115,15 @@ What is modelled
     elliptical, half-light radii of 14 to 75 pixels, drawn out to their faint outskirts) and
     some 480 faint ones to r = 21 from the SDSS counts. The 12 pointings are tens of arcsec
     apart (:data:`EXAMPLE3_DITHERS`), so each source falls on other pixels in every frame.
-    All stars brighter than r = 13.5 or so saturate.
+    All stars brighter than r = 14 or so saturate in 600 s.
 12. Bleeding (Example 3): the KAF-16803 has anti-blooming drains, which remove the charge a
     full pixel keeps collecting, so a saturated star normally stays round. Only a star that
     overloads the drains, here assumed to cope with 100 times a pixel's full well, bleeds:
     the charge beyond that runs up and down its column, filling pixel after pixel to a full
     well (charge is conserved, but for what runs off the chip), and they read as saturated.
-    The two brightest stars (r = 5.9 and 6.5) bleed in every frame, over some 200 to 460 and
-    30 to 130 pixels (the sharper the seeing, the higher the peak and the longer the trail),
-    the third (r = 7.0) only in the best seeing, over up to 35 pixels.
+    The brightest star (r = 6.9) bleeds in every frame, over some 100 to 300 pixels (the
+    sharper the seeing, the higher the peak and the longer the trail), the second (r = 7.5)
+    in all but the worst seeing, over up to 70 pixels.
 
 What is not modelled
 --------------------
@@ -133,10 +137,10 @@ scattered light and ghosts, and the diffraction spikes of bright stars; residual
 bias subtraction; a colour term that differs between filters or chips (one bowl, scaled by
 the light's redness); the brighter-fatter effect and charge-transfer inefficiency. In
 Example 3 also: fringing (a front-illuminated chip in r hardly fringes),
-the sky's emission lines and any change of the sky's colour with the Moon, airglow
+the sky's emission lines (the dark sky's colour is one colour), airglow
 variations on small scales, the softening of the anti-blooming drains' onset (a pixel fills
 linearly, then stops), the read noise and charge of the two columns that binning sums
-separately, galaxies fainter than r = 21, the sky's gradient with airmass across the chip,
+separately, galaxies fainter than r = 21, the zodiacal light and the Milky Way,
 satellites and aircraft,
 field rotation and distortion (the dither is a pure shift), and the convolution of the
 galaxies with the seeing (their cores are only softened).
@@ -174,7 +178,7 @@ The package
     shot and read noise and cosmic rays; stars, galaxies and bleeding.
 :mod:`example_data.night`
     Example 3's night: the site, the pointing and its WCS, the Moon at each frame, the
-    moonlit sky's brightness and gradient (Krisciunas & Schaefer 1991).
+    sky's brightness, gradient and colour (Krisciunas & Schaefer 1991).
 :mod:`example_data.header`
     The FITS header of a frame, built from the example's and the camera's records.
 :mod:`example_data.examples`

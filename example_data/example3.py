@@ -1,10 +1,10 @@
 """Example 3: twelve dithered night frames in r, the raw material of a night-sky flat.
 
-Twelve science frames of one night, 300 s each over three hours, with the Example 2 camera
+Twelve science frames of one dark night, 600 s each over three hours, with the Example 2 camera
 binned 2 x 2 on the chip (:data:`EXAMPLE3_CAMERA`: 2048 x 2048 pixels of 18 microns, 0.773
 arcsec at f/8 on 0.6 m), dithered between exposures; a tracked (undithered) variant is
 written only on request. This module holds the example's camera and record
-(:data:`EXAMPLE3`), its constants, its moonlit sky (:func:`example3_sky`), its stars and
+(:data:`EXAMPLE3`), its constants, its moonless sky (:func:`example3_sky`), its stars and
 galaxies (:func:`example3_sources`, :func:`example3_source_image`), its response (Example
 2's, binned), and its noiseless frames (the builders of :mod:`example_data.examples`).
 """
@@ -41,32 +41,36 @@ EXAMPLE3_TRACKED_FILES = tuple(f"tracked-r-bin2-{i:03d}.fit" for i in range(1, 1
 
 They differ from :data:`EXAMPLE3_FILES` so that the two sets cannot be mistaken for each
 other, even in one folder."""
-EXAMPLE3_EXPTIMES = (300.0,) * 12
+EXAMPLE3_EXPTIMES = (600.0,) * 12
 """Exposure time (s) of each example 3 frame."""
 EXAMPLE3_DATE_OBS = (
-    "2022-03-15T03:04:41.000",
-    "2022-03-15T03:20:35.000",
-    "2022-03-15T03:36:11.000",
-    "2022-03-15T03:52:29.000",
-    "2022-03-15T04:08:17.000",
-    "2022-03-15T04:25:23.000",
-    "2022-03-15T04:41:05.000",
-    "2022-03-15T04:56:59.000",
-    "2022-03-15T05:13:23.000",
-    "2022-03-15T05:28:59.000",
-    "2022-03-15T05:44:59.000",
-    "2022-03-15T06:00:47.000",
+    "2022-03-03T03:51:41.000",
+    "2022-03-03T04:07:35.000",
+    "2022-03-03T04:23:11.000",
+    "2022-03-03T04:39:29.000",
+    "2022-03-03T04:55:17.000",
+    "2022-03-03T05:12:23.000",
+    "2022-03-03T05:28:05.000",
+    "2022-03-03T05:43:59.000",
+    "2022-03-03T06:00:23.000",
+    "2022-03-03T06:15:59.000",
+    "2022-03-03T06:31:59.000",
+    "2022-03-03T06:47:47.000",
 )
 """DATE-OBS (UTC, start of exposure) of each example 3 frame: one every 16 minutes or so."""
 EXAMPLE3_SKY_LEVELS = tuple(
-    round(10 ** (0.4 * (21.9 - night.sky_brightness(i))) * 300 * (18e-6 * 206264.806 / 4.8) ** 2)
+    round(
+        10 ** (0.4 * (21.9 - night.sky_brightness(i)))
+        * EXAMPLE3_EXPTIMES[i]
+        * (18e-6 * 206264.806 / 4.8) ** 2
+    )
     for i in range(12)
 )
 """Sky level (ADU) of each example 3 frame, at the chip's centre on a pixel of response 1.
 
-A sky lit by a Moon 89 % full and 67 to 79 degrees high, 39 degrees from the field
-(:mod:`example_data.night`): 18.40 magnitudes per square arcsecond in r at the first frame,
-18.67 at the last (4515 to 3515 ADU), darker as the field rises and its light crosses less
+A dark sky, the Moon 37 to 66 degrees below the horizon (:mod:`example_data.night`): 20.45
+magnitudes per square arcsecond in r at the first frame, 20.75 at the last (1361 to 1040 ADU
+in 600 s), darker as the field rises and its light crosses less
 air (:func:`example3_sky`)."""
 EXAMPLE3_DITHERS = (
     (-60, -35),
@@ -134,30 +138,34 @@ EXAMPLE3 = Example(
 # The same telescope and filter as Example 2, so the same zero point: a star of magnitude r
 # gives 10**(0.4 * (21.9 - r)) ADU per second in all (binning sums the charge of 2 x 2
 # pixels, it does not change the total).  A binned pixel covers 0.773 arcsec, 0.598 square
-# arcsec, and the chip 26.4 arcmin, 0.19 square degrees.  The sky of 4420 to 2085 ADU in
-# 300 s is 14.7 to 6.9 ADU per second per pixel: 18.4 to 19.2 magnitudes per square arcsec,
-# a sky lit by a Moon that sinks towards the horizon (a dark site's moonless sky would be
-# about 20.8).  Against it the noise of one pixel is 37 to 54 ADU, and a star is detected
-# at 5 sigma (within about 20 pixels of a 2 arcsec image) down to r = 20 or so.
+# arcsec, and the chip 26.4 arcmin, 0.19 square degrees.  The dark sky of 1361 to 1040 ADU
+# in 600 s is 2.3 to 1.7 ADU per second per pixel: 20.45 to 20.75 magnitudes per square
+# arcsec.  The exposures are long because the sky is faint: 600 s gives a sky of over a
+# thousand ADU, whose photon noise, 26 to 30 ADU a pixel, outweighs the read noise (6.7 ADU)
+# 15 to 20 times in variance; against it a star is detected at 5 sigma (within about 20 pixels
+# of a 2 arcsec image) down to r = 21.5 or so.
 _NIGHT_BETA = 2.5  # Moffat beta of the night's long exposures: broad wings
 _NIGHT_FWHM = (2.6, 2.5, 2.4, 2.7, 2.9, 2.6, 2.3, 2.2, 2.5, 2.8, 2.6, 2.4)  # binned pixels
 # Stars: one power law of the counts, N(< r) = 200 per square degree at r = 15, growing by
 # 10**0.3 per magnitude (as at a moderate galactic latitude; at high latitude the faint
 # counts grow more slowly), from r = 8 to 20.5, over the area the dithered chip sees.  Six
-# bright stars are added at fixed places, more than a random field of this size holds (it
-# would hold about one star brighter than r = 9), so that the frames show saturation and
-# bleeding.
+# bright stars, r = 6.9 to 10.1, are added at fixed places, more than a random field of this
+# size holds (it would hold about one star brighter than r = 9), so that the frames show
+# saturation and bleeding; none brighter, as an observer planning deep frames on a dark
+# night picks a field without a star of r = 6 or so, whose halo stays above 1 % of the dark
+# sky out to 200 pixels (on this sky, a star of r = 5.9 leaves its halo in a sky flat of
+# these dithers: some 200 pixels beyond 7 sigmas).
 _NIGHT_COUNT_AT_15 = 200.0  # stars per square degree brighter than r = 15
 _NIGHT_COUNT_SLOPE = 0.30  # d log10 N / d magnitude
 _NIGHT_MAGNITUDES = (8.0, 20.5)
 _NIGHT_MARGIN = 110  # binned pixels of sky beyond each edge of the chip (covers the dithers)
 _NIGHT_BRIGHT = (  # (row, column, r magnitude) in the coordinates of the undithered chip
-    (1430.0, 610.0, 5.9),
-    (520.0, 1510.0, 6.5),
-    (1780.0, 1640.0, 7.0),
-    (300.0, 380.0, 8.0),
-    (1050.0, 1850.0, 8.6),
-    (880.0, 240.0, 9.1),
+    (1430.0, 610.0, 6.9),
+    (520.0, 1510.0, 7.5),
+    (1780.0, 1640.0, 8.0),
+    (300.0, 380.0, 9.0),
+    (1050.0, 1850.0, 9.6),
+    (880.0, 240.0, 10.1),
 )
 # Galaxies: (row, column, r magnitude, half-light radius in binned pixels, Sersic index,
 # axis ratio, position angle in degrees from the +column axis towards +row).  Discs (n = 1)
@@ -180,14 +188,15 @@ _NIGHT_GALAXY_REACH = 420  # at most this far (pixels) from a galaxy's centre
 # pixel gathers four pixels, so the charge of a binned pixel beyond 100 x 4 x 100 000 e-,
 # 2.7e7 ADU, spills along its column, half up and half down, filling the pixels it reaches
 # to a binned pixel's full well (4 x 100 000 e-, 2.7e5 ADU) before moving on; charge that
-# reaches the end of the column is lost.  The two brightest stars overload the drains in
-# every frame, the third only in the best seeing.
+# reaches the end of the column is lost.  In 600 s the brightest star overloads the drains
+# in every frame, the second in all but the worst seeing.
 # The full well and the drains' capacity are the camera's (EXAMPLE3_CAMERA.full_well_adu and
 # .drain_limit_adu).
-# The moonlit sky is brighter towards the Moon: across the chip's 0.44 degrees, 39 degrees
-# from the Moon, Krisciunas & Schaefer's model gives 0.89 %, towards the south-west
-# (:func:`example_data.night.sky_gradient`); the direction turns by 1.5 degrees over the
-# night, the Moon staying on the same side of the field.
+# The moonless sky is brighter towards the horizon, where its light crosses more air: across
+# the chip's 0.44 degrees, Krisciunas & Schaefer's airmass gives 0.66 % at 43 degrees up,
+# 0.23 % at 71 (:func:`example_data.night.sky_gradient`); the direction, away from the
+# zenith, turns by 52 degrees over the night as the field rises in the east and crosses
+# towards the meridian.
 _CHIP_DEG = EXAMPLE3_SHAPE[1] * 18e-6 * 206264.806 / 4.8 / 3600
 # Star halos.  Beyond its Moffat core a star image has an aureole that falls as a power of
 # the radius, r**-2 to r**-3, out to arcminutes: light scattered by the mirrors' dust and
@@ -207,21 +216,22 @@ _GALAXY_MAGNITUDES = (14.0, 21.0)
 _GALAXY_SIZE = (3.0, 17.0, -0.12, 0.2)  # arcsec at r, r, d log10 r_e / dr, scatter (dex)
 # Charge traps (the low columns of Example 2's chip) take a fixed charge from each binned
 # pixel that passes them: (1 - their response in Example 2) times 2400 e-, 48 to 160 ADU,
-# 1 % to 5 % of the night sky (a few thousandths of a twilight flat's level).
+# 4 % to 15 % of the dark sky in 600 s (a few thousandths of a twilight flat's level).
 _TRAP_ELECTRONS = 2400.0
 
 
 def example3_sky(index: int) -> Sky:
     """Return the sky of frame ``index`` of example 3: its level and its gradient.
 
-    The sky is lit by a Moon 89 % full and high (67 to 79 degrees), 39 degrees from the
-    field (:mod:`example_data.night`, whose numbers the headers carry: MOONALT, MOONILLU):
-    the level falls from 4515 to 3515 ADU in 300 s (18.40 to 18.67 magnitudes per square
+    A dark sky: the Moon, new, is 37 to 66 degrees below the horizon
+    (:mod:`example_data.night`, whose numbers the headers carry: MOONALT, MOONILLU). The
+    level falls from 1361 to 1040 ADU in 600 s (20.45 to 20.75 magnitudes per square
     arcsecond in r) as the field rises, from 43 to 71 degrees, and its light crosses less
-    air; the sky is 0.89 % brighter at the chip's edge towards the Moon than at the far
-    edge. The gradient is a plane, simulated (like Example 2's) as the product of a row ramp
-    and a column ramp. It is light of the sky, so :func:`true_flat` leaves it out; a sky
-    flat made of these frames records it unless it is fitted and removed.
+    air; the sky is 0.66 % (first frame) to 0.23 % (last) brighter at the chip's edge
+    towards the horizon than at the far edge. The gradient is a plane, simulated (like
+    Example 2's) as the product of a row ramp and a column ramp. It is light of the sky, so
+    :func:`true_flat` leaves it out; a sky flat made of these frames records it unless it
+    is fitted and removed.
 
     Parameters
     ----------
@@ -310,7 +320,7 @@ def _night_field() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def example3_sources(index: int, *, tracked: bool = False) -> Sources:
     """Return the stars and galaxies of frame ``index`` of example 3.
 
-    One patch of sky is in every frame: 2077 stars from r = 5.9 to 20.5 (their number grows
+    One patch of sky is in every frame: 2077 stars from r = 6.9 to 20.5 (their number grows
     by a factor of 10**0.3 per magnitude) over an area a little larger than the chip, some
     1680 of them on the chip in any one frame, five large galaxies of r = 10.8 to 13.6 and
     590 faint ones of r = 14 to 21 (some 480 on the chip), from the SDSS galaxy counts. In
@@ -320,9 +330,9 @@ def example3_sources(index: int, *, tracked: bool = False) -> Sources:
     (:data:`EXAMPLE3_TRACKED_OFFSETS`). The star images are Moffat cores (beta = 2.5) whose
     FWHM, 2.2 to 2.9 binned pixels (1.7 to 2.2 arcsec), changes with the seeing from frame
     to frame, with a halo that holds 5 % of the light and falls as r**-2.5 out to arcminutes
-    (``peak`` is the sum of the two at the centre). Every star brighter than r = 13.5 or so
-    saturates in 300 s; the two brightest (r = 5.9 and 6.5) also bleed along their columns,
-    and the third (r = 7.0) does in the best seeing.
+    (``peak`` is the sum of the two at the centre). Every star brighter than r = 14 or so
+    saturates in 600 s; the brightest (r = 6.9) also bleeds along its column, and the
+    second (r = 7.5) does in all but the worst seeing.
 
     Parameters
     ----------
@@ -364,7 +374,8 @@ def example3_hot_pixels() -> HotPixels:
 
     Charge the dark subtraction left behind, the same in every frame (they belong to the
     chip, not to the sky, so the dithers do not move them): 300 pixels of 20 to 3000 ADU and
-    two columns of 10 to 40 ADU from a hot spot to the far end. A combination of the
+    two columns of 10 to 40 ADU from a hot spot to the far end, in 300 s (``adu``; twice that
+    in the 600 s frames). A combination of the
     dithered frames keeps them; a bad-pixel mask (:func:`defect_pixels` ``(3)``) leaves
     them out.
 
@@ -469,12 +480,17 @@ def noiseless_frame(
     sky = example3_sky(index)
     ramp_r, ramp_c = _ramps(EXAMPLE3_SHAPE, sky.amplitude, sky.angle)
     ramp_r *= np.float32(sky.level)
+    # the response in this frame's light, whose colour mixes the dark sky's and moonlight's
+    share = night.dark_share(index)
+    colour = _colour_ramps(EXAMPLE3_SHAPE, "night", "night", _AXIS_NORMALISED, share)
     frame = _source_image(index, tracked)
     for start in range(0, EXAMPLE3_SHAPE[0], _ROW_BLOCK):
         stop = start + _ROW_BLOCK
         block = frame[start:stop]
         block += ramp_r[start:stop, None] * ramp_c[None, :]
         block *= response[start:stop]
+        if share < 1:  # a moonlit sky: bluer light, a shallower colour term
+            block *= colour[0][start:stop, None] * colour[1][None, :]
     _bleed(frame, example3_sources(index, tracked=tracked).stars, EXAMPLE3_CAMERA)
     defects = _chip_defects(example2.EXAMPLE2)
     for column, first, response in zip(

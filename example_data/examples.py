@@ -144,7 +144,7 @@ def example_cosmic_rays(example: int, index: int) -> CosmicRays:
     chip is read out (35 s for the LFC, 15 s for the Aspen, 4 s for the Aspen binned 2 x 2;
     rows far from the readout register wait longest, so they collect more). That is on
     average 55 hits in a 70 s g' frame of Example 1 (19 cm²), 16 in a 7 s i' frame, 4 in
-    each 1 s twilight frame of Example 2 (13.6 cm²) and 137 in each 300 s night frame of
+    each 1 s twilight frame of Example 2 (13.6 cm²) and 270 in each 600 s night frame of
     Example 3 (the same chip, whose binned pixels are 18 microns). A hit deposits about 70
     electrons per micron of silicon it crosses, with a Landau tail and now and then a
     heavier particle, over a track as long as the collecting layer (15 microns in the
@@ -198,7 +198,7 @@ def example_medians(example: int) -> tuple[float, ...]:
 
     That is :data:`EXAMPLE1_MEDIANS` or :data:`EXAMPLE2_MEDIANS`, with which the simulated
     frames' medians agree to better than 0.2 %; for example 3 the sky levels,
-    :data:`EXAMPLE3_SKY_LEVELS`, with which the frames' medians agree to 0.3 % (the
+    :data:`EXAMPLE3_SKY_LEVELS`, which the frames' medians exceed by 0.45 % to 0.55 % (the
     sources' light, the halos of the bright stars most, raises them a little; the pixels
     with less than 1 ADU of it, divided by the sky's gradient and :func:`true_flat`, have
     the sky level as their median to 0.05 %).
@@ -272,7 +272,7 @@ def true_flat(
     combination must remove or average: noise, cosmic rays, stars, hot pixels, the dome
     screen's pattern, the twilight sky's gradient (light of the sky, not a property of the
     telescope, and different in every frame; a combination of twilight flats records its
-    average, about 1.25 % across the chip) and Example 3's moonlit sky gradient
+    average, about 1.25 % across the chip) and Example 3's night sky gradient
     (:func:`example3_sky`).
 
     Parameters

@@ -177,24 +177,41 @@ def _median_normalised(response: np.ndarray) -> np.ndarray:
 # Energy Survey's calibration, Burke et al. 2018, AJ 155, 41): a model of their size and
 # shape, not a measurement of this filter.  The term is a bowl around the optical axis,
 # relative to the example's own light; night against twilight it is 0.75 % peak to valley
-# once a plane is removed.  The night's colour is the dark sky's: Example 3's moonlit sky, mostly
-# moonlight of nearly twilight's colour, is given it too (a simplification the README names).
+# once a plane is removed.  "night" is the dark night sky (airglow); moonlight is sunlight
+# scattered in the air like twilight, of nearly twilight's colour, so a moonlit sky's colour
+# is the mix of the two by their shares of its light (:func:`_light_weight`;
+# :func:`example_data.night.dark_share`): under a Moon that gives most of the light, the
+# night sky's colour term against twilight nearly vanishes.
 LIGHTS = ("dome", "twilight", "night")
 _COLOUR_WEIGHT = {"twilight": 0.0, "night": 1.0, "dome": 1.6}  # redness, in units of the night's
 _COLOUR_NIGHT_PV = 0.0075  # night against twilight: peak to valley beyond a plane
 
 
+def _light_weight(light: str, dark_share: float = 1.0) -> float:
+    """Return the redness of ``light``; for ``"night"``, a sky whose dark part has ``dark_share``.
+
+    The rest of a night sky's light is moonlight, of twilight's colour.
+    """
+    if light != "night":
+        return _COLOUR_WEIGHT[light]
+    return dark_share * _COLOUR_WEIGHT["night"] + (1 - dark_share) * _COLOUR_WEIGHT["twilight"]
+
+
 def _colour_ramps(
-    shape: tuple[int, int], light: str, own: str, axis: tuple[float, float] = (0.0, 0.0)
+    shape: tuple[int, int],
+    light: str,
+    own: str,
+    axis: tuple[float, float] = (0.0, 0.0),
+    dark_share: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the row and column factors (float32) of the response in ``light`` over ``own``.
 
     ``exp(c (x**2 + y**2))`` with ``x`` and ``y`` from -1 to 1 across the chip, measured
     from the optical axis at ``axis`` (the same units): separable, and within 2e-5 of the
     bowl ``1 + c (x**2 + y**2)``, whose part beyond a plane spans 2 c from the centre to
-    the corners.
+    the corners. ``dark_share`` is that of a night ``light`` (:func:`_light_weight`).
     """
-    c = -_COLOUR_NIGHT_PV / 2 * (_COLOUR_WEIGHT[light] - _COLOUR_WEIGHT[own])
+    c = -_COLOUR_NIGHT_PV / 2 * (_light_weight(light, dark_share) - _light_weight(own))
     y = np.linspace(-1.0, 1.0, shape[0]) - axis[0]
     x = np.linspace(-1.0, 1.0, shape[1]) - axis[1]
     return np.exp(c * y**2).astype(np.float32), np.exp(c * x**2).astype(np.float32)

@@ -1,56 +1,83 @@
 """Example 3's night: the site, the pointing, the Moon, the sky's brightness and a WCS.
 
 The twilight flats of Example 2 (2022-03-14, 01:02 UTC, the Sun 3.2 to 3.8 degrees below
-the horizon) and the night frames of Example 3 (03:04 to 06:06 UTC the same night) are
-taken at one site, :data:`SITE`; the night frames point at a field at high galactic
-latitude (b = 66 degrees), :data:`POINTING`. That night the Moon was 89 % to 90 % lit and
-high: 67 degrees up at the first frame, 79 degrees at its meridian crossing (frame 7), 69
-at the last, 39 degrees from the field. :data:`MOON` holds, for each frame's DATE-OBS, the
-Moon's altitude and illuminated fraction as astropy computes them (``get_body("moon")`` and
-the Sun-Moon-observer phase angle, with the built-in ephemeris and the bundled Earth
-orientation tables, nothing downloaded), its distance from the field and the field's
-altitude; the tests recompute them.
+the horizon) and the night frames of Example 3 are taken at one site, :data:`SITE`, eleven
+nights apart: the night frames on 2022-03-03, 03:51 to 06:47 UTC, a night after new Moon
+(2022-03-02, 17:35 UTC), when the Moon, 0.3 % to 0.5 % lit, set with the Sun and stayed 37
+to 66 degrees below the horizon, and the Sun 41 to 66 degrees below it. They point at a
+field at high galactic latitude (b = 66 degrees), :data:`POINTING`, which rises from 43 to
+71 degrees. :data:`MOON` holds, for each frame's DATE-OBS, the Moon's altitude and
+illuminated fraction as astropy computes them (``get_body("moon")`` and the Sun-Moon-observer
+phase angle, with the built-in ephemeris and the bundled Earth orientation tables, nothing
+downloaded), its distance from the field, the field's altitude and the directions of the
+Moon and of the zenith from the field; the tests recompute the Moon's.
 
-The sky's brightness follows from them by the model of Krisciunas & Schaefer (1991, PASP
-103, 1033) for the scattered moonlight, and a dark sky of 20.8 magnitudes per square
-arcsecond in r at the zenith (a dark site's moonless sky near solar minimum) that grows
-with the airmass. The model is fitted to V; moonlight has the Sun's colour, V - r = 0.2,
-and the extinction in r is taken as 0.10 magnitudes per airmass.
+The sky's brightness follows from them: a dark sky of 20.8 magnitudes per square arcsecond
+in r at the zenith (a dark site's moonless sky in r; the SDSS, at Apache Point, measured
+about that) that grows with the airmass as Krisciunas & Schaefer (1991, PASP 103, 1033)
+model it (the airglow's path through a thicker layer, less the extinction), plus the
+scattered moonlight of their model when the Moon is up (nothing when it is below the
+horizon). The model is fitted to V; moonlight has the Sun's colour, V - r = 0.2, and the
+extinction in r is taken as 0.10 magnitudes per airmass. The colour of a frame's sky light
+is the mix of the two by their shares (:func:`dark_share`): the dark sky's (airglow, red)
+and the moonlight's, sunlight scattered in the air like twilight's, taken as twilight's
+colour (:func:`example_data.maps._light_weight`). On this night the share of the dark sky is
+1 in every frame. :data:`MOONLIT` keeps, for comparison, the same field at 03:04 UTC on
+2022-03-15, the night after the twilight flats, under a Moon 89 % lit and 67 degrees up:
+there the dark sky gives 15 % of the light, and the night sky has nearly twilight's
+colour.
+
+In the frames (:data:`example_data.EXAMPLE3_SKY_LEVELS`): the sky of 20.45 (first frame)
+to 20.75 (last) magnitudes per square arcsecond, through Example 2's zero point (r = 21.9
+gives 1 ADU per second) on a binned pixel of 0.598 square arcseconds, is 2.3 to 1.7 ADU
+per second. The exposures are 600 s (:data:`example_data.EXAMPLE3_EXPTIMES`), chosen so
+that the sky, 1361 to 1040 ADU, outweighs the read noise (10 e-, 6.7 ADU) 15 to 20 times in
+variance, as deep frames on a dark sky are exposed; twelve of them, one every 16 minutes,
+fill the three hours.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from example_data.camera import Card
+from example_data.maps import _COLOUR_NIGHT_PV, _light_weight
 
 SITE = (31.0, -101.0, 1500.0)
 """The site: latitude and longitude (degrees, east positive) and height (m)."""
 POINTING = (176.0, 47.0)
 """The field's centre on the undithered chip: right ascension and declination (degrees)."""
-MOON = (  # (Moon's altitude deg, illuminated fraction, Moon-field separation deg,
-    # field altitude deg, position angle of the Moon from the field deg) at each DATE-OBS
-    (67.04, 0.8937, 39.06, 43.06, 239.9),
-    (70.07, 0.8941, 39.04, 45.78, 239.8),
-    (72.87, 0.8945, 39.01, 48.45, 239.7),
-    (75.51, 0.8949, 38.99, 51.23, 239.5),
-    (77.60, 0.8953, 38.97, 53.91, 239.4),
-    (79.03, 0.8958, 38.95, 56.76, 239.3),
-    (79.30, 0.8962, 38.94, 59.34, 239.1),
-    (78.45, 0.8966, 38.92, 61.88, 239.0),
-    (76.64, 0.8970, 38.91, 64.40, 238.8),
-    (74.32, 0.8974, 38.90, 66.67, 238.7),
-    (71.58, 0.8978, 38.88, 68.81, 238.5),
-    (68.64, 0.8983, 38.87, 70.69, 238.4),
+MOON = (  # (Moon's altitude deg, illuminated fraction, Moon-field separation deg, field
+    # altitude deg, position angles (north through east, deg) of the Moon and of the zenith
+    # from the field) at each DATE-OBS
+    (-36.92, 0.0034, 142.16, 43.03, 9.9, 271.9),
+    (-40.06, 0.0036, 142.11, 45.75, 9.6, 269.1),
+    (-43.09, 0.0037, 142.06, 48.42, 9.3, 266.1),
+    (-46.21, 0.0039, 142.01, 51.20, 9.0, 262.8),
+    (-49.15, 0.0040, 141.96, 53.88, 8.7, 259.3),
+    (-52.25, 0.0042, 141.91, 56.73, 8.3, 255.3),
+    (-54.97, 0.0044, 141.86, 59.31, 8.0, 251.2),
+    (-57.59, 0.0045, 141.81, 61.85, 7.7, 246.5),
+    (-60.09, 0.0047, 141.76, 64.37, 7.4, 241.1),
+    (-62.24, 0.0049, 141.71, 66.64, 7.1, 235.1),
+    (-64.16, 0.0051, 141.66, 68.79, 6.8, 228.0),
+    (-65.68, 0.0053, 141.61, 70.67, 6.5, 219.8),
 )
 """The Moon and the field at each example 3 frame's DATE-OBS (see the module's text)."""
+MOONLIT = (67.04, 0.8937, 39.06, 43.06, 240.0, 271.9)
+"""The same field and site at 2022-03-15T03:04:41 UTC, a row like :data:`MOON`'s: a Moon
+89 % lit, 67 degrees up and 39 degrees from the field (for comparison)."""
 
 _DARK_SKY_R = 20.8  # r mag per square arcsec at the zenith, no Moon
 _EXTINCTION_R = 0.10  # mag per airmass in r
 _EXTINCTION_V = 0.172  # mag per airmass in V (Krisciunas & Schaefer's value)
 _MOON_V_MINUS_R = 0.2  # moonlight is sunlight: V - r of the Sun
+
+Row = Sequence[float]
+"""A row of :data:`MOON` (or :data:`MOONLIT`)."""
 
 
 def _airmass(altitude: float) -> float:
@@ -68,36 +95,86 @@ def _moonlight_nl(separation: float, moon_alt: float, field_alt: float, illum: f
     return scattering * moon * through * (1 - 10 ** (-0.4 * _EXTINCTION_V * _airmass(field_alt)))
 
 
-def sky_brightness(index: int, separation: float | None = None) -> float:
-    """Return the sky's r surface brightness (mag per square arcsec) at frame ``index``.
+def _row(frame: int | Row) -> Row:
+    """Return the row of :data:`MOON` of frame ``frame``, or ``frame`` if it is a row."""
+    return MOON[frame] if isinstance(frame, int) else frame
 
-    ``separation`` (degrees from the Moon) replaces the field centre's, to follow the sky
-    across the chip.
-    """
-    moon_alt, illum, sep, field_alt, _ = MOON[index]
-    sep = sep if separation is None else separation
-    dark = (
-        10 ** (-0.4 * _DARK_SKY_R)
-        * _airmass(field_alt)
-        * 10 ** (-0.4 * _EXTINCTION_R * (_airmass(field_alt) - 1))
-    )
-    moon_v = 20.7233 - math.log(_moonlight_nl(sep, moon_alt, field_alt, illum) / 34.08)
+
+def _dark(field_alt: float) -> float:
+    """Return the dark sky's r light at a field's altitude (10**(-0.4 mag) per sq. arcsec)."""
+    airmass = _airmass(field_alt)
+    return 10 ** (-0.4 * _DARK_SKY_R) * airmass * 10 ** (-0.4 * _EXTINCTION_R * (airmass - 1))
+
+
+def _moon(row: Row, separation: float) -> float:
+    """Return the scattered moonlight in r (as :func:`_dark`), 0 with the Moon set."""
+    moon_alt, illum, _, field_alt, *_ = row
+    if moon_alt <= 0:
+        return 0.0
+    moon_v = 20.7233 - math.log(_moonlight_nl(separation, moon_alt, field_alt, illum) / 34.08)
     moon_v /= 0.92104  # nanolamberts to V mag per square arcsec (Garstang 1989)
-    moon = 10 ** (-0.4 * (moon_v - _MOON_V_MINUS_R))
-    return -2.5 * math.log10(dark + moon)
+    return 10 ** (-0.4 * (moon_v - _MOON_V_MINUS_R))
+
+
+def sky_components(frame: int | Row, separation: float | None = None) -> tuple[float, float]:
+    """Return the dark sky's and the moonlight's r light at frame ``frame`` (a row or index).
+
+    In units of 10**(-0.4 mag) per square arcsecond; ``separation`` (degrees from the Moon)
+    replaces the field centre's, to follow the sky across the chip.
+    """
+    row = _row(frame)
+    return _dark(row[3]), _moon(row, row[2] if separation is None else separation)
+
+
+def sky_brightness(frame: int | Row, separation: float | None = None) -> float:
+    """Return the sky's r surface brightness (mag per square arcsec) at frame ``frame``.
+
+    The sum of :func:`sky_components`, with the same arguments.
+    """
+    return -2.5 * math.log10(sum(sky_components(frame, separation)))
+
+
+def dark_share(frame: int | Row) -> float:
+    """Return the dark sky's share of the sky's light at frame ``frame`` (a row or index).
+
+    1 without the Moon; the rest is moonlight, whose colour is nearly twilight's.
+    """
+    dark, moon = sky_components(frame)
+    return dark / (dark + moon)
+
+
+def colour_term(frame: int | Row) -> float:
+    """Return the colour term of frame ``frame``'s sky light against twilight's.
+
+    The peak to valley beyond a plane, across the chip, of the response in the sky's light
+    over the response in twilight's (a fraction): the dark sky's term scaled by its share of
+    the light (:func:`dark_share`, :func:`example_data.maps._light_weight`).
+    """
+    redder = _light_weight("night", dark_share(frame)) - _light_weight("twilight")
+    return _COLOUR_NIGHT_PV * redder
 
 
 def sky_gradient(index: int, width_deg: float) -> tuple[float, float]:
-    """Return the sky's change across ``width_deg`` towards the Moon and its direction.
+    """Return the sky's change across ``width_deg`` and its direction in the chip.
 
-    The fraction by which the sky is brighter at the chip's edge nearer the Moon than at
-    the far edge, and the direction towards the Moon in the chip (degrees counter-clockwise
-    from +column towards +row; north is +row, east -column).
+    The fraction by which the sky is brighter at the chip's brighter edge than at the far
+    edge, and the direction towards that edge (degrees counter-clockwise from +column
+    towards +row; north is +row, east -column). Each part of the light has its own: the dark
+    sky brightens towards the horizon (the airmass), the moonlight towards the Moon; the
+    two add as vectors, weighted by their shares.
     """
-    sep, pa = MOON[index][2], MOON[index][4]
-    near = sky_brightness(index, sep - width_deg / 2)
-    far = sky_brightness(index, sep + width_deg / 2)
-    return 10 ** (0.4 * (far - near)) - 1, (90.0 + pa) % 360.0
+    row = MOON[index]
+    sep, field_alt, moon_pa, zenith_pa = row[2], row[3], row[4], row[5]
+    dark, moon = sky_components(index)
+    change = _dark(field_alt - width_deg / 2) / _dark(field_alt + width_deg / 2) - 1
+    parts = [(dark, change, zenith_pa + 180.0)]
+    if moon > 0:
+        change = _moon(row, sep - width_deg / 2) / _moon(row, sep + width_deg / 2) - 1
+        parts.append((moon, change, moon_pa))
+    x = sum(light * change * math.cos(math.radians(90.0 + pa)) for light, change, pa in parts)
+    y = sum(light * change * math.sin(math.radians(90.0 + pa)) for light, change, pa in parts)
+    total = dark + moon
+    return math.hypot(x, y) / total, math.degrees(math.atan2(y, x)) % 360.0
 
 
 def observation_cards(

@@ -44,7 +44,7 @@ def test_example3_files_shapes_headers_and_size(night):
             assert header["IMAGETYP"] == "LIGHT"
             assert header["FILTER"] == "r"
             assert header["EXPTIME"] == ed.EXAMPLE3_EXPTIMES[index]
-            assert 180 <= header["EXPTIME"] <= 300
+            assert 300 <= header["EXPTIME"] <= 900  # a dark sky: long exposures
             assert header["DATE-OBS"] == ed.EXAMPLE3_DATE_OBS[index]
             assert header["XBINNING"] == header["YBINNING"] == 2
             assert header["GAIN"] == 1.5
@@ -115,19 +115,19 @@ def test_example3_frames_are_sky_plus_sources_through_the_response_with_noise(ni
     flat = truth(3, "r")
     levels = np.array(ed.EXAMPLE3_SKY_LEVELS)
     assert np.all(np.diff(levels) < 0)  # the sky darkens as the field rises
-    assert levels.min() >= 3000
-    assert levels.max() <= 4600
+    assert levels.min() >= 1000  # a dark sky in 600 s
+    assert levels.max() <= 1400
     bad = ed.defect_pixels(3)
     for index in range(len(ed.EXAMPLE3_FILES)):
         data = night_frames("dithered", index)
         sky = ed.example3_sky(index)
         assert sky.level == levels[index]
-        assert 0.005 <= sky.amplitude <= 0.015
+        assert 0.002 <= sky.amplitude <= 0.007
         # pixels with less than 1 ADU of source light: the halos of the bright stars reach
         # most of the chip, at a few ADU
         free = (ed.example3_source_image(index) < 1.0) & ~bad
-        assert 0.2 < free.mean() < 0.5
-        assert abs(np.median(data) / sky.level - 1) < 0.003
+        assert 0.1 < free.mean() < 0.5
+        assert 0.003 < np.median(data) / sky.level - 1 < 0.007  # the sources raise it a little
         if index in (0, 11):  # the full model, and the noise, in two frames
             model = _night_model(index, flat)
             # Divided by the gradient and the response, the source-free sky is the level.
@@ -139,16 +139,25 @@ def test_example3_frames_are_sky_plus_sources_through_the_response_with_noise(ni
             assert _robust_std(z) == pytest.approx(1.0, abs=0.01)
 
 
-def test_example3_gradient_points_at_the_moon():
+def test_example3_gradient_points_at_the_horizon():
+    """With the Moon set, the dark sky brightens towards the horizon (the airmass)."""
     skies = [ed.example3_sky(i) for i in range(len(ed.EXAMPLE3_FILES))]
     amplitudes = np.array([s.amplitude for s in skies])
     angles = np.array([s.angle for s in skies])
-    assert np.all((amplitudes > 0.008) & (amplitudes < 0.01))
-    # towards the Moon: position angle (north through east) to the chip's angle (north +row,
-    # east -column)
-    for angle, moon in zip(angles, ed.night.MOON, strict=True):
-        assert angle == pytest.approx((90 + moon[4]) % 360)
-    assert np.ptp(angles) < 5  # the Moon stays on the same side of the field
+    assert np.all((amplitudes > 0.002) & (amplitudes < 0.007))
+    assert np.all(np.diff(amplitudes) < 0)  # flatter as the field rises
+    for angle, sky, row in zip(angles, skies, ed.night.MOON, strict=True):
+        assert row[0] < 0  # the Moon is set
+        # away from the zenith: position angle (north through east) to the chip's angle
+        # (north +row, east -column); the airmass X grows across the chip's 0.44 degrees
+        assert angle == pytest.approx((90 + row[5] + 180) % 360)
+        # the airmass X = 1 / sin(altitude) across the chip's 0.44 degrees, less the
+        # extinction: dX/X = cot(altitude) d(altitude)
+        # (Krisciunas & Schaefer's airmass, 0.10 magnitudes of extinction per airmass)
+        airmass = [(1 - 0.96 * np.cos(np.radians(row[3] + h)) ** 2) ** -0.5 for h in (-0.22, 0.22)]
+        low, high = (x * 10 ** (-0.04 * (x - 1)) for x in airmass)
+        assert sky.amplitude == pytest.approx(low / high - 1, rel=0.02)
+    assert 40 < np.ptp(angles) < 60  # the field turns about the zenith over the night
 
 
 def test_example3_sources_are_realistic():
@@ -166,7 +175,7 @@ def test_example3_sources_are_realistic():
     assert np.all((galaxies.magnitude[5:] >= 14) & (galaxies.magnitude[5:] <= 21))
     assert np.all(galaxies.radius[5:] < 20)
     # a 0.6 m telescope: r = 15 gives about 2e3 ADU per second in all
-    flux15 = 10 ** (0.4 * (21.9 - 15)) * 300
+    flux15 = 10 ** (0.4 * (21.9 - 15)) * ed.EXAMPLE3_EXPTIMES[0]
     k = np.argmin(np.abs(stars.magnitude - 15))
     assert stars.flux[k] == pytest.approx(flux15 * 10 ** (-0.4 * (stars.magnitude[k] - 15)))
     fwhm = {ed.example3_sources(i).stars.fwhm[0] for i in range(len(ed.EXAMPLE3_FILES))}
@@ -257,19 +266,21 @@ def test_example3_saturation_and_bleed_trails(night_frames):
             along_column, along_row = _saturated_extent(data, stars.row[k], stars.col[k])
             if along_column:
                 n_saturated += 1
-            if k < 2:  # the two brightest overload the anti-blooming drains: they bleed
-                # (in the worst seeing, frame 5, the second's trail is 31 pixels long, its
-                # saturated core 17 wide)
-                assert along_column > along_row + 12, (index, k, along_column, along_row)
-            elif k > 2 and along_row:  # the third bleeds in good seeing; the rest are round
+            if k == 0:  # the brightest overloads the anti-blooming drains: it bleeds
+                # (in the worst seeing, frame 5, its trail is 101 pixels long, its saturated
+                # core 19 wide)
+                assert along_column > along_row + 50, (index, k, along_column, along_row)
+            elif k == 1:  # the second bleeds in good seeing (frame 8: 71 pixels)
+                assert along_column >= along_row, (index, k, along_column, along_row)
+            elif along_row:  # the rest are round
                 assert along_column <= along_row + 2, (index, k, along_column, along_row)
-        assert n_saturated >= 5  # a few saturated stars, all brighter than r = 14
-        assert np.all(stars.magnitude[stars.peak + 2000 > 64000] < 14.5)
+        assert n_saturated >= 5  # a few saturated stars, all brighter than r = 15
+        assert np.all(stars.magnitude[stars.peak + 2000 > 64000] < 15.0)
 
 
 def test_example3_cosmic_rays():
     expected = _expected_cosmic_rays(_RECORDS[3], 0)
-    assert expected == pytest.approx(2.0 / 60 * 2048**2 * 0.0018**2 * 302, rel=1e-9)
+    assert expected == pytest.approx(2.0 / 60 * 2048**2 * 0.0018**2 * 602, rel=1e-9)
     counts = [len(np.unique(ed.example_cosmic_rays(3, i).hit)) for i in range(4)]
     assert abs(sum(counts) - 4 * expected) < 4 * np.sqrt(4 * expected)
     with pytest.raises(ValueError, match="example_defects\\(2\\)"):

@@ -101,14 +101,13 @@ def test_bright_star_profiles_have_power_law_halos():
     and -3.5 (a Moffat core alone, beta = 2.5, falls as r**-5)."""
     image = ed.example3_source_image(0)
     stars = ed.example3_sources(0).stars
-    k = 3  # r = 8.0, well inside the chip
-    assert stars.magnitude[k] == 8.0
+    k = int(np.flatnonzero(stars.magnitude == 9.0)[0])  # well inside the chip
     yy, xx = np.mgrid[0:2048, 0:2048]
     radius = np.hypot(yy - stars.row[k], xx - stars.col[k])
     radii = np.geomspace(5, 30, 8) * stars.fwhm[k]
     profile = [np.median(image[(radius >= 0.95 * r) & (radius < 1.05 * r)]) for r in radii]
     slope = np.polyfit(np.log(radii), np.log(profile), 1)[0]
-    print(f"\nprofile slope of the r = 8.0 star from 5 to 30 FWHM: {slope:.2f}")
+    print(f"\nprofile slope of the r = 9.0 star from 5 to 30 FWHM: {slope:.2f}")
     assert -3.5 <= slope <= -2
     # the brightest star's halo still adds light an arcminute and more away
     far = np.hypot(yy - stars.row[0], xx - stars.col[0]) > 600
@@ -128,17 +127,57 @@ def test_moon_in_the_headers_is_astropys():
     assert worst_illum < 0.01
 
 
-def test_sky_follows_the_moon_and_the_field():
+def test_sky_follows_the_field_on_a_moonless_night():
     levels = np.array(ed.EXAMPLE3_SKY_LEVELS)
     brightness = np.array([night.sky_brightness(i) for i in range(len(levels))])
-    adu = 10 ** (0.4 * (21.9 - brightness)) * 300 * ed.EXAMPLE3_PIXEL_SCALE**2
-    np.testing.assert_allclose(levels, adu, atol=0.5)
-    # a moonlit sky: brighter than the dark sky's 20.8, darker towards the zenith
-    assert np.all((brightness > 18) & (brightness < 19))
+    adu = 10 ** (0.4 * (21.9 - brightness)) * np.array(ed.EXAMPLE3_EXPTIMES)
+    np.testing.assert_allclose(levels, adu * ed.EXAMPLE3_PIXEL_SCALE**2, atol=0.5)
+    # a dark sky: 20.8 at the zenith, brighter lower down, and darker as the field rises
+    print(f"\nsky: {brightness[0]:.2f} to {brightness[-1]:.2f} mag per square arcsec in r")
+    assert np.all((brightness > 20.3) & (brightness < 20.8))
     field_altitude = np.array([m[3] for m in night.MOON])
     assert np.all(np.diff(brightness) * np.diff(field_altitude) > 0)
-    # nearer the Moon the sky is brighter
-    assert night.sky_brightness(0, 20.0) < night.sky_brightness(0) < night.sky_brightness(0, 60.0)
+    # with the Moon set, its direction does not matter; with it up, nearer it is brighter
+    assert night.sky_brightness(0, 20.0) == night.sky_brightness(0)
+    moonlit = night.MOONLIT
+    assert night.sky_brightness(moonlit, 20.0) < night.sky_brightness(moonlit)
+    assert night.sky_brightness(moonlit) < night.sky_brightness(moonlit, 60.0) < 19
+
+
+def test_moonlight_takes_the_colour_term_away():
+    """The share of the dark sky in the sky's light sets the colour of the night frames:
+    1 on the moonless night of Example 3, 15 % under the Moon of the night after
+    the twilight flats, whose light has nearly twilight's colour."""
+    shares = [night.dark_share(i) for i in range(len(night.MOON))]
+    assert shares == [1.0] * len(night.MOON)
+    assert night.colour_term(0) == pytest.approx(0.0075)  # the dark sky's (maps.py)
+    share = night.dark_share(night.MOONLIT)
+    term = night.colour_term(night.MOONLIT)
+    print(f"\nunder the Moon: dark sky {100 * share:.0f} % of the light, term {100 * term:.2f} %")
+    assert 0.1 < share < 0.2
+    assert term == pytest.approx(0.0075 * share)
+    dark, moon = night.sky_components(night.MOONLIT)
+    assert share == pytest.approx(dark / (dark + moon))
+    assert night.sky_components(0)[1] == 0.0  # the Moon is set: no moonlight
+
+
+def test_a_moonlit_frame_is_drawn_in_bluer_light(monkeypatch, truth):
+    """Where the Moon lights the sky, the frame's response is the mix's, not the dark sky's:
+    the simulator takes the colour from :func:`night.dark_share` (here made 0.15)."""
+    from example_data import example3
+
+    flat = truth(3, "r")
+    dark_frame = example3.noiseless_frame(0, flat, 1.0)
+    monkeypatch.setattr(night, "dark_share", lambda frame: 0.15)
+    moonlit_frame = example3.noiseless_frame(0, flat, 1.0)
+    ratio = (moonlit_frame / dark_frame).astype(np.float64)
+    ratio[ed.defect_pixels(3) | (dark_frame >= ed.EXAMPLE3_SATURATE)] = np.nan  # traps, hot
+    blocks = np.nanmedian(ratio.reshape(32, 64, 32, 64), axis=(1, 3))
+    night_term = _bin((flat / ed.true_flat(3, "r", light="twilight")).astype(np.float64), 64)
+    # the bowl of the dark sky's colour term against twilight, 85 % of it undone
+    assert np.ptp(_beyond_plane(blocks)) == pytest.approx(
+        0.85 * np.ptp(_beyond_plane(night_term)), rel=0.02
+    )
 
 
 def test_hot_pixels_and_traps_in_the_night_frames(night_frames):
