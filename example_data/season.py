@@ -2,13 +2,15 @@
 
 An observatory does not take flats once: every night adds a set, in each filter, and the
 flat those sets measure changes slowly.  This module writes such a season, on the camera
-of Example 2 (an Andor Aspen CG16M on a 0.6 m f/8 reflector) at a site 35 degrees north
-and 105.5 degrees west (local mean solar time UTC - 7 h 02 min), so that a lesson can show
-why flats are combined night by night:
+of Example 2 (an Andor Aspen CG16M on a 0.6 m f/8 reflector) at Example 3's site,
+:data:`example_data.night.SITE`, 31 degrees north and 101 degrees west (local mean solar
+time UTC - 6 h 44 min), so that a lesson can show why flats are combined night by night:
 
-- the r flats are taken at evening twilight (DATE-OBS about 01:02 UTC, 18:00 local), the g
-  flats at dawn (about 12:50 UTC, 05:48 local the next morning): both belong to the night
-  that began on the evening's local date, which is neither's UTC date;
+- the r flats are taken at evening twilight (DATE-OBS about 01:02 UTC, 18:18 local, the Sun
+  3.2 to 3.8 degrees below the horizon, as Example 2's), the g flats at dawn (about
+  12:42 UTC, 05:58 local the next morning, the Sun 3.6 to 3.0 degrees below it; both from
+  astropy for the site): both belong to the night that began on the evening's local date,
+  which is neither's UTC date;
 - the dust donuts of Example 2 sit on the camera's window (the same in both filters) and
   slide a little from night to night, one of them (1.3 % deep) by 1 % of the chip's width
   per night; from the fourth night on a new donut is there (a new particle of dust);
@@ -43,6 +45,7 @@ from example_data.example2 import (
 )
 from example_data.header import _common_header, _mjd
 from example_data.maps import _multiply_ring, _ramps
+from example_data.night import SITE as _SITE
 from example_data.noise import _add_noise
 from example_data.truth import Donuts
 from example_data.writing import (  # the engine's
@@ -53,7 +56,7 @@ from example_data.writing import (  # the engine's
 
 SEASON_FIRST_NIGHT = date(2022, 3, 13)
 """The first night of the season: the evening of Example 2's frames (local date)."""
-SEASON_SITE = (-105.5, 35.0, 2200.0)
+SEASON_SITE = (_SITE[1], _SITE[0], _SITE[2])
 """OBSGEO-L (degrees east), OBSGEO-B (degrees north), OBSGEO-H (m) of the season's site."""
 SEASON_FILTERS = ("g", "r")
 """The filters of the season: g at dawn, r at dusk."""
@@ -63,8 +66,10 @@ SEASON_NEW_DONUT_NIGHT = 3
 _SEASON = 4  # the season's random streams: apart from Examples 1 to 3's
 _FRAME_SPACING_S = 16.6  # seconds between frame starts (Example 2's automatic sequence)
 _DUSK_UTC = timedelta(hours=25, minutes=2, seconds=11)  # after 0 h UTC of the night's date
-_DAWN_UTC = timedelta(hours=36, minutes=50)
-_SUNSET_DRIFT_S = 72.0  # in March at 35 degrees north the Sun sets 1.2 min later each day
+_DAWN_UTC = timedelta(hours=36, minutes=42)
+# in March at 31 degrees north (astropy, the Sun 3.5 degrees down, 14 to 24 March) dusk comes
+# 40 s later each day and dawn 75 s earlier
+_DUSK_DRIFT_S, _DAWN_DRIFT_S = 40.0, 75.0
 _G_LEVELS = (21000.0, 24300.0, 27600.0, 30900.0, 34200.0, 37500.0, 40800.0, 44100.0)
 _DRIFT_PX = 3.0  # rms slide of a donut per night, pixels of the full chip
 _FAST_DONUT = (2, 41.0)  # the donut that slides fastest, and by how much (full-chip px)
@@ -87,13 +92,15 @@ def _check_season(nights, frames, shape):
 def season_date_obs(night: int, filt: str, index: int) -> str:
     """Return DATE-OBS (UTC) of frame ``index`` of ``filt`` on 0-based ``night``.
 
-    r at dusk, 25 h 02 min after 0 h UTC of the night's local date (18:00 local), g at
-    dawn, 36 h 50 min after (05:48 local the next morning); sunset 1.2 min later, dawn
-    1.2 min earlier, each night; one frame every 16.6 s.
+    r at dusk, 25 h 02 min after 0 h UTC of the night's local date (18:18 local), g at
+    dawn, 36 h 42 min after (05:58 local the next morning); dusk 40 s later, dawn 75 s
+    earlier, each night; one frame every 16.6 s.
     """
     start = datetime.combine(SEASON_FIRST_NIGHT + timedelta(days=night), datetime.min.time())
-    drift = timedelta(seconds=_SUNSET_DRIFT_S * night)
-    start += _DUSK_UTC + drift if filt == "r" else _DAWN_UTC - drift
+    if filt == "r":
+        start += _DUSK_UTC + timedelta(seconds=_DUSK_DRIFT_S * night)
+    else:
+        start += _DAWN_UTC - timedelta(seconds=_DAWN_DRIFT_S * night)
     return (start + timedelta(seconds=_FRAME_SPACING_S * index)).isoformat(timespec="milliseconds")
 
 

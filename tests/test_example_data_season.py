@@ -13,6 +13,7 @@ from example_data.example2 import example2_donuts
 from example_data.season import (
     SEASON_FILTERS,
     SEASON_NEW_DONUT_NIGHT,
+    SEASON_SITE,
     season_date_obs,
     season_donuts,
     season_files,
@@ -33,7 +34,7 @@ def test_the_same_call_writes_the_same_bytes(tmp_path):
     assert data.dtype == np.dtype(">f4")
     assert header["IMAGETYP"] == "FLAT"
     assert header["FILTER"] == "g"
-    assert header["OBSGEO-L"] == -105.5
+    assert header["OBSGEO-L"] == -101.0  # Example 3's site
     assert header["SIMULATE"] is True
 
 
@@ -42,7 +43,7 @@ def test_every_frame_belongs_to_its_local_night(tmp_path):
     for night in range(6):
         for filt in SEASON_FILTERS:
             date_obs = season_date_obs(night, filt, 4)
-            header = fits.Header({"DATE-OBS": date_obs, "OBSGEO-L": -105.5})
+            header = fits.Header({"DATE-OBS": date_obs, "OBSGEO-L": SEASON_SITE[0]})
             assert groups.night_of(header, grouping, "f") == season_night(night)
             # neither the UTC date nor the local calendar date of the dawn frames
             assert date_obs[:10] != season_night(night)
@@ -93,3 +94,20 @@ def test_a_season_out_of_range_is_refused(tmp_path, options, error):
     with pytest.raises(error):
         write_season(tmp_path, **options)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_flats_are_taken_in_twilight():
+    """At the season's site the Sun is 2 to 8 degrees below the horizon at every flat: r at
+    dusk, g at dawn, on the first night and the last (astropy, offline)."""
+    import astropy.units as u
+    from astropy.coordinates import AltAz, EarthLocation, get_body
+    from astropy.time import Time
+    from astropy.utils import iers
+
+    lon, lat, height = SEASON_SITE
+    site = EarthLocation(lat=lat * u.deg, lon=lon * u.deg, height=height * u.m)
+    stamps = [season_date_obs(n, f, i) for n in (0, 59) for f in SEASON_FILTERS for i in (0, 7)]
+    with iers.conf.set_temp("auto_download", False):
+        times = Time(stamps, scale="utc")
+        sun = get_body("sun", times, site).transform_to(AltAz(obstime=times, location=site))
+    assert np.all((sun.alt.deg > -8) & (sun.alt.deg < -2)), sun.alt.deg
