@@ -165,11 +165,12 @@ def show_image(
     Raises
     ------
     TypeError
-        If ``block`` is not an integer (a float is refused, never truncated).
+        If ``block`` or ``max_pixels`` is not an integer (a float is refused, never
+        truncated).
     ValueError
         If the image is not 2-D, has no finite pixel, the stretch is unknown, the
         percentiles are invalid, ``region`` is not two slices that select a pixel, or
-        ``block`` is below 1.
+        ``block`` or ``max_pixels`` is below 1.
 
     See Also
     --------
@@ -188,6 +189,7 @@ def show_image(
     stretch_class = _display.parse_stretch(stretch)
     low, high = _display.parse_percentiles(percentiles)
     block = _display.positive_int(block, "block", "show_image")
+    max_pixels = _display.positive_int(max_pixels, "max_pixels", "show_image")
     values = _pixels.as_float_array(image)
     if values.ndim != 2:
         raise ValueError(f"show_image needs a 2-D image, got shape {values.shape}")
@@ -1646,9 +1648,11 @@ def combine_flats(
     misses many cosmic rays, and the standard deviation cannot reject anything until
     N >= 24 (among N values none can lie more than N / sqrt(N - 1) standard deviations from
     their median).  The
-    noise models do not have this problem.  For ``'avsigclip'`` the measured scale
-    depends slightly on the rows in each block, so results with different
-    ``mem_limit`` can differ in the last digits.
+    noise models do not have this problem.  For ``'avsigclip'`` the scale is measured
+    on the rows of each block, so another ``mem_limit`` (other blocks) can reject a value
+    that lies at a threshold differently, and gives an uncertainty that differs by up
+    to a few per cent (the uncertainty comes from the measured scale); the data of a
+    well-sampled flat are the same to the last digits or nearly.
 
     With a noise model, a pixel whose values would all be rejected keeps them all
     (IRAF's ``nkeep``); with ``'mad_std'`` and ``'std'`` it is masked, as in astropy.

@@ -118,9 +118,12 @@ def find_sources(image, detection, saturated=None):
     noise_factor, detected = 1.0, residual
     if detection.smooth > 0:
         detected = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
-        # smoothing lowers the noise: by how much, measured (robustly) on the image itself
+        # smoothing lowers the noise: by how much, measured (robustly) on the image itself,
+        # on its pixels with data (the zeros put in for NaN would make the MAD 0 on a frame
+        # half NaN, and the threshold with it)
         sample = np.s_[::2, ::2]
-        noise_factor = _noise_ratio(detected[sample], residual[sample])
+        ok = ~invalid[sample]
+        noise_factor = _noise_ratio(detected[sample][ok], residual[sample][ok])
     # One noise for the whole frame (the median of the boxes'): the sky's level varies by
     # a few per cent across it, its noise by half that, and the map would cost a second
     # interpolation.

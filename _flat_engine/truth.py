@@ -68,8 +68,11 @@ def no_outlier(frames, truth, levels, gain, read_noise, threshold):
 def _no_outlier(frames, truth, levels, gain, read_noise, threshold):
     clean = np.ones(truth.shape, dtype=bool)
     step = max(1, _BLOCK_PIXELS // max(truth.shape[1], 1))  # rows at a time: bounded memory
-    for frame, level in zip(frames, levels, strict=True):
+    for i, (frame, level) in enumerate(zip(frames, levels, strict=True)):
         data = as_float_array(read_image(frame)[0] if _is_path(frame) else frame)
+        if data.shape != truth.shape:
+            name = frame if _is_path(frame) else f"frames[{i}]"
+            raise ValueError(f"{name} has shape {data.shape}, the truth {truth.shape}")
         for start in range(0, truth.shape[0], step):
             rows = slice(start, start + step)
             noise = np.sqrt(np.maximum(truth[rows], 0) * level / gain + (read_noise / gain) ** 2)

@@ -13,8 +13,9 @@ downloaded), its distance from the field, the field's altitude and the direction
 Moon and of the zenith from the field; the tests recompute the Moon's.
 
 The sky's brightness follows from them: a dark sky of 20.8 magnitudes per square arcsecond
-in r at the zenith (a dark site's moonless sky in r; the SDSS, at Apache Point, measured
-about that) that grows with the airmass as Krisciunas & Schaefer (1991, PASP 103, 1033)
+in r at the zenith (our choice, at the bright end of what dark sites report for a
+moonless zenith in r, about 20.8 to 21.2, which varies with the solar cycle and the
+night's airglow) that grows with the airmass as Krisciunas & Schaefer (1991, PASP 103, 1033)
 model it (the airglow's path through a thicker layer, less the extinction), plus the
 scattered moonlight of their model when the Moon is up (nothing when it is below the
 horizon). The model is fitted to V; moonlight has the Sun's colour, V - r = 0.2, and the

@@ -1051,6 +1051,7 @@ def _whole_number_calls():
     flats = {"flat": (image, np.full_like(image, 0.01))}
     return [
         ("show_image", lambda v: cf.show_image(image, block=v), 1),
+        ("show_image", lambda v: cf.show_image(image, max_pixels=v), 1),
         ("region_around", lambda v: cf.region_around((5, 5), v), 1),
         (
             "show_block_residuals",

@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 from astropy.io import fits
 
 from _flat_engine import truth as engine_truth
@@ -50,3 +51,9 @@ def test_no_outlier_takes_frames_in_memory_as_their_files(tmp_path):
         assert clean is not from_files
     frames[0][1, 2] = -1e6  # arrays are not remembered: a change is seen
     assert not engine_truth.no_outlier(frames, response, *options)[1, 2]
+    # frames of another shape than the truth (whole frames against a band's truth) are
+    # refused, naming the frame, never compared row by row with the wrong rows
+    with pytest.raises(ValueError, match=r"frames\[0\] has shape \(30, 40\), the truth \(10, 40\)"):
+        engine_truth.no_outlier(frames, response[:10], *options)
+    with pytest.raises(ValueError, match=r"flat-0\.fits has shape"):
+        engine_truth.no_outlier(paths, response[:10], *options)
