@@ -443,12 +443,15 @@ def combine_rounds(found):
 
 def report(results, logs, n_files, mem_limit):
     """Print the table, the ratios and the targets; return True if every target is met."""
+    from benchmarks import memory_settings  # after main() has put the repository on sys.path
+
     rounds = max((len(r.get("walls", [])) for r in results.values()), default=1)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(
         f"{n_files} frames of Example 2 (4096 x 4096 float32), "
         f"mem_limit = {mem_limit / 1e6:.0f} MB, {os.cpu_count()} CPUs, "
         f"median of {rounds} round(s); load average at the end {load}\n"
+        f"memory settings: {memory_settings()}\n"
     )
     print("| case | wall time (s) | CPU time (s) | peak memory above baseline (MB) |")
     print("|---|---:|---:|---:|")

@@ -84,6 +84,7 @@ def main(argv=None):
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import example_data
+    from benchmarks import memory_settings
 
     with tempfile.TemporaryDirectory(prefix="bench_scaling_") as scratch:
         folder = example_data.ensure_example3(Path(args.folder) if args.folder else Path(scratch))
@@ -101,6 +102,7 @@ def main(argv=None):
     print(
         f"combine_flats, 2048 x 2048 frames, {os.cpu_count()} CPUs, fastest of {args.repeat}; "
         f"load average at the end {load}\n"
+        f"memory settings: {memory_settings()}\n"
     )
     print("| N | time per frame (ms) | / mean |")
     print("|---:|---:|---:|")
