@@ -26,11 +26,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Memory settings for every command started here, the notebooks' kernels included (README,
 # "Memory settings"). numpy asks Linux to back each large array with huge pages, and on this
-# machine the kernel's work to find them at each first touch cost more than it saved; glibc gives
-# every freed array of 128 kB or more back to the system, so the next one is faulted in again
-# page by page. Keeping arrays of up to 32 MB (glibc's largest threshold) in the heap and up to
-# 256 MB of freed memory for reuse, a fresh run of notebook 02 took 37 s instead of 67 s here.
-# Set any of them in the environment to override; elsewhere than Linux with glibc they do nothing.
+# machine the kernel's work to find them at each first touch cost more than it saved. glibc maps
+# fresh memory for each large array and returns it to the system when the array is freed, so the
+# next one is faulted in again page by page; these keep arrays of up to 32 MB in the heap and up
+# to 256 MB of freed memory there for reuse. A fresh run of notebook 02 took 37 s instead of 67 s
+# here. Set any of them in the environment to override; elsewhere than Linux with glibc they do
+# nothing.
 export NUMPY_MADVISE_HUGEPAGE ?= 0
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 268435456
