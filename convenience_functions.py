@@ -739,6 +739,9 @@ def read_frame(path, *, unit=None, chip=None):
     ValueError
         If the file is not a FITS image, BUNIT is not a unit astropy knows, or the file
         holds several chips and ``chip`` names none of them (or is not given).
+    TypeError
+        If ``chip`` is neither a name (str) nor an index (int): ``chip=2.0`` is refused,
+        not truncated.
     OSError
         If the file cannot be opened.
 
@@ -1622,8 +1625,8 @@ def combine_flats(
         not positive for ``'ccdclip'`` (or given with another ``stdfunc``), or a
         ``mem_limit`` too small (the message gives the minimum).  Every message names the frame.
     TypeError
-        Options of the wrong type (``sigma_upper=True``, ``mem_limit='1e9'``), or inputs that
-        are neither paths nor CCDData.
+        Options of the wrong type (``sigma_upper=True``, ``mem_limit='1e9'``, ``chip=2.0``),
+        or inputs that are neither paths nor CCDData.
     OSError
         If a file cannot be opened (missing, not readable).
 

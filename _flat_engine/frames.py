@@ -261,12 +261,18 @@ def open_frames(images, stack, chip=None, function=None):
 
 
 def parse_chip(chip):
-    """Return ``chip`` if it is None, a non-empty name or an HDU index >= 0; else raise."""
+    """Return ``chip`` if it is None, a non-empty name or an HDU index >= 0; else raise.
+
+    An index follows the whole-number rule (`options.as_whole`): a float, even 2.0, or a
+    bool is a TypeError, never truncated; an empty name or a negative index a ValueError.
+    """
     if chip is None or (isinstance(chip, str) and chip.strip()):
         return chip
-    if isinstance(chip, (int, np.integer)) and not isinstance(chip, bool) and chip >= 0:
-        return int(chip)
-    raise ValueError(f"chip must be an EXTNAME or an HDU index (>= 0), got {chip!r}")
+    if isinstance(chip, str) or (isinstance(chip, (int, np.integer)) and chip < 0):
+        raise ValueError(f"chip must be an EXTNAME or an HDU index (>= 0), got {chip!r}")
+    if isinstance(chip, bool) or not isinstance(chip, (int, np.integer)):
+        raise TypeError(f"chip must be an EXTNAME (a str) or an HDU index (an int), got {chip!r}")
+    return int(chip)
 
 
 def frames_stack():

@@ -325,9 +325,14 @@ def test_a_chip_is_chosen_by_name_or_index(tmp_path):
     assert np.std(residual) < 0.005
     with pytest.raises(ValueError, match=r"no chip 'CCD9'; its chips: CCD1 \(HDU 1\)"):
         cf.combine_flats(paths, chip="CCD9")
-    for wrong in ("", " ", -1, True, 1.5):
+    for wrong in ("", " ", -1, np.int64(-2)):
         with pytest.raises(ValueError, match="combine_flats: chip must be an EXTNAME"):
             cf.combine_flats(paths, chip=wrong)
+    for wrong in (True, 1.5, 2.0, np.float32(2), b"ccd2", ["ccd2"]):  # never truncated or guessed
+        with pytest.raises(TypeError, match=r"combine_flats: chip must be an EXTNAME \(a str\)"):
+            cf.combine_flats(paths, chip=wrong)
+    with pytest.raises(TypeError, match=r"chip must be an EXTNAME \(a str\)"):
+        cf.read_frame(paths[0], chip=2.0)
     with pytest.raises(TypeError, match="chip are not options"):
         cf.combine_flats_by_filter(tmp_path / "in", imagetyp="flat", chip="CCD1")
 
