@@ -97,36 +97,129 @@ def grow(mask, grow, factor):
     the window alone gives each candidate's nearest source pixel whenever that lies
     within ``r``: a window's answer is used only there.  Every pixel masked by the
     transform of the whole frame is a candidate of its nearest source, whose window
-    decides it; the same pixels are masked.  A source alone in its window is the
-    nearest to each of its candidates within its reach: the transform of the candidates
-    alone decides them.  Sources of reach below one pixel add no pixel.
+    decides it; the same pixels are masked.  A source alone in its window (counted on
+    a summed-area table) is the nearest to each of its candidates within its reach:
+    they are masked when within ``r`` of one of its pixels, that is within the disc of
+    offsets ``dy**2 + dx**2 <= K`` (`_disc`) of one of its edge pixels (the pixel of a
+    source nearest to a pixel outside has a neighbour outside, towards it): small
+    sources alone are grown so, all at once (`_stamp`).  When the windows of the others
+    would cover more than the frame (a crowded frame), one transform of the whole frame
+    is cheaper (`_grow_whole`).  Sources of reach below one pixel add no pixel.
     """
     from scipy import ndimage
 
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if mask.all():  # nothing to grow into
+        return mask.copy()
+    labels, n_sources = ndimage.label(mask, structure=np.ones((3, 3), bool))
     area = np.bincount(labels.ravel())
     reach = grow + factor * np.sqrt(area / math.pi)  # per source
-    grown = mask.copy()  # a source pixel is at distance 0 of itself
     ny, nx = mask.shape
-    for label, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
-        margin = int(reach[label])
-        if margin == 0:
-            continue
-        cy0, cy1 = max(rows.start - margin, 0), min(rows.stop + margin, ny)
-        cx0, cx1 = max(cols.start - margin, 0), min(cols.stop + margin, nx)
-        y0, y1 = max(rows.start - 2 * margin, 0), min(rows.stop + 2 * margin, ny)
-        x0, x1 = max(cols.start - 2 * margin, 0), min(cols.stop + 2 * margin, nx)
-        window = labels[y0:y1, x0:x1]
-        if np.count_nonzero(window) == area[label]:  # alone: the candidates' transform will do
+    objects = ndimage.find_objects(labels)
+    boxes = [(r.start, r.stop, c.start, c.stop) for r, c in objects]
+    boxes = np.array(boxes, dtype=np.int64).reshape(-1, 4)
+    margin = reach[1:].astype(np.int64)
+    y0, y1 = np.maximum(boxes[:, 0] - 2 * margin, 0), np.minimum(boxes[:, 1] + 2 * margin, ny)
+    x0, x1 = np.maximum(boxes[:, 2] - 2 * margin, 0), np.minimum(boxes[:, 3] + 2 * margin, nx)
+    table = _summed_area(mask)
+    inside = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    del table
+    alone = inside == area[1:]
+    stamped = alone & (margin > 0) & (margin <= _STAMP_MARGIN)
+    windowed = np.flatnonzero(~stamped & (margin > 0))
+    if np.sum((y1 - y0)[windowed] * (x1 - x0)[windowed]) > ny * nx:
+        return _grow_whole(labels, reach)
+    grown = _stamp(mask, labels, np.flatnonzero(stamped) + 1, reach)
+    for index in windowed:
+        label = index + 1
+        rows, cols = objects[index]
+        m = margin[index]
+        cy0, cy1 = max(rows.start - m, 0), min(rows.stop + m, ny)
+        cx0, cx1 = max(cols.start - m, 0), min(cols.stop + m, nx)
+        if alone[index]:  # large and alone: the candidates' transform will do
             near = labels[cy0:cy1, cx0:cx1] == 0
             grown[cy0:cy1, cx0:cx1] |= ndimage.distance_transform_edt(near) <= reach[label]
             continue
+        wy, wx = y0[index], x0[index]
+        window = labels[wy : y1[index], wx : x1[index]]
         distance, (near_y, near_x) = ndimage.distance_transform_edt(
             window == 0, return_indices=True
         )
         within = distance <= np.minimum(reach[label], reach[window[near_y, near_x]])
-        grown[cy0:cy1, cx0:cx1] |= within[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        grown[cy0:cy1, cx0:cx1] |= within[cy0 - wy : cy1 - wy, cx0 - wx : cx1 - wx]
     return grown
+
+
+def _summed_area(mask):
+    """Return the (ny + 1, nx + 1) table of the pixels of ``mask`` above and left."""
+    ny, nx = mask.shape
+    table = np.zeros((ny + 1, nx + 1), np.int32 if mask.size < 2**31 else np.int64)
+    np.cumsum(mask, axis=1, out=table[1:, 1:])
+    for row in range(1, ny + 1):  # row by row: numpy's cumsum down the rows is slower
+        table[row] += table[row - 1]
+    return table
+
+
+_STAMP_MARGIN = 16  # pixels: sources alone of reach below this are grown by stamping discs
+
+
+def _stamp(mask, labels, stamped, reach):
+    """Return ``mask`` with the sources ``stamped`` (labels) grown by their discs.
+
+    Each source's edge pixels (with a 4-neighbour outside the source) are stamped with
+    the disc of its reach (`_disc`), sources of the same disc together, on a copy of
+    the mask padded by `_STAMP_MARGIN` so that flat offsets cannot wrap.
+    """
+    from scipy import ndimage
+
+    pad = _STAMP_MARGIN
+    padded = np.pad(mask, pad)
+    if stamped.size:
+        edge = mask & ~ndimage.binary_erosion(mask, border_value=1)
+        ys, xs = np.nonzero(edge)
+        label = labels[ys, xs]
+        keep = np.zeros(reach.size, bool)
+        keep[stamped] = True
+        ys, xs, label = ys[keep[label]], xs[keep[label]], label[keep[label]]
+        width = padded.shape[1]
+        flat = (ys + pad) * width + (xs + pad)
+        key = _disc_key(reach[label])
+        order = np.argsort(key, kind="stable")
+        flat, key = flat[order], key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        out = padded.ravel()
+        for start, stop in zip(starts, np.r_[starts[1:], key.size]):
+            offsets = _disc(int(key[start]), width)
+            out[(flat[start:stop, np.newaxis] + offsets).ravel()] = True
+    return padded[pad:-pad, pad:-pad].copy()
+
+
+def _disc_key(reach):
+    """Return the largest integer ``K`` with ``sqrt(K) <= reach`` (the reach's disc)."""
+    key = np.floor(reach * reach).astype(np.int64)
+    key += np.sqrt(key + 1) <= reach  # r * r rounded: correct by one where needed
+    key -= np.sqrt(key) > reach
+    return key
+
+
+@lru_cache(maxsize=256)
+def _disc(key, width):
+    """Return the flat offsets (in rows of ``width``) of ``dy**2 + dx**2 <= key``."""
+    m = math.isqrt(key)
+    dy, dx = np.mgrid[-m : m + 1, -m : m + 1]
+    inside = dy * dy + dx * dx <= key
+    offsets = (dy * width + dx)[inside]
+    offsets.setflags(write=False)
+    return offsets
+
+
+def _grow_whole(labels, reach):
+    """Return the growth from one distance transform of the whole frame (crowded frames)."""
+    from scipy import ndimage
+
+    distance, nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+    source = labels[nearest[0], nearest[1]]
+    del nearest
+    return distance <= reach[source]
 
 
 def clipped_median(values, sigma=3.0, maxiters=5):
@@ -178,7 +271,7 @@ def _departures(values, offset, chunk=1 << 18):
     sums = np.zeros(2)
     for start in range(0, values.size, chunk):
         part = np.subtract(values[start : start + chunk], offset, dtype=np.float64)
-        sums += (part.sum(), part @ part)
+        sums += (part.sum(), np.square(part, out=part).sum())  # not BLAS: its threads contend
     return sums
 
 
