@@ -110,7 +110,7 @@ def grow(mask, grow, factor):
 
     if mask.all():  # nothing to grow into
         return mask.copy()
-    labels, n_sources = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
     area = np.bincount(labels.ravel())
     reach = grow + factor * np.sqrt(area / math.pi)  # per source
     ny, nx = mask.shape
@@ -187,7 +187,7 @@ def _stamp(mask, labels, stamped, reach):
         flat, key = flat[order], key[order]
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         out = padded.ravel()
-        for start, stop in zip(starts, np.r_[starts[1:], key.size]):
+        for start, stop in zip(starts, np.r_[starts[1:], key.size], strict=True):
             offsets = _disc(int(key[start]), width)
             out[(flat[start:stop, np.newaxis] + offsets).ravel()] = True
     return padded[pad:-pad, pad:-pad].copy()

@@ -163,3 +163,87 @@ def test_sky_of_frame_equals_the_reference_search():
             expected.found,
         )
         assert got.fwhm == expected.fwhm or (np.isnan(got.fwhm) and np.isnan(expected.fwhm))
+
+
+def _scattered_sources(rng, shape, n_sources, sizes=(0, 1, 2)):
+    """Return a mask of ``n_sources`` small blobs at random places, some on the edges."""
+    mask = np.zeros(shape, bool)
+    for i in range(n_sources):
+        y, x = (rng.random(2) * shape).astype(int)
+        if i % 7 == 0:  # on an edge or in a corner
+            y = (0, shape[0] - 1)[i % 2]
+        if i % 11 == 0:
+            x = (0, shape[1] - 1)[i % 3 % 2]
+        half = int(rng.choice(sizes))
+        mask[max(y - half, 0) : y + half + 1, max(x - half, 0) : x + half + 1] = True
+    return mask
+
+
+@pytest.mark.parametrize("key", range(1, 60))
+def test_grow_stamps_sources_alone_as_the_transform_grows_them(monkeypatch, key):
+    # Sparse small sources: all alone in their windows, grown by stamping their discs
+    # (no distance transform at all), with reaches exactly at the root of an integer
+    # (sqrt(3) * sqrt(3) < 3 in floating point: the disc must still include distance
+    # sqrt(3)) and just below it, as the transform of the whole frame grows them.
+    rng = np.random.default_rng(key)
+    mask = np.zeros((150, 170), bool)
+    for y in (0, 40, 80, 120, 149):  # 40 pixels apart, on the edges too
+        for x in (0, 42, 84, 126, 169):
+            half = int(rng.integers(0, 3))
+            y0, x0 = max(y - half - int(rng.integers(0, 2)), 0), max(x - half, 0)
+            mask[y0 : y + half + 1, x0 : x + half + 1] = True
+    for reach in (np.sqrt(key), np.nextafter(np.sqrt(key), 0)):
+        expected = bench.reference_grow(mask, float(reach), 0.0)
+        with monkeypatch.context() as patch:
+            patch.setattr(ndimage, "distance_transform_edt", _no_transform)
+            got = searchsteps.grow(mask, float(reach), 0.0)
+        np.testing.assert_array_equal(got, expected)
+
+
+def _no_transform(*args, **kwargs):
+    raise AssertionError("a distance transform where stamping should do")
+
+
+def test_grow_stamps_small_sources_and_windows_the_rest_in_one_frame():
+    # Sources alone and small (stamped), alone and large (candidates' transform) and
+    # close together (windows), with a growth in proportion to their size.
+    rng = np.random.default_rng(31)
+    mask = _scattered_sources(rng, (400, 500), 150, sizes=(0, 1, 2, 4))
+    mask[100:160, 200:270] = True  # a galaxy: reach 2 + 0.5 * 36.6, beyond the stamps
+    mask[300, 40:44] = mask[303, 40:44] = True  # two close together
+    calls = []
+    stamp = searchsteps._stamp
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_stamp", lambda *a: calls.append(a[2].size) or stamp(*a))
+        got = searchsteps.grow(mask, 2.0, 0.5)
+    assert calls[0] > 50  # most sources stamped
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.0, 0.5))
+
+
+@pytest.mark.parametrize("share", [0.3, 0.94])
+def test_grow_takes_the_whole_frame_transform_on_crowded_frames(share):
+    # Crowded frames (sources touching each other's windows, most of the frame masked):
+    # one transform of the whole frame instead of windows that overlap; the same masks.
+    rng = np.random.default_rng(int(share * 100))
+    mask = ndimage.binary_dilation(rng.random((300, 280)) < share / 8, iterations=1)
+    calls = []
+    whole = searchsteps._grow_whole
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_grow_whole", lambda *a: calls.append(1) or whole(*a))
+        got = searchsteps.grow(mask, 3.0, 0.5)
+        sparse = _scattered_sources(rng, (300, 280), 20)
+        np.testing.assert_array_equal(
+            searchsteps.grow(sparse, 3.0, 0.5), bench.reference_grow(sparse, 3.0, 0.5)
+        )
+    assert calls == [1]  # the crowded frame only
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 3.0, 0.5))
+    full = np.ones((20, 30), bool)
+    np.testing.assert_array_equal(searchsteps.grow(full, 3.0, 0.5), full)  # nothing outside
+
+
+def test_summed_area_counts_the_pixels_above_and_left():
+    mask = np.random.default_rng(3).random((37, 53)) < 0.3
+    table = searchsteps._summed_area(mask)
+    assert table.shape == (38, 54)
+    for y, x in ((0, 0), (1, 1), (37, 53), (20, 7), (5, 50)):
+        assert table[y, x] == np.count_nonzero(mask[:y, :x])
