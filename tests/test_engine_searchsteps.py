@@ -247,3 +247,83 @@ def test_summed_area_counts_the_pixels_above_and_left():
     assert table.shape == (38, 54)
     for y, x in ((0, 0), (1, 1), (37, 53), (20, 7), (5, 50)):
         assert table[y, x] == np.count_nonzero(mask[:y, :x])
+
+
+def _boxes(rng, shape, integer=False):
+    """Return sky boxes (last axis) with stars' light, NaN pixels and an all-NaN box."""
+    boxes = rng.normal(3000.0, rng.uniform(5, 60), shape)
+    bright = rng.random(shape) < 0.08
+    boxes[bright] += rng.exponential(400.0, np.count_nonzero(bright))
+    if integer:
+        boxes = np.round(boxes)  # integer ADU: ties, also on the clipping bounds
+    boxes[rng.random(shape) < 0.05] = np.nan
+    boxes[0, 0, : shape[-1] // 2 + 3] = np.nan  # more than half NaN
+    boxes[-1, -1] = np.nan  # no value at all
+    return boxes.astype(np.float32)
+
+
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("shape", [(5, 7, 4096), (3, 4, 64), (2, 3, 5)])
+def test_box_clip_and_median_are_astropys_and_photutils(shape, integer):
+    from photutils.background import MedianBackground
+
+    boxes = _boxes(np.random.default_rng(shape[-1] + integer), shape, integer)
+    with sky.quiet_detection():
+        expected = SigmaClip(sigma=3.0, maxiters=5)(boxes, axis=-1, masked=False, copy=True)
+        medians = MedianBackground(sigma_clip=None)(expected, axis=-1)
+        clip, estimator = searchsteps.box_statistics()
+        got = clip(boxes.copy(), axis=-1, masked=False, copy=False)
+        got_medians = estimator(got, axis=-1)
+    np.testing.assert_array_equal(got, expected)  # the same pixels clipped (NaN)
+    assert got_medians.dtype == medians.dtype == np.float32
+    np.testing.assert_array_equal(got_medians, medians)
+    assert np.isnan(got_medians[-1, -1])
+
+
+def test_clip_bounds_are_astropys_round_by_round():
+    rng = np.random.default_rng(12)
+    ordered = np.sort(_boxes(rng, (6, 8, 300)).reshape(-1, 300), axis=1)
+    for maxiters in (1, 2, 5, 20):
+        clipper = SigmaClip(sigma=2.5, maxiters=maxiters)
+        with sky.quiet_detection():  # NaN pixels: astropy warns
+            _, low, high = clipper(ordered, axis=1, masked=False, return_bounds=True)
+        got_low, got_high, first, last = searchsteps.clip_bounds(ordered, 2.5, maxiters)
+        # the standard deviation summed in another order: bounds within float64 rounding
+        np.testing.assert_allclose(got_low, low, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(got_high, high, rtol=1e-14, atol=0)
+        assert np.isnan(low[-1])  # no value: no bound
+        assert np.isnan(got_low[-1])
+        kept = (ordered >= low[:, np.newaxis]) & (ordered <= high[:, np.newaxis])
+        np.testing.assert_array_equal(last - first, np.count_nonzero(kept, axis=1))
+
+
+def test_background2d_with_box_statistics_is_photutils_own():
+    # The whole mesh: boxes at the edges (a shape no multiple of the box), NaN holes.
+    image = _sky_with_holes(np.random.default_rng(5), (300, 421), 3)
+    invalid = ~np.isfinite(image)
+    with sky.quiet_detection():
+        own = _background(image, 1)
+        clip, median = searchsteps.box_statistics()
+        fast = Background2D(
+            image,
+            64,
+            mask=invalid,
+            exclude_percentile=50,
+            filter_size=1,
+            sigma_clip=clip,
+            bkg_estimator=median,
+        )
+        np.testing.assert_array_equal(fast.background_mesh, own.background_mesh)
+        np.testing.assert_array_equal(fast.background_rms_mesh, own.background_rms_mesh)
+
+
+def test_box_clip_leaves_other_calls_to_astropy():
+    values = np.random.default_rng(2).normal(0, 1, 500)
+    values[:3] = 40.0
+    clip, _ = searchsteps.box_statistics()
+    got = clip(values)  # masked, no axis: astropy's own
+    assert np.ma.count_masked(got) == np.ma.count_masked(SigmaClip(sigma=3.0, maxiters=5)(values))
+    with_inf = np.array([[1.0, 2.0, np.inf, 2.5, 1.5]] * 3)
+    with sky.quiet_detection():
+        got = clip(with_inf.copy(), axis=-1, masked=False, copy=False)
+    assert np.isnan(got[:, 2]).all()
