@@ -101,8 +101,10 @@ def grow(mask, grow, factor):
     a summed-area table) is the nearest to each of its candidates within its reach:
     they are masked when within ``r`` of one of its pixels, that is within the disc of
     offsets ``dy**2 + dx**2 <= K`` (`_disc`) of one of its edge pixels (the pixel of a
-    source nearest to a pixel outside has a neighbour outside, towards it): small
-    sources alone are grown so, all at once (`_stamp`).  When the windows of the others
+    source nearest to a pixel outside has a neighbour outside, towards it).  So is a
+    source whose window holds no source of a smaller disc: a pixel within its disc is
+    within the (larger) disc of its nearest source, which lies in the window.  Small
+    sources so are grown all at once (`_stamp`).  When the windows of the others
     would cover more than the frame (a crowded frame), one transform of the whole frame
     is cheaper (`_grow_whole`).  Sources of reach below one pixel add no pixel.
     """
@@ -124,7 +126,13 @@ def grow(mask, grow, factor):
     inside = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
     del table
     alone = inside == area[1:]
-    stamped = alone & (margin > 0) & (margin <= _STAMP_MARGIN)
+    small = (margin > 0) & (margin <= _STAMP_MARGIN)
+    stamped = alone & small
+    disc = _disc_key(reach)
+    disc[0] = np.iinfo(disc.dtype).max  # no source
+    for index in np.flatnonzero(small & ~alone):  # stamped if no smaller disc is near
+        window = labels[y0[index] : y1[index], x0[index] : x1[index]]
+        stamped[index] = disc[window].min() >= disc[index + 1]
     windowed = np.flatnonzero(~stamped & (margin > 0))
     if np.sum((y1 - y0)[windowed] * (x1 - x0)[windowed]) > ny * nx:
         return _grow_whole(labels, reach)

@@ -327,3 +327,37 @@ def test_box_clip_leaves_other_calls_to_astropy():
     with sky.quiet_detection():
         got = clip(with_inf.copy(), axis=-1, masked=False, copy=False)
     assert np.isnan(got[:, 2]).all()
+
+
+def test_clip_bounds_keep_values_on_a_bound_as_astropy():
+    # Mean 0, standard deviation 1 exactly: the bounds fall on -3 and 3, which are kept.
+    row = np.array([[-3.0, 3.0] + [0.0] * 16, [-3.0, 3.0, 0.5] + [0.0] * 15], np.float32)
+    ordered = np.sort(row, axis=1)
+    _, low, high = SigmaClip(sigma=3.0, maxiters=5)(row, axis=1, return_bounds=True)
+    got_low, got_high, first, last = searchsteps.clip_bounds(ordered, 3.0, 5)
+    np.testing.assert_array_equal((got_low[0], got_high[0]), (-3.0, 3.0))
+    np.testing.assert_allclose(got_high, high, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(got_low, low, rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(last - first, [18, 18])
+
+
+def test_grow_stamps_a_source_whose_neighbours_have_larger_discs():
+    # Close pairs of sources of different sizes: the smaller disc of each pair is
+    # stamped (a pixel within it is within its nearest source's disc), the larger one
+    # goes to a window, where the nearest source decides; pairs of equal sources are
+    # both stamped.  The same masks as the whole-frame transform.
+    mask = np.zeros((120, 400), bool)
+    for i, x in enumerate(range(10, 390, 40)):
+        size = 1 + i % 4
+        mask[30 : 30 + size, x : x + size] = True  # a small source
+        mask[36 : 36 + size + i % 2, x + 3 : x + 3 + size + i % 3] = True  # a neighbour
+        mask[80, x] = mask[80, x + 4] = True  # two equal ones
+    stamped = []
+    stamp = searchsteps._stamp
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_stamp", lambda *a: stamped.extend(a[2]) or stamp(*a))
+        got = searchsteps.grow(mask, 2.0, 1.0)
+    labels, n_sources = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    assert 0 < len(stamped) < n_sources  # some stamped although not alone, not all
+    assert {labels[80, 10], labels[80, 14]} <= set(stamped)
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.0, 1.0))
