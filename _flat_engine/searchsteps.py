@@ -9,8 +9,11 @@ cheaper form giving the same answer:
   does (a cubic spline, `scipy.ndimage.zoom`), but one axis at a time as two small
   matrix products: the same values;
 - `grow`: each source grown by its reach, decided for every pixel by the source nearest to
-  it, as a Euclidean distance transform of the whole frame does, but on a window around
-  each source only (`scipy.ndimage.find_objects`): the same masks;
+  it, as a Euclidean distance transform of the whole frame does, but the small sources
+  with no smaller one near stamped with their disc all at once, the others on a window
+  around each (`scipy.ndimage.find_objects`), a crowded frame whole: the same masks;
+- `box_statistics`: the sky boxes' 3-sigma clipping and medians for `Background2D`,
+  from one sort of each box: the same medians (bounds within float64 rounding);
 - `clipped_median`: the 3-sigma clipped median of the sky pixels, as astropy's
   `sigma_clipped_stats` gives it, from one sort of the pixels: each clipping keeps a run
   of the sorted values, whose median is read off and whose standard deviation is summed
