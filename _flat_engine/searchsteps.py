@@ -9,8 +9,11 @@ cheaper form giving the same answer:
   does (a cubic spline, `scipy.ndimage.zoom`), but one axis at a time as two small
   matrix products: the same values;
 - `grow`: each source grown by its reach, decided for every pixel by the source nearest to
-  it, as a Euclidean distance transform of the whole frame does, but on a window around
-  each source only (`scipy.ndimage.find_objects`): the same masks;
+  it, as a Euclidean distance transform of the whole frame does, but the small sources
+  with no smaller one near stamped with their disc all at once, the others on a window
+  around each (`scipy.ndimage.find_objects`), a crowded frame whole: the same masks;
+- `box_statistics`: the sky boxes' 3-sigma clipping and medians for `Background2D`,
+  from one sort of each box: the same medians (bounds within float64 rounding);
 - `clipped_median`: the 3-sigma clipped median of the sky pixels, as astropy's
   `sigma_clipped_stats` gives it, from one sort of the pixels: each clipping keeps a run
   of the sorted values, whose median is read off and whose standard deviation is summed
@@ -97,36 +100,137 @@ def grow(mask, grow, factor):
     the window alone gives each candidate's nearest source pixel whenever that lies
     within ``r``: a window's answer is used only there.  Every pixel masked by the
     transform of the whole frame is a candidate of its nearest source, whose window
-    decides it; the same pixels are masked.  A source alone in its window is the
-    nearest to each of its candidates within its reach: the transform of the candidates
-    alone decides them.  Sources of reach below one pixel add no pixel.
+    decides it; the same pixels are masked.  A source alone in its window (counted on
+    a summed-area table) is the nearest to each of its candidates within its reach:
+    they are masked when within ``r`` of one of its pixels, that is within the disc of
+    offsets ``dy**2 + dx**2 <= K`` (`_disc`) of one of its edge pixels (the pixel of a
+    source nearest to a pixel outside has a neighbour outside, towards it).  So is a
+    source whose window holds no source of a smaller disc: a pixel within its disc is
+    within the (larger) disc of its nearest source, which lies in the window.  Small
+    sources so are grown all at once (`_stamp`).  When the windows of the others
+    would cover more than the frame (a crowded frame), one transform of the whole frame
+    is cheaper (`_grow_whole`).  Sources of reach below one pixel add no pixel.
     """
     from scipy import ndimage
 
+    if mask.all():  # nothing to grow into
+        return mask.copy()
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
     area = np.bincount(labels.ravel())
     reach = grow + factor * np.sqrt(area / math.pi)  # per source
-    grown = mask.copy()  # a source pixel is at distance 0 of itself
     ny, nx = mask.shape
-    for label, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
-        margin = int(reach[label])
-        if margin == 0:
-            continue
-        cy0, cy1 = max(rows.start - margin, 0), min(rows.stop + margin, ny)
-        cx0, cx1 = max(cols.start - margin, 0), min(cols.stop + margin, nx)
-        y0, y1 = max(rows.start - 2 * margin, 0), min(rows.stop + 2 * margin, ny)
-        x0, x1 = max(cols.start - 2 * margin, 0), min(cols.stop + 2 * margin, nx)
-        window = labels[y0:y1, x0:x1]
-        if np.count_nonzero(window) == area[label]:  # alone: the candidates' transform will do
+    objects = ndimage.find_objects(labels)
+    boxes = [(r.start, r.stop, c.start, c.stop) for r, c in objects]
+    boxes = np.array(boxes, dtype=np.int64).reshape(-1, 4)
+    margin = reach[1:].astype(np.int64)
+    y0, y1 = np.maximum(boxes[:, 0] - 2 * margin, 0), np.minimum(boxes[:, 1] + 2 * margin, ny)
+    x0, x1 = np.maximum(boxes[:, 2] - 2 * margin, 0), np.minimum(boxes[:, 3] + 2 * margin, nx)
+    table = _summed_area(mask)
+    inside = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    del table
+    alone = inside == area[1:]
+    small = (margin > 0) & (margin <= _STAMP_MARGIN)
+    stamped = alone & small
+    disc = _disc_key(reach)
+    disc[0] = np.iinfo(disc.dtype).max  # no source
+    for index in np.flatnonzero(small & ~alone):  # stamped if no smaller disc is near
+        window = labels[y0[index] : y1[index], x0[index] : x1[index]]
+        stamped[index] = disc[window].min() >= disc[index + 1]
+    windowed = np.flatnonzero(~stamped & (margin > 0))
+    if np.sum((y1 - y0)[windowed] * (x1 - x0)[windowed]) > ny * nx:
+        return _grow_whole(labels, reach)
+    grown = _stamp(mask, labels, np.flatnonzero(stamped) + 1, reach)
+    for index in windowed:
+        label = index + 1
+        rows, cols = objects[index]
+        m = margin[index]
+        cy0, cy1 = max(rows.start - m, 0), min(rows.stop + m, ny)
+        cx0, cx1 = max(cols.start - m, 0), min(cols.stop + m, nx)
+        if alone[index]:  # large and alone: the candidates' transform will do
             near = labels[cy0:cy1, cx0:cx1] == 0
             grown[cy0:cy1, cx0:cx1] |= ndimage.distance_transform_edt(near) <= reach[label]
             continue
+        wy, wx = y0[index], x0[index]
+        window = labels[wy : y1[index], wx : x1[index]]
         distance, (near_y, near_x) = ndimage.distance_transform_edt(
             window == 0, return_indices=True
         )
         within = distance <= np.minimum(reach[label], reach[window[near_y, near_x]])
-        grown[cy0:cy1, cx0:cx1] |= within[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+        grown[cy0:cy1, cx0:cx1] |= within[cy0 - wy : cy1 - wy, cx0 - wx : cx1 - wx]
     return grown
+
+
+def _summed_area(mask):
+    """Return the (ny + 1, nx + 1) table of the pixels of ``mask`` above and left."""
+    ny, nx = mask.shape
+    table = np.zeros((ny + 1, nx + 1), np.int32 if mask.size < 2**31 else np.int64)
+    np.cumsum(mask, axis=1, out=table[1:, 1:])
+    for row in range(1, ny + 1):  # row by row: numpy's cumsum down the rows is slower
+        table[row] += table[row - 1]
+    return table
+
+
+_STAMP_MARGIN = 16  # pixels: sources alone of reach below this are grown by stamping discs
+
+
+def _stamp(mask, labels, stamped, reach):
+    """Return ``mask`` with the sources ``stamped`` (labels) grown by their discs.
+
+    Each source's edge pixels (with a 4-neighbour outside the source) are stamped with
+    the disc of its reach (`_disc`), sources of the same disc together, on a copy of
+    the mask padded by `_STAMP_MARGIN` so that flat offsets cannot wrap.
+    """
+    from scipy import ndimage
+
+    pad = _STAMP_MARGIN
+    padded = np.pad(mask, pad)
+    if stamped.size:
+        edge = mask & ~ndimage.binary_erosion(mask, border_value=1)
+        ys, xs = np.nonzero(edge)
+        label = labels[ys, xs]
+        keep = np.zeros(reach.size, bool)
+        keep[stamped] = True
+        ys, xs, label = ys[keep[label]], xs[keep[label]], label[keep[label]]
+        width = padded.shape[1]
+        flat = (ys + pad) * width + (xs + pad)
+        key = _disc_key(reach[label])
+        order = np.argsort(key, kind="stable")
+        flat, key = flat[order], key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        out = padded.ravel()
+        for start, stop in zip(starts, np.r_[starts[1:], key.size], strict=True):
+            offsets = _disc(int(key[start]), width)
+            out[(flat[start:stop, np.newaxis] + offsets).ravel()] = True
+    return padded[pad:-pad, pad:-pad].copy()
+
+
+def _disc_key(reach):
+    """Return the largest integer ``K`` with ``sqrt(K) <= reach`` (the reach's disc)."""
+    key = np.floor(reach * reach).astype(np.int64)
+    key += np.sqrt(key + 1) <= reach  # r * r rounded: correct by one where needed
+    key -= np.sqrt(key) > reach
+    return key
+
+
+@lru_cache(maxsize=256)
+def _disc(key, width):
+    """Return the flat offsets (in rows of ``width``) of ``dy**2 + dx**2 <= key``."""
+    m = math.isqrt(key)
+    dy, dx = np.mgrid[-m : m + 1, -m : m + 1]
+    inside = dy * dy + dx * dx <= key
+    offsets = (dy * width + dx)[inside]
+    offsets.setflags(write=False)
+    return offsets
+
+
+def _grow_whole(labels, reach):
+    """Return the growth from one distance transform of the whole frame (crowded frames)."""
+    from scipy import ndimage
+
+    distance, nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+    source = labels[nearest[0], nearest[1]]
+    del nearest
+    return distance <= reach[source]
 
 
 def clipped_median(values, sigma=3.0, maxiters=5):
@@ -178,7 +282,7 @@ def _departures(values, offset, chunk=1 << 18):
     sums = np.zeros(2)
     for start in range(0, values.size, chunk):
         part = np.subtract(values[start : start + chunk], offset, dtype=np.float64)
-        sums += (part.sum(), part @ part)
+        sums += (part.sum(), np.square(part, out=part).sum())  # not BLAS: its threads contend
     return sums
 
 
@@ -186,3 +290,157 @@ def _middle(ordered):
     """Return the median of sorted values: the mean of the middle two, as `numpy.median`."""
     half = ordered.size // 2
     return np.mean(ordered[half - 1 + ordered.size % 2 : half + 1])
+
+
+def box_statistics():
+    """Return (sigma_clip, bkg_estimator) for `Background2D`: 3-sigma clipped medians.
+
+    The same boxes' medians as ``SigmaClip(sigma=3.0, maxiters=5)`` with
+    `MedianBackground`, from one sort of each box (`BoxClip`) instead of astropy's
+    selections at every round and numpy's median of each box.  Made for one
+    `Background2D` (they share the sorted boxes).
+    """
+    from photutils.background import MedianBackground
+
+    clip = BoxClip()
+
+    class _Median(MedianBackground):
+        def calc_background(self, data, axis=None, masked=False):
+            medians = clip.medians(data, axis)
+            if medians is None:
+                return super().calc_background(data, axis=axis, masked=masked)
+            return medians
+
+    return clip, _Median(sigma_clip=None)
+
+
+def _box_clip_class():
+    from astropy.stats import SigmaClip
+
+    class BoxClip(SigmaClip):
+        """`SigmaClip(sigma=3.0, maxiters=5)` of boxes (the last axis), from one sort.
+
+        Called by `Background2D` with ``axis=-1, masked=False, copy=False`` on boxes
+        whose masked pixels are NaN, it returns them with the clipped pixels NaN too,
+        as astropy does: each round keeps the values within 3 standard deviations of
+        the median of those kept before, a run of the sorted values (`clip_bounds`).
+        The bounds are astropy's within float64 rounding (its C code sums the squares
+        in another order): the same pixels are clipped unless one lies within about
+        1e-15 of its value from a bound.  Other calls are astropy's own.
+        """
+
+        def __init__(self):
+            super().__init__(sigma=3.0, maxiters=5)
+            self._last = None
+
+        def __call__(self, data, axis=None, masked=True, return_bounds=False, copy=True):
+            fits = axis == -1 and not (masked or return_bounds or copy)
+            if not (fits and isinstance(data, np.ndarray) and data.dtype.kind == "f"):
+                return super().__call__(data, axis, masked, return_bounds, copy)
+            if np.isinf(data).any():
+                return super().__call__(data, axis, masked, return_bounds, copy)
+            ordered = np.sort(data, axis=-1).reshape(-1, data.shape[-1])  # NaN last
+            low, high, first, last = clip_bounds(ordered, self.sigma, self.maxiters)
+            shape = (*data.shape[:-1], 1)
+            with np.errstate(invalid="ignore"):
+                data[(data < low.reshape(shape)) | (data > high.reshape(shape))] = np.nan
+            self._last = (data, ordered, first, last)
+            return data
+
+        def medians(self, data, axis):
+            """Return numpy's medians of the boxes last clipped, if ``data`` is them."""
+            if self._last is None or self._last[0] is not data or axis != -1:
+                return None
+            _, ordered, first, last = self._last
+            count = last - first
+            rows = np.arange(ordered.shape[0])
+            upper = ordered[rows, np.minimum(first + count // 2, ordered.shape[1] - 1)]
+            lower = ordered[rows, np.maximum(first + (count - 1) // 2, 0)]
+            median = np.where(count % 2, upper, (lower + upper) / ordered.dtype.type(2))
+            median[count == 0] = np.nan
+            return median.astype(data.dtype).reshape(data.shape[:-1])
+
+    return BoxClip
+
+
+def clip_bounds(ordered, sigma, maxiters):
+    """Return astropy's sigma-clipping bounds of each row of ``ordered`` (sorted, NaN last).
+
+    Returns (low, high, first, last): astropy's bounds of the last round (float64, NaN
+    for a row without values) and the run ``first:last`` of each row they keep.  Each
+    round as astropy's C code: the median of the run (the mean of the middle two in
+    float64), its mean and standard deviation (population), bounds at ``sigma`` of it
+    on each side; a row stops when a round clips nothing or everything, all after
+    ``maxiters``.  The sums come from prefix sums along the rows, in float64, of the
+    values (exact for float32 values above 1 in a row of up to 2**20: the same mean)
+    and of their squared departures from the row's first median (the standard
+    deviation within float64 rounding of astropy's), made for
+    `_CLIP_ROWS` rows at a time (8 MB of float64 per 256 rows of 4096 values).
+    """
+    parts = [
+        _clip_rows(ordered[start : start + _CLIP_ROWS], sigma, maxiters)
+        for start in range(0, ordered.shape[0], _CLIP_ROWS)
+    ]
+    return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+
+_CLIP_ROWS = 256
+
+
+def _clip_rows(ordered, sigma, maxiters):
+    """Return `clip_bounds` of the rows of ``ordered``."""
+    n_rows, size = ordered.shape
+    first = np.zeros(n_rows, np.int64)
+    last = np.count_nonzero(np.isfinite(ordered), axis=1).astype(np.int64)
+    low, high = np.full(n_rows, np.nan), np.full(n_rows, np.nan)
+    values = ordered.astype(np.float64)
+    shift = _row_median(values, np.arange(n_rows), first, last)
+    sums = np.zeros((n_rows, size + 1))  # NaN past each row's values: never read there
+    np.cumsum(values, axis=1, out=sums[:, 1:])
+    squares = np.zeros((n_rows, size + 1))
+    values -= shift[:, np.newaxis]
+    np.cumsum(np.square(values, out=values), axis=1, out=squares[:, 1:])
+    del values
+    active = last > 0
+    for _ in range(maxiters):
+        if not active.any():
+            break
+        at = np.flatnonzero(active)
+        f, la = first[at], last[at]
+        count = la - f
+        center = _row_median(ordered, at, f, la)
+        mean = (sums[at, la] - sums[at, f]) / count
+        square = (squares[at, la] - squares[at, f]) - count * (mean - shift[at]) ** 2
+        spread = np.sqrt(np.maximum(square, 0.0) / count)
+        low[at], high[at] = center - sigma * spread, center + sigma * spread
+        new_first = _count_below(ordered, at, f, la, low[at], inclusive=False)
+        new_last = _count_below(ordered, at, f, la, high[at], inclusive=True)
+        done = ((new_first == f) & (new_last == la)) | (new_first == new_last)
+        first[at], last[at] = new_first, new_last
+        active[at[done]] = False
+    return low, high, first, last
+
+
+def _row_median(ordered, rows, first, last):
+    """Return the medians (float64) of the runs ``first:last`` of ``rows``, as astropy's C."""
+    count = last - first
+    upper = ordered[rows, first + count // 2].astype(np.float64)
+    lower = ordered[rows, first + np.maximum(count - 1, 0) // 2].astype(np.float64)
+    return np.where(count % 2, upper, 0.5 * (upper + lower))
+
+
+def _count_below(ordered, rows, start, stop, bound, inclusive):
+    """Return, per row, ``start`` + the values of ``start:stop`` below (or at) ``bound``."""
+    low, high = start.copy(), stop.copy()
+    while True:
+        open_ = np.flatnonzero(low < high)
+        if open_.size == 0:
+            return low
+        middle = (low[open_] + high[open_]) // 2
+        value = ordered[rows[open_], middle].astype(np.float64)
+        below = value <= bound[open_] if inclusive else value < bound[open_]
+        low[open_] = np.where(below, middle + 1, low[open_])
+        high[open_] = np.where(below, high[open_], middle)
+
+
+BoxClip = _box_clip_class()

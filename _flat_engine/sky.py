@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .options import as_number, as_whole
-from .searchsteps import background_image, clipped_median, mad_std, median_filtered
+from .searchsteps import background_image, box_statistics, clipped_median, mad_std, median_filtered
 from .searchsteps import grow as _grow
 
 
@@ -90,12 +90,12 @@ def find_sources(image, detection, saturated=None):
 
     Returns the mask and the fraction of the pixels found as sources before growing.
     """
-    from astropy.stats import SigmaClip
-    from photutils.background import Background2D, MedianBackground
+    from photutils.background import Background2D
     from scipy import ndimage
 
     invalid = ~np.isfinite(image)
     box = min(detection.box_size, *image.shape)
+    clip, median = box_statistics()  # SigmaClip(sigma=3, maxiters=5), MedianBackground()
     try:
         background = Background2D(
             image,
@@ -103,8 +103,8 @@ def find_sources(image, detection, saturated=None):
             mask=invalid if invalid.any() else None,
             exclude_percentile=50,  # boxes half NaN (a frame's edge, a dead region) count
             filter_size=1,  # filtered below as photutils filters (filter_size=3), faster
-            sigma_clip=SigmaClip(sigma=3.0, maxiters=5),
-            bkg_estimator=MedianBackground(),
+            sigma_clip=clip,
+            bkg_estimator=median,
         )
     except ValueError as error:  # photutils: no box has enough valid pixels
         raise ValueError(

@@ -111,7 +111,16 @@ def reference_mad_std(values):
     return mad_std(values)
 
 
+def reference_box_statistics():
+    """Return astropy's and photutils' own (sigma_clip, bkg_estimator) of the sky's boxes."""
+    from astropy.stats import SigmaClip
+    from photutils.background import MedianBackground
+
+    return SigmaClip(sigma=3.0, maxiters=5), MedianBackground()
+
+
 REFERENCE = {
+    "box_statistics": reference_box_statistics,
     "background_image": reference_background_image,
     "median_filtered": reference_median_filtered,
     "_grow": reference_grow,

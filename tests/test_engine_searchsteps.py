@@ -163,3 +163,201 @@ def test_sky_of_frame_equals_the_reference_search():
             expected.found,
         )
         assert got.fwhm == expected.fwhm or (np.isnan(got.fwhm) and np.isnan(expected.fwhm))
+
+
+def _scattered_sources(rng, shape, n_sources, sizes=(0, 1, 2)):
+    """Return a mask of ``n_sources`` small blobs at random places, some on the edges."""
+    mask = np.zeros(shape, bool)
+    for i in range(n_sources):
+        y, x = (rng.random(2) * shape).astype(int)
+        if i % 7 == 0:  # on an edge or in a corner
+            y = (0, shape[0] - 1)[i % 2]
+        if i % 11 == 0:
+            x = (0, shape[1] - 1)[i % 3 % 2]
+        half = int(rng.choice(sizes))
+        mask[max(y - half, 0) : y + half + 1, max(x - half, 0) : x + half + 1] = True
+    return mask
+
+
+@pytest.mark.parametrize("key", range(1, 60))
+def test_grow_stamps_sources_alone_as_the_transform_grows_them(monkeypatch, key):
+    # Sparse small sources: all alone in their windows, grown by stamping their discs
+    # (no distance transform at all), with reaches exactly at the root of an integer
+    # (sqrt(3) * sqrt(3) < 3 in floating point: the disc must still include distance
+    # sqrt(3)) and just below it, as the transform of the whole frame grows them.
+    rng = np.random.default_rng(key)
+    mask = np.zeros((150, 170), bool)
+    for y in (0, 40, 80, 120, 149):  # 40 pixels apart, on the edges too
+        for x in (0, 42, 84, 126, 169):
+            half = int(rng.integers(0, 3))
+            y0, x0 = max(y - half - int(rng.integers(0, 2)), 0), max(x - half, 0)
+            mask[y0 : y + half + 1, x0 : x + half + 1] = True
+    for reach in (np.sqrt(key), np.nextafter(np.sqrt(key), 0)):
+        expected = bench.reference_grow(mask, float(reach), 0.0)
+        with monkeypatch.context() as patch:
+            patch.setattr(ndimage, "distance_transform_edt", _no_transform)
+            got = searchsteps.grow(mask, float(reach), 0.0)
+        np.testing.assert_array_equal(got, expected)
+
+
+def _no_transform(*args, **kwargs):
+    raise AssertionError("a distance transform where stamping should do")
+
+
+def test_grow_stamps_small_sources_and_windows_the_rest_in_one_frame():
+    # Sources alone and small (stamped), alone and large (candidates' transform) and
+    # close together (windows), with a growth in proportion to their size.
+    rng = np.random.default_rng(31)
+    mask = _scattered_sources(rng, (400, 500), 150, sizes=(0, 1, 2, 4))
+    mask[100:160, 200:270] = True  # a galaxy: reach 2 + 0.5 * 36.6, beyond the stamps
+    mask[300, 40:44] = mask[303, 40:44] = True  # two close together
+    calls = []
+    stamp = searchsteps._stamp
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_stamp", lambda *a: calls.append(a[2].size) or stamp(*a))
+        got = searchsteps.grow(mask, 2.0, 0.5)
+    assert calls[0] > 50  # most sources stamped
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.0, 0.5))
+
+
+@pytest.mark.parametrize("share", [0.3, 0.94])
+def test_grow_takes_the_whole_frame_transform_on_crowded_frames(share):
+    # Crowded frames (sources touching each other's windows, most of the frame masked):
+    # one transform of the whole frame instead of windows that overlap; the same masks.
+    rng = np.random.default_rng(int(share * 100))
+    mask = ndimage.binary_dilation(rng.random((300, 280)) < share / 8, iterations=1)
+    calls = []
+    whole = searchsteps._grow_whole
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_grow_whole", lambda *a: calls.append(1) or whole(*a))
+        got = searchsteps.grow(mask, 3.0, 0.5)
+        sparse = _scattered_sources(rng, (300, 280), 20)
+        np.testing.assert_array_equal(
+            searchsteps.grow(sparse, 3.0, 0.5), bench.reference_grow(sparse, 3.0, 0.5)
+        )
+    assert calls == [1]  # the crowded frame only
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 3.0, 0.5))
+    full = np.ones((20, 30), bool)
+    np.testing.assert_array_equal(searchsteps.grow(full, 3.0, 0.5), full)  # nothing outside
+
+
+def test_summed_area_counts_the_pixels_above_and_left():
+    mask = np.random.default_rng(3).random((37, 53)) < 0.3
+    table = searchsteps._summed_area(mask)
+    assert table.shape == (38, 54)
+    for y, x in ((0, 0), (1, 1), (37, 53), (20, 7), (5, 50)):
+        assert table[y, x] == np.count_nonzero(mask[:y, :x])
+
+
+def _boxes(rng, shape, integer=False):
+    """Return sky boxes (last axis) with stars' light, NaN pixels and an all-NaN box."""
+    boxes = rng.normal(3000.0, rng.uniform(5, 60), shape)
+    bright = rng.random(shape) < 0.08
+    boxes[bright] += rng.exponential(400.0, np.count_nonzero(bright))
+    if integer:
+        boxes = np.round(boxes)  # integer ADU: ties, also on the clipping bounds
+    boxes[rng.random(shape) < 0.05] = np.nan
+    boxes[0, 0, : shape[-1] // 2 + 3] = np.nan  # more than half NaN
+    boxes[-1, -1] = np.nan  # no value at all
+    return boxes.astype(np.float32)
+
+
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("shape", [(5, 7, 4096), (3, 4, 64), (2, 3, 5)])
+def test_box_clip_and_median_are_astropys_and_photutils(shape, integer):
+    from photutils.background import MedianBackground
+
+    boxes = _boxes(np.random.default_rng(shape[-1] + integer), shape, integer)
+    with sky.quiet_detection():
+        expected = SigmaClip(sigma=3.0, maxiters=5)(boxes, axis=-1, masked=False, copy=True)
+        medians = MedianBackground(sigma_clip=None)(expected, axis=-1)
+        clip, estimator = searchsteps.box_statistics()
+        got = clip(boxes.copy(), axis=-1, masked=False, copy=False)
+        got_medians = estimator(got, axis=-1)
+    np.testing.assert_array_equal(got, expected)  # the same pixels clipped (NaN)
+    assert got_medians.dtype == medians.dtype == np.float32
+    np.testing.assert_array_equal(got_medians, medians)
+    assert np.isnan(got_medians[-1, -1])
+
+
+def test_clip_bounds_are_astropys_round_by_round():
+    rng = np.random.default_rng(12)
+    ordered = np.sort(_boxes(rng, (6, 8, 300)).reshape(-1, 300), axis=1)
+    for maxiters in (1, 2, 5, 20):
+        clipper = SigmaClip(sigma=2.5, maxiters=maxiters)
+        with sky.quiet_detection():  # NaN pixels: astropy warns
+            _, low, high = clipper(ordered, axis=1, masked=False, return_bounds=True)
+        got_low, got_high, first, last = searchsteps.clip_bounds(ordered, 2.5, maxiters)
+        # the standard deviation summed in another order: bounds within float64 rounding
+        np.testing.assert_allclose(got_low, low, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(got_high, high, rtol=1e-14, atol=0)
+        assert np.isnan(low[-1])  # no value: no bound
+        assert np.isnan(got_low[-1])
+        kept = (ordered >= low[:, np.newaxis]) & (ordered <= high[:, np.newaxis])
+        np.testing.assert_array_equal(last - first, np.count_nonzero(kept, axis=1))
+
+
+def test_background2d_with_box_statistics_is_photutils_own():
+    # The whole mesh: boxes at the edges (a shape no multiple of the box), NaN holes.
+    image = _sky_with_holes(np.random.default_rng(5), (300, 421), 3)
+    invalid = ~np.isfinite(image)
+    with sky.quiet_detection():
+        own = _background(image, 1)
+        clip, median = searchsteps.box_statistics()
+        fast = Background2D(
+            image,
+            64,
+            mask=invalid,
+            exclude_percentile=50,
+            filter_size=1,
+            sigma_clip=clip,
+            bkg_estimator=median,
+        )
+        np.testing.assert_array_equal(fast.background_mesh, own.background_mesh)
+        np.testing.assert_array_equal(fast.background_rms_mesh, own.background_rms_mesh)
+
+
+def test_box_clip_leaves_other_calls_to_astropy():
+    values = np.random.default_rng(2).normal(0, 1, 500)
+    values[:3] = 40.0
+    clip, _ = searchsteps.box_statistics()
+    got = clip(values)  # masked, no axis: astropy's own
+    assert np.ma.count_masked(got) == np.ma.count_masked(SigmaClip(sigma=3.0, maxiters=5)(values))
+    with_inf = np.array([[1.0, 2.0, np.inf, 2.5, 1.5]] * 3)
+    with sky.quiet_detection():
+        got = clip(with_inf.copy(), axis=-1, masked=False, copy=False)
+    assert np.isnan(got[:, 2]).all()
+
+
+def test_clip_bounds_keep_values_on_a_bound_as_astropy():
+    # Mean 0, standard deviation 1 exactly: the bounds fall on -3 and 3, which are kept.
+    row = np.array([[-3.0, 3.0] + [0.0] * 16, [-3.0, 3.0, 0.5] + [0.0] * 15], np.float32)
+    ordered = np.sort(row, axis=1)
+    _, low, high = SigmaClip(sigma=3.0, maxiters=5)(row, axis=1, return_bounds=True)
+    got_low, got_high, first, last = searchsteps.clip_bounds(ordered, 3.0, 5)
+    np.testing.assert_array_equal((got_low[0], got_high[0]), (-3.0, 3.0))
+    np.testing.assert_allclose(got_high, high, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(got_low, low, rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(last - first, [18, 18])
+
+
+def test_grow_stamps_a_source_whose_neighbours_have_larger_discs():
+    # Close pairs of sources of different sizes: the smaller disc of each pair is
+    # stamped (a pixel within it is within its nearest source's disc), the larger one
+    # goes to a window, where the nearest source decides; pairs of equal sources are
+    # both stamped.  The same masks as the whole-frame transform.
+    mask = np.zeros((120, 400), bool)
+    for i, x in enumerate(range(10, 390, 40)):
+        size = 1 + i % 4
+        mask[30 : 30 + size, x : x + size] = True  # a small source
+        mask[36 : 36 + size + i % 2, x + 3 : x + 3 + size + i % 3] = True  # a neighbour
+        mask[80, x] = mask[80, x + 4] = True  # two equal ones
+    stamped = []
+    stamp = searchsteps._stamp
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_stamp", lambda *a: stamped.extend(a[2]) or stamp(*a))
+        got = searchsteps.grow(mask, 2.0, 1.0)
+    labels, n_sources = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    assert 0 < len(stamped) < n_sources  # some stamped although not alone, not all
+    assert {labels[80, 10], labels[80, 14]} <= set(stamped)
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.0, 1.0))
