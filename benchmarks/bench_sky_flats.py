@@ -325,8 +325,10 @@ def run_speed(files, pairs=2):
     own uncertainty.
     """
     import convenience_functions as cf
+    from benchmarks import memory_settings
 
     print(f"\nSpeed: combine_sky_flats on the {len(files)} frames, fast and reference in turn")
+    print(f"memory settings: {memory_settings()}")
     print(
         "| pair | reference wall (s) | fast wall (s) | wall ratio | reference CPU (s) "
         "| fast CPU (s) | CPU ratio |"
