@@ -215,14 +215,19 @@ def _write_shared_examples(root: Path, notebooks: bool) -> None:
     with ThreadPoolExecutor(2) as pool:
         for job in [pool.submit(job) for job in jobs]:
             job.result()
-    if notebooks:  # the notebooks' folders: frames linked from the shared ones, then checked
+    if notebooks:  # the notebooks' folders: frames linked from the shared ones
         for example, source in ((1, "example1"), (2, "example2"), (3, "dithered")):
             target = ed.default_folder(example)
+            new = not target.exists()
             target.mkdir(parents=True, exist_ok=True)
             for name in ed.example_files(example):
                 if not (target / name).exists():
                     link_or_copy(root / source / name, target / name)
-            ed.ensure_example_data(example)
+            # A folder made here holds only links to frames just written and checked (and
+            # each notebook checks its frames again); one that existed may hold a reader's
+            # frames of an older simulation or a killed run's temporaries: checked here.
+            if not new:
+                ed.ensure_example_data(example)
 
 
 def pytest_configure(config):

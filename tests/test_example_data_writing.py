@@ -194,8 +194,13 @@ def test_damaged_frame_of_ours_is_written_again(folders, tmp_path, damage):
         position = data.index(b"OBJECT  = 'dome flat'") + 12
         data[position] = ord("D")  # same size, the header altered
     (tmp_path / name).write_bytes(bytes(data))
+    for other in ed.EXAMPLE1_FILES[1:]:  # intact frames beside it: kept, not written again
+        _link_or_copy(folders[1] / other, tmp_path / other)
+    before = _stats(tmp_path)
     ed.ensure_example1(tmp_path)
     assert (tmp_path / name).read_bytes() == (folders[1] / name).read_bytes()
+    after = _stats(tmp_path)
+    assert {n for n in after if after[n] != before[n]} == {name}
 
 
 def test_stale_temporaries_are_removed_but_not_users_files(folders, tmp_path):
