@@ -24,17 +24,19 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 # Keep pip quiet about the version check; the pinned set is in requirements-lock.txt.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# Memory settings for every command started here, the notebooks' kernels included (README,
-# "Memory settings"). numpy asks Linux to back each large array with huge pages, and on this
-# machine the kernel's work to find them at each first touch cost more than it saved. glibc maps
-# fresh memory for each large array and returns it to the system when the array is freed, so the
-# next one is faulted in again page by page; these keep arrays of up to 32 MB in the heap and up
-# to 256 MB of freed memory there for reuse. A fresh run of notebook 02 took 37 s instead of 67 s
-# here. Set any of them in the environment to override; elsewhere than Linux with glibc they do
-# nothing.
+# Memory settings (README, "Memory settings"); `make ... MEMORY_SETTINGS=0` leaves them out, and a
+# value already in the environment wins. For every command, the notebooks' kernels included: NumPy
+# asks Linux to back each large array with huge pages, and on this machine the kernel's work to
+# find them at each first touch cost more than it saved. For the tests only, because it costs
+# memory: glibc maps fresh memory for each large array and returns it when the array is freed, so
+# the next one is faulted in again page by page; these keep arrays of up to 32 MB in the heap and
+# up to 256 MB of freed memory there for reuse (notebook 03's peak 1.63 GB instead of 1.36 GB).
+MEMORY_SETTINGS ?= 1
+ifeq ($(MEMORY_SETTINGS),1)
 export NUMPY_MADVISE_HUGEPAGE ?= 0
-export MALLOC_MMAP_THRESHOLD_ ?= 33554432
-export MALLOC_TRIM_THRESHOLD_ ?= 268435456
+test: export MALLOC_MMAP_THRESHOLD_ ?= 33554432
+test: export MALLOC_TRIM_THRESHOLD_ ?= 268435456
+endif
 
 # Readers work in their own copies: `make lab` serves workspace/ (git-ignored), where README.md,
 # INSTRUCTORS.md and convenience_functions.py are links to the tracked files and notebooks/ holds a

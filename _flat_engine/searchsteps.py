@@ -243,7 +243,8 @@ def clipped_median(values, sigma=3.0, maxiters=5):
     the run (the mean of its middle two, in the values' dtype, as numpy's), the bounds
     found by bisection, and the standard deviation from the sums, in float64, of the
     values' departures from the first median and of their squares (no loss of digits),
-    less those of the values clipped, rounded to the values' dtype.  astropy sums in
+    less those of the values clipped (summed again when a value clipped lies so far out that
+    its square would swamp them), rounded to the values' dtype.  astropy sums in
     that dtype: a value within that rounding of a bound may be kept by one and clipped
     by the other, moving the median by one rank.
     """
@@ -262,12 +263,21 @@ def clipped_median(values, sigma=3.0, maxiters=5):
         last = start + int(np.searchsorted(kept, high, side="right"))  # past the last <= high
         if (first, last) == (start, stop):
             return center
-        sums -= _departures(ordered[start:first], offset)  # the values clipped
-        sums -= _departures(ordered[last:stop], offset)
+        clipped = _departures(ordered[start:first], offset) + _departures(
+            ordered[last:stop], offset
+        )
+        sums -= clipped
         start, stop = first, last
         if start == stop:
             return dtype(np.nan)
+        if clipped[1] > _LOSSY * sums[1]:  # a value far out: its square swamped the others'
+            sums = _departures(ordered[start:stop], offset)
     return _middle(ordered[start:stop])
+
+
+#: When the squares of the values clipped exceed this many times those kept, the kept ones'
+#: sums are taken again rather than found by subtraction, which would lose their digits.
+_LOSSY = 2.0**20
 
 
 def mad_std(values):
@@ -352,6 +362,7 @@ def _box_clip_class():
             if self._last is None or self._last[0] is not data or axis != -1:
                 return None
             _, ordered, first, last = self._last
+            self._last = None  # the sorted boxes are not kept beyond their medians
             count = last - first
             rows = np.arange(ordered.shape[0])
             upper = ordered[rows, np.minimum(first + count // 2, ordered.shape[1] - 1)]
@@ -409,8 +420,13 @@ def _clip_rows(ordered, sigma, maxiters):
         f, la = first[at], last[at]
         count = la - f
         center = _row_median(ordered, at, f, la)
-        mean = (sums[at, la] - sums[at, f]) / count
-        square = (squares[at, la] - squares[at, f]) - count * (mean - shift[at]) ** 2
+        total, square = sums[at, la] - sums[at, f], squares[at, la] - squares[at, f]
+        for i in np.flatnonzero(squares[at, f] > _LOSSY * square):  # see _LOSSY
+            run = ordered[at[i], f[i] : la[i]].astype(np.float64)
+            total[i] = run.sum()
+            square[i] = np.square(run - shift[at[i]]).sum()
+        mean = total / count
+        square -= count * (mean - shift[at]) ** 2
         spread = np.sqrt(np.maximum(square, 0.0) / count)
         low[at], high[at] = center - sigma * spread, center + sigma * spread
         new_first = _count_below(ordered, at, f, la, low[at], inclusive=False)

@@ -323,10 +323,10 @@ def test_box_clip_leaves_other_calls_to_astropy():
     clip, _ = searchsteps.box_statistics()
     got = clip(values)  # masked, no axis: astropy's own
     assert np.ma.count_masked(got) == np.ma.count_masked(SigmaClip(sigma=3.0, maxiters=5)(values))
-    with_inf = np.array([[1.0, 2.0, np.inf, 2.5, 1.5]] * 3)
+    with_inf = np.array([[1.0, 2.0, np.inf, 2.5, 1.5]] * 3 + [[1.0, 2.0, -np.inf, 2.5, 1.5]])
     with sky.quiet_detection():
         got = clip(with_inf.copy(), axis=-1, masked=False, copy=False)
-    assert np.isnan(got[:, 2]).all()
+    assert np.isnan(got[:, 2]).all()  # either infinity clipped, as astropy clips it
 
 
 def test_clip_bounds_keep_values_on_a_bound_as_astropy():
@@ -361,3 +361,35 @@ def test_grow_stamps_a_source_whose_neighbours_have_larger_discs():
     assert 0 < len(stamped) < n_sources  # some stamped although not alone, not all
     assert {labels[80, 10], labels[80, 14]} <= set(stamped)
     np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.0, 1.0))
+
+
+@pytest.mark.parametrize("far", [-1e10, -1e12, -1e15])
+def test_clipping_keeps_its_digits_beside_a_value_far_below_the_sky(far):
+    # A pixel far below the sky (a negative value divided by a flat near zero) is clipped
+    # in the first round; the kept values' sums must then not be found by subtracting its
+    # square, which would leave none of their digits.
+    rng = np.random.default_rng(31)
+    boxes = rng.normal(3000.0, 30.0, (40, 4096)).astype(np.float32)
+    boxes[:, :3] = far
+    ordered = np.sort(boxes, axis=1)
+    _, low, high = SigmaClip(sigma=3.0, maxiters=5)(boxes, axis=1, return_bounds=True)
+    got_low, got_high, first, last = searchsteps.clip_bounds(ordered, 3.0, 5)
+    np.testing.assert_allclose(got_low, low, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got_high, high, rtol=1e-12, atol=0)
+    assert (last - first > 4000).all()
+    for row in boxes[:5]:
+        expected = sigma_clipped_stats(row, sigma=3.0, maxiters=5)[1]
+        assert searchsteps.clipped_median(row, sigma=3.0, maxiters=5) == expected
+
+
+@pytest.mark.parametrize("key", [289, 290, 325, 400, 425, 450])
+def test_grow_takes_a_large_source_alone_to_its_exact_reach(key):
+    # A source whose reach passes the stamps' (here 17 to 21 pixels, no proportional
+    # part) and alone in its window: its candidates' transform, with the pixels at
+    # exactly the reach's distance kept (dy**2 + dx**2 == key has solutions for each).
+    mask = np.zeros((120, 130), bool)
+    mask[50:54, 60:64] = True
+    mask[0, 0] = True  # far away: a second source, stamped
+    for reach in (np.sqrt(key), np.nextafter(np.sqrt(key), 0)):
+        got = searchsteps.grow(mask, float(reach), 0.0)
+        np.testing.assert_array_equal(got, bench.reference_grow(mask, float(reach), 0.0))
