@@ -1471,7 +1471,8 @@ def check_flats(images, *, mem_limit=350e6, chip=None):
         No frame, different shapes or FILTER values, a frame whose median is not
         positive, an unreadable file (the message names it), or a ``mem_limit`` too small.
     TypeError
-        Inputs that are neither paths nor CCDData, or a ``mem_limit`` not a number.
+        Inputs that are neither paths nor CCDData, a ``mem_limit`` not a number, or a
+        ``chip`` neither a name nor an index (``chip=2.0``).
     OSError
         If a file cannot be opened.
 

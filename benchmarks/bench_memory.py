@@ -66,6 +66,7 @@ def main():
         sys.path.insert(0, str(ROOT))
     from astropy.io import fits
 
+    from benchmarks import memory_settings
     from example_data.synthetic import make_flats
 
     with tempfile.TemporaryDirectory() as folder:
@@ -76,7 +77,8 @@ def main():
         least = smallest_limit(paths)
         limits = sorted({*(least * f for f in FACTORS), 5e8, 1e9})
         print(f"{N_FRAMES} frames of {SHAPE[0]} x {SHAPE[1]}, float32; smallest mem_limit")
-        print(f"accepted {least / 1e6:.1f} MB; peak above imports, fresh process each:\n")
+        print(f"accepted {least / 1e6:.1f} MB; peak above imports, fresh process each")
+        print(f"memory settings: {memory_settings()}\n")
         print("| mem_limit (MB) | peak (MB) | peak / mem_limit |")
         print("|---:|---:|---:|")
         worst = 0.0
