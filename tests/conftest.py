@@ -218,14 +218,15 @@ def _write_shared_examples(root: Path, notebooks: bool) -> None:
     if notebooks:  # the notebooks' folders: frames linked from the shared ones
         for example, source in ((1, "example1"), (2, "example2"), (3, "dithered")):
             target = ed.default_folder(example)
-            new = not target.exists()
+            new = not target.exists() or not any(target.iterdir())  # make workspace: empty
             target.mkdir(parents=True, exist_ok=True)
             for name in ed.example_files(example):
                 if not (target / name).exists():
                     link_or_copy(root / source / name, target / name)
-            # A folder made here holds only links to frames just written and checked (and
-            # each notebook checks its frames again); one that existed may hold a reader's
-            # frames of an older simulation or a killed run's temporaries: checked here.
+            # A folder made here (or found empty, as `make workspace` leaves it) holds only
+            # links to frames just written and checked (and each notebook checks its frames
+            # again); one that held files may hold a reader's frames of an older simulation
+            # or a killed run's temporaries: checked here.
             if not new:
                 ed.ensure_example_data(example)
 
