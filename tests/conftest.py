@@ -206,11 +206,12 @@ def _xdist_controller(config) -> bool:
 def _write_shared_examples(root: Path, notebooks: bool) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    # Example 2 (the largest) first, beside Examples 1 and 3; the tracked variant of
+    # Example 3, read by one test file only, is written by the worker that runs it (`night`).
     jobs = [
-        lambda: ed.ensure_example_data(1, root / "example1"),
         lambda: ed.ensure_example_data(2, root / "example2"),
+        lambda: ed.ensure_example_data(1, root / "example1"),
         lambda: ed.ensure_example3(root / "dithered"),
-        lambda: ed.make_example3(root / "tracked", tracked=True),
     ]
     with ThreadPoolExecutor(2) as pool:
         for job in [pool.submit(job) for job in jobs]:
@@ -383,17 +384,32 @@ def run_cli(*args: str, process: bool = False) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(command, status, out.getvalue(), err.getvalue())
 
 
+class _Night(dict):
+    """Example 3's folders by kind, each written on first use: ``"dithered"`` (under
+    pytest-xdist the controller's shared copy) and ``"tracked"`` (in this process's own
+    temporary folder, so two workers never write the same folder)."""
+
+    def __init__(self, tmp_path_factory, shared: Path | None) -> None:
+        super().__init__()
+        self.factory = tmp_path_factory
+        if shared is not None:
+            self["dithered"] = shared / "dithered"
+
+    def __missing__(self, kind: str) -> Path:
+        if kind not in ("dithered", "tracked"):
+            raise KeyError(kind)
+        folder = self.factory.mktemp(f"example3-{kind}")
+        if kind == "tracked":
+            self[kind] = ed.make_example3(folder, tracked=True)
+        else:
+            self[kind] = ed.ensure_example3(folder)
+        return self[kind]
+
+
 @pytest.fixture(scope="session")
-def night(tmp_path_factory, request) -> dict[str, Path]:
+def night(tmp_path_factory, request) -> _Night:
     """Example 3 written once per session: the dithered frames and the tracked variant."""
-    shared = _shared_examples(request)
-    if shared is not None:
-        return {"dithered": shared / "dithered", "tracked": shared / "tracked"}
-    root = tmp_path_factory.mktemp("example3")
-    return {
-        "dithered": ed.ensure_example3(root / "dithered"),
-        "tracked": ed.make_example3(root / "tracked", tracked=True),
-    }
+    return _Night(tmp_path_factory, _shared_examples(request))
 
 
 @pytest.fixture(scope="session")
