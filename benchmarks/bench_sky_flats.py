@@ -111,6 +111,14 @@ def reference_mad_std(values):
     return mad_std(values)
 
 
+def reference_detect(image, threshold, n_pixels, mask=None):
+    """Return photutils' `detect_sources` segmentation image (None: no source)."""
+    from photutils.segmentation import detect_sources
+
+    segments = detect_sources(image, threshold, n_pixels, mask=mask)
+    return None if segments is None else segments.data
+
+
 def reference_box_statistics():
     """Return astropy's and photutils' own (sigma_clip, bkg_estimator) of the sky's boxes."""
     from astropy.stats import SigmaClip
@@ -126,6 +134,7 @@ REFERENCE = {
     "_grow": reference_grow,
     "clipped_median": reference_clipped_median,
     "mad_std": reference_mad_std,
+    "_detect": reference_detect,
 }
 
 
