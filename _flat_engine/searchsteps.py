@@ -112,7 +112,9 @@ def grow(mask, grow, factor):
     within the (larger) disc of its nearest source, which lies in the window.  Small
     sources so are grown all at once (`_stamp`).  When the windows of the others
     would cover more than the frame (a crowded frame), one transform of the whole frame
-    is cheaper (`_grow_whole`).  Sources of reach below one pixel add no pixel.
+    is cheaper (`_grow_whole`); it is decided before the loop over the small sources
+    with neighbours (`_no_smaller_disc_near`) when their windows' sizes alone settle it.
+    Sources of reach below one pixel add no pixel.
     """
     from scipy import ndimage
 
@@ -134,13 +136,18 @@ def grow(mask, grow, factor):
     alone = inside == area[1:]
     small = (margin > 0) & (margin <= _STAMP_MARGIN)
     stamped = alone & small
-    disc = _disc_key(reach)
-    disc[0] = np.iinfo(disc.dtype).max  # no source
-    for index in np.flatnonzero(small & ~alone):  # stamped if no smaller disc is near
-        window = labels[y0[index] : y1[index], x0[index] : x1[index]]
-        stamped[index] = disc[window].min() >= disc[index + 1]
+    windows = (y1 - y0) * (x1 - x0)
+    # decided before the loop below (a crowded frame has tens of thousands of sources):
+    # windows that would cover more than the frame even if every small source were
+    # stamped, or more than twice the frame if none that has a neighbour were
+    if np.sum(windows[margin > _STAMP_MARGIN]) > ny * nx:
+        return _grow_whole(labels, reach)
+    if np.sum(windows[~stamped & (margin > 0)]) > 2 * ny * nx:
+        return _grow_whole(labels, reach)
+    crowded = np.flatnonzero(small & ~alone)
+    stamped[crowded] = _no_smaller_disc_near(labels, reach, crowded, (y0, y1, x0, x1))
     windowed = np.flatnonzero(~stamped & (margin > 0))
-    if np.sum((y1 - y0)[windowed] * (x1 - x0)[windowed]) > ny * nx:
+    if np.sum(windows[windowed]) > ny * nx:
         return _grow_whole(labels, reach)
     grown = _stamp(mask, labels, np.flatnonzero(stamped) + 1, reach)
     for index in windowed:
@@ -163,6 +170,18 @@ def grow(mask, grow, factor):
     return grown
 
 
+def _no_smaller_disc_near(labels, reach, indices, windows):
+    """Return, for each source of ``indices`` (label - 1), if no smaller disc is in its window."""
+    y0, y1, x0, x1 = windows
+    disc = _disc_key(reach)
+    disc[0] = np.iinfo(disc.dtype).max  # no source
+    stamped = np.zeros(indices.size, bool)
+    for i, index in enumerate(indices):
+        window = labels[y0[index] : y1[index], x0[index] : x1[index]]
+        stamped[i] = disc[window].min() >= disc[index + 1]
+    return stamped
+
+
 def _summed_area(mask):
     """Return the (ny + 1, nx + 1) table of the pixels of ``mask`` above and left."""
     ny, nx = mask.shape
@@ -174,6 +193,7 @@ def _summed_area(mask):
 
 
 _STAMP_MARGIN = 16  # pixels: sources alone of reach below this are grown by stamping discs
+_STAMP_CHUNK = 1 << 20  # pixel indices (int64) stamped at a time
 
 
 def _stamp(mask, labels, stamped, reach):
@@ -203,7 +223,9 @@ def _stamp(mask, labels, stamped, reach):
         out = padded.ravel()
         for start, stop in zip(starts, np.r_[starts[1:], key.size], strict=True):
             offsets = _disc(int(key[start]), width)
-            out[(flat[start:stop, np.newaxis] + offsets).ravel()] = True
+            step = max(1, _STAMP_CHUNK // offsets.size)  # edge pixels at a time: bounded
+            for first in range(start, stop, step):
+                out[(flat[first : min(first + step, stop), np.newaxis] + offsets).ravel()] = True
     return padded[pad:-pad, pad:-pad].copy()
 
 
@@ -227,13 +249,27 @@ def _disc(key, width):
 
 
 def _grow_whole(labels, reach):
-    """Return the growth from one distance transform of the whole frame (crowded frames)."""
+    """Return the growth from one distance transform of the whole frame (crowded frames).
+
+    Each pixel's nearest source pixel from the transform (its indices only), the squared
+    distance to it in integers, compared with the disc of that source's reach
+    (`_disc_key`): ``d**2 <= K`` exactly when ``sqrt(d**2) <= reach``.
+    """
     from scipy import ndimage
 
-    distance, nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-    source = labels[nearest[0], nearest[1]]
-    del nearest
-    return distance <= reach[source]
+    ny, nx = labels.shape
+    rows, cols = ndimage.distance_transform_edt(
+        labels == 0, return_distances=False, return_indices=True
+    )
+    if labels.size > np.iinfo(rows.dtype).max:  # flat indices need more than 32 bits
+        rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    source = labels.ravel()[(rows * nx + cols).ravel()].reshape(labels.shape)
+    rows -= np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
+    cols -= np.arange(nx, dtype=cols.dtype)
+    np.square(rows, out=rows)
+    rows += np.square(cols, out=cols)
+    del cols
+    return rows <= _disc_key(reach)[source]
 
 
 def clipped_median(values, sigma=3.0, maxiters=5):

@@ -425,3 +425,43 @@ def test_detect_finds_nothing_as_photutils_does():
         searchsteps.detect(image, 1.0, 2, mask=np.ones(image.shape, bool))
     with pytest.raises(ValueError, match="every pixel"):
         bench.reference_detect(image, 1.0, 2, mask=np.ones(image.shape, bool))
+
+
+def test_grow_decides_a_crowded_frame_before_looking_at_each_source():
+    # Thousands of small sources touching each other's windows: the whole-frame transform
+    # is chosen from the windows' sizes alone, before the loop over each source's window.
+    rng = np.random.default_rng(63)
+    mask = _scattered_sources(rng, (400, 400), 6000, sizes=(0, 0, 1))
+    calls = []
+    whole = searchsteps._grow_whole
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_no_smaller_disc_near", _no_transform)
+        patch.setattr(searchsteps, "_grow_whole", lambda *a: calls.append(1) or whole(*a))
+        got = searchsteps.grow(mask, 3.0, 0.5)
+    assert calls == [1]
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 3.0, 0.5))
+
+
+@pytest.mark.parametrize("key", [1, 2, 3, 8, 13, 50, 289])
+def test_grow_of_the_whole_frame_takes_each_source_to_its_exact_reach(key):
+    # The whole-frame path compares integer squared distances with each reach's disc:
+    # reaches at the root of an integer and just below it, as the transform's distances.
+    rng = np.random.default_rng(key)
+    mask = _scattered_sources(rng, (120, 130), 40, sizes=(0, 1, 3))
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    for reach in (np.sqrt(key), np.nextafter(np.sqrt(key), 0)):
+        reaches = np.full(labels.max() + 1, reach)
+        got = searchsteps._grow_whole(labels, reaches)
+        np.testing.assert_array_equal(got, bench.reference_grow(mask, float(reach), 0.0))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_grow_stamps_the_same_discs_in_chunks(chunk):
+    # The stamps' indices made a chunk of edge pixels at a time (a bounded temporary on
+    # frames with many sources of one disc): the same masks whatever the chunk.
+    rng = np.random.default_rng(chunk)
+    mask = _scattered_sources(rng, (300, 320), 120, sizes=(0, 1, 2))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_STAMP_CHUNK", chunk)
+        got = searchsteps.grow(mask, 2.5, 0.5)
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.5, 0.5))
