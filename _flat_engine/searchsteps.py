@@ -50,15 +50,34 @@ def background_image(mesh, box, shape):
     low, high = mesh.min(), mesh.max()
     if low == high:  # photutils returns the constant as it is
         return np.full(shape, low, dtype=mesh.dtype)
-    rows = _spline_weights(mesh.shape[0], box)[: shape[0]] @ mesh.astype(np.float64)
+    weights = _spline_weights(mesh.shape[0], box)[: shape[0]]
+    rows = _matmul(weights, mesh.astype(np.float64), np.empty((shape[0], mesh.shape[1])))
     columns = _spline_weights(mesh.shape[1], box)[: shape[1]].T
     image = np.empty(shape, dtype=mesh.dtype)
+    products = np.empty((min(_ROWS, shape[0]), shape[1]))
     for start in range(0, shape[0], _ROWS):  # float64 products of _ROWS rows at a time
-        image[start : start + _ROWS] = rows[start : start + _ROWS] @ columns
+        part = rows[start : start + _ROWS]
+        image[start : start + _ROWS] = _matmul(part, columns, products[: part.shape[0]])
     return np.clip(image, low, high, out=image)
 
 
 _ROWS = 256  # rows of the background image made at a time (2 MB of float64 per 1000 columns)
+
+
+def _matmul(a, b, out):
+    """Return ``a @ b`` in ``out``, in products small enough for one BLAS thread.
+
+    OpenBLAS shares a product of more than `_ONE_THREAD` multiply-adds among threads
+    that keep spinning after it, taking the cores from the search's worker threads
+    (twice the CPU time on small frames); the rows of smaller products are the same.
+    """
+    step = max(1, _ONE_THREAD // max(1, a.shape[1] * b.shape[1]))
+    for start in range(0, a.shape[0], step):
+        np.matmul(a[start : start + step], b, out=out[start : start + step])
+    return out
+
+
+_ONE_THREAD = 1 << 18  # OpenBLAS: SMP_THRESHOLD_MIN (65536) x GEMM_MULTITHREAD_THRESHOLD (4)
 
 
 def median_filtered(mesh):

@@ -465,3 +465,23 @@ def test_grow_stamps_the_same_discs_in_chunks(chunk):
         patch.setattr(searchsteps, "_STAMP_CHUNK", chunk)
         got = searchsteps.grow(mask, 2.5, 0.5)
     np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.5, 0.5))
+
+
+@pytest.mark.parametrize(
+    ("m", "k", "n"), [(2048, 32, 2048), (600, 10, 600), (5, 3, 7), (3, 600, 600)]
+)
+def test_matmul_is_numpys_in_products_one_blas_thread_makes(monkeypatch, m, k, n):
+    # The background's products cut into rows of at most _ONE_THREAD multiply-adds (one
+    # row when a row alone is more), which OpenBLAS does on the calling thread.
+    rng = np.random.default_rng(m + k + n)
+    a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
+    expected = a @ b
+    sizes, matmul = [], np.matmul
+    monkeypatch.setattr(
+        np, "matmul", lambda x, y, out: sizes.append(x.shape) or matmul(x, y, out=out)
+    )
+    got = searchsteps._matmul(a, b, np.full((m, n), np.nan))
+    monkeypatch.undo()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert sum(rows for rows, _ in sizes) == m
+    assert all(rows * k * n <= searchsteps._ONE_THREAD or rows == 1 for rows, _ in sizes)
