@@ -20,6 +20,9 @@ cheaper form giving the same answer:
   in float64.  The same level unless a pixel lies within a rounding error of float32 of
   a clipping bound (astropy's standard deviation is summed in float32);
 - `mad_std`: astropy's, from two sorts instead of two partitions with their copies;
+- `smoothed`: `scipy.ndimage.gaussian_filter`, its pass down the columns done on rows
+  of the image at a time (scipy's runs down each column, striding through memory): the
+  same arithmetic in the same order, the same values;
 - `detect`: photutils' `detect_sources` (8-connected), its segments of fewer than
   ``n_pixels`` removed by one count of every label's pixels instead of a loop over the
   segments: the same segmentation image.
@@ -352,6 +355,44 @@ def _departures(values, offset, chunk=1 << 18):
         part = np.subtract(values[start : start + chunk], offset, dtype=np.float64)
         sums += (part.sum(), np.square(part, out=part).sum())  # not BLAS: its threads contend
     return sums
+
+
+def smoothed(image, sigma, truncate=3.0):
+    """Return `scipy.ndimage.gaussian_filter(image, sigma, truncate=truncate)` (2-D, float).
+
+    scipy filters down the columns, then along the rows, each in float64 rounded to the
+    image's dtype, with mode 'reflect': at each pixel the centre's weighted value plus,
+    from the farthest pair inwards, the sum of each pair of pixels at the same distance
+    times their weight.  Down the columns that is done here on `_SMOOTH_ROWS` rows at a time
+    (the image padded as numpy's 'symmetric', scipy's 'reflect'); along the rows by
+    scipy.  The weights are scipy's, read off its filter of a unit impulse.
+    """
+    from scipy import ndimage
+
+    half = int(truncate * float(sigma) + 0.5)
+    impulse = np.zeros(2 * half + 1)
+    impulse[half] = 1.0
+    weights = ndimage.gaussian_filter1d(impulse, sigma, truncate=truncate, mode="constant")
+    padded = np.pad(image, ((half, half), (0, 0)), mode="symmetric")
+    out = np.empty(image.shape, image.dtype)
+    total = np.empty((_SMOOTH_ROWS, image.shape[1]))
+    pair = np.empty_like(total)
+    for start in range(0, image.shape[0], _SMOOTH_ROWS):
+        stop = min(start + _SMOOTH_ROWS, image.shape[0])
+        t, p = total[: stop - start], pair[: stop - start]
+        np.multiply(padded[start + half : stop + half], weights[half], out=t, dtype=np.float64)
+        for j in range(half, 0, -1):
+            below, above = (
+                padded[start + half - j : stop + half - j],
+                padded[start + half + j : stop + half + j],
+            )
+            np.add(below, above, out=p, dtype=np.float64)
+            t += np.multiply(p, weights[half - j], out=p)
+        out[start:stop] = t
+    return ndimage.gaussian_filter1d(out, sigma, axis=1, truncate=truncate, output=out)
+
+
+_SMOOTH_ROWS = 64  # rows smoothed at a time: two float64 buffers of 0.5 MB per 1000 columns
 
 
 def detect(image, threshold, n_pixels, mask=None):

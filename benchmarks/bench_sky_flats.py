@@ -119,6 +119,13 @@ def reference_detect(image, threshold, n_pixels, mask=None):
     return None if segments is None else segments.data
 
 
+def reference_smoothed(image, sigma, truncate=3.0):
+    """Return scipy's `gaussian_filter` of ``image``."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(image, sigma, truncate=truncate)
+
+
 def reference_box_statistics():
     """Return astropy's and photutils' own (sigma_clip, bkg_estimator) of the sky's boxes."""
     from astropy.stats import SigmaClip
@@ -135,6 +142,7 @@ REFERENCE = {
     "clipped_median": reference_clipped_median,
     "mad_std": reference_mad_std,
     "_detect": reference_detect,
+    "smoothed": reference_smoothed,
 }
 
 
