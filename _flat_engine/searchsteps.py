@@ -22,10 +22,7 @@ cheaper form giving the same answer:
 - `mad_std`: astropy's, from two sorts instead of two partitions with their copies;
 - `smoothed`: `scipy.ndimage.gaussian_filter`, its pass down the columns done on rows
   of the image at a time (scipy's runs down each column, striding through memory): the
-  same arithmetic in the same order, the same values;
-- `detect`: photutils' `detect_sources` (8-connected), its segments of fewer than
-  ``n_pixels`` removed by one count of every label's pixels instead of a loop over the
-  segments: the same segmentation image.
+  same arithmetic in the same order, the same values.
 
 The slow forms they replace are kept runnable in ``benchmarks/bench_sky_flats.py``
 (`reference_search`), which times both on Example 3; the tests compare them.
@@ -393,39 +390,6 @@ def smoothed(image, sigma, truncate=3.0):
 
 
 _SMOOTH_ROWS = 64  # rows smoothed at a time: two float64 buffers of 0.5 MB per 1000 columns
-
-
-def detect(image, threshold, n_pixels, mask=None):
-    """Return the segments of ``image`` above ``threshold``, as photutils' `detect_sources`.
-
-    Every group of at least ``n_pixels`` 8-connected pixels above ``threshold`` (not
-    ``mask``, NaN never above) is a segment, numbered from 1 in the order
-    `scipy.ndimage.label` finds them: `detect_sources(image, threshold, n_pixels,
-    mask=mask).data`.  Returns None when there is none (photutils warns and returns
-    None).  Raises ValueError, as photutils does, when ``mask`` covers every pixel.
-    """
-    from scipy import ndimage
-
-    if mask is not None and mask.all():
-        raise ValueError("mask must not be True for every pixel: no pixel to search")
-    with np.errstate(invalid="ignore"):
-        above = image > threshold
-    if mask is not None:
-        above &= ~mask
-    labels, count = ndimage.label(above, structure=np.ones((3, 3), bool))
-    del above
-    if count == 0:
-        return None
-    keep = np.bincount(labels.ravel(), minlength=count + 1) >= n_pixels
-    keep[0] = False
-    kept = int(np.count_nonzero(keep))
-    if kept == 0:
-        return None
-    if kept < count:  # numbered again from 1, in the same order
-        renumber = np.zeros(count + 1, labels.dtype)
-        renumber[keep] = np.arange(1, kept + 1, dtype=labels.dtype)
-        labels = renumber[labels]
-    return labels
 
 
 def _middle(ordered):

@@ -31,7 +31,6 @@ from .searchsteps import (
     median_filtered,
     smoothed,
 )
-from .searchsteps import detect as _detect
 from .searchsteps import grow as _grow
 
 
@@ -138,8 +137,8 @@ def find_sources(image, detection, saturated=None):
     threshold = detection.nsigma * noise_factor * noise
     segments = _detect(detected, threshold, detection.n_pixels, invalid)
     del detected
-    mask = np.zeros(image.shape, bool) if segments is None else segments > 0
-    fwhm = math.nan if segments is None else measure_fwhm(residual, segments, noise, saturated)
+    mask = np.zeros(image.shape, bool) if segments is None else segments.data > 0
+    fwhm = math.nan if segments is None else measure_fwhm(residual, segments.data, noise, saturated)
     del residual
     if saturated is not None:
         mask |= saturated
@@ -253,7 +252,7 @@ def _outskirts(image, mask, block, nsigma):
     segments = _detect(smoothed, threshold, 4, empty)
     if segments is None:
         return np.zeros(image.shape, bool)
-    found = np.repeat(np.repeat(segments > 0, block, axis=0), block, axis=1)
+    found = np.repeat(np.repeat(segments.data > 0, block, axis=0), block, axis=1)
     return found[:ny, :nx]
 
 
@@ -293,6 +292,14 @@ def quiet_detection():
         for message in _ALL_NAN_WARNINGS:
             warnings.filterwarnings("ignore", message, RuntimeWarning)
         yield
+
+
+def _detect(image, threshold, n_pixels, mask):
+    """Return `photutils.segmentation.detect_sources`' segments (None: nothing found)."""
+    from photutils.segmentation import detect_sources
+
+    # n_pixels by position: photutils 3 calls it n_pixels, earlier versions npixels
+    return detect_sources(image, threshold, n_pixels, mask=mask)
 
 
 def _noise_ratio(smoothed, original):

@@ -111,14 +111,6 @@ def reference_mad_std(values):
     return mad_std(values)
 
 
-def reference_detect(image, threshold, n_pixels, mask=None):
-    """Return photutils' `detect_sources` segmentation image (None: no source)."""
-    from photutils.segmentation import detect_sources
-
-    segments = detect_sources(image, threshold, n_pixels, mask=mask)
-    return None if segments is None else segments.data
-
-
 def reference_smoothed(image, sigma, truncate=3.0):
     """Return scipy's `gaussian_filter` of ``image``."""
     from scipy import ndimage
@@ -141,7 +133,6 @@ REFERENCE = {
     "_grow": reference_grow,
     "clipped_median": reference_clipped_median,
     "mad_std": reference_mad_std,
-    "_detect": reference_detect,
     "smoothed": reference_smoothed,
 }
 

@@ -395,38 +395,6 @@ def test_grow_takes_a_large_source_alone_to_its_exact_reach(key):
         np.testing.assert_array_equal(got, bench.reference_grow(mask, float(reach), 0.0))
 
 
-@pytest.mark.parametrize("n_pixels", [1, 5, 40])
-def test_detect_is_photutils_detect_sources(n_pixels):
-    # Noise blobs of every size (most below n_pixels), NaN and masked pixels, a mask of
-    # its own: the same segmentation image as photutils', numbered in the same order.
-    rng = np.random.default_rng(n_pixels)
-    image = ndimage.gaussian_filter(rng.normal(0, 1, (310, 257)), 1.0).astype(np.float32)
-    image[40:60, 70:75] = np.nan
-    mask = np.zeros(image.shape, bool)
-    mask[200:230, :100] = True
-    threshold = 0.2
-    for masked in (None, mask):
-        with sky.quiet_detection():
-            expected = bench.reference_detect(image, threshold, n_pixels, mask=masked)
-        got = searchsteps.detect(image, threshold, n_pixels, mask=masked)
-        assert got.dtype == expected.dtype
-        assert 10 < expected.max() < np.count_nonzero(expected)  # some small groups removed
-        np.testing.assert_array_equal(got, expected)
-
-
-def test_detect_finds_nothing_as_photutils_does():
-    image = np.zeros((40, 50), np.float32)
-    image[3, 4] = 5.0  # one pixel above: below n_pixels
-    with sky.quiet_detection():
-        for threshold in (1.0, 10.0):  # a group too small, no pixel above
-            assert bench.reference_detect(image, threshold, 2) is None
-            assert searchsteps.detect(image, threshold, 2) is None
-    with pytest.raises(ValueError, match="every pixel"):
-        searchsteps.detect(image, 1.0, 2, mask=np.ones(image.shape, bool))
-    with pytest.raises(ValueError, match="every pixel"):
-        bench.reference_detect(image, 1.0, 2, mask=np.ones(image.shape, bool))
-
-
 def test_grow_decides_a_crowded_frame_before_looking_at_each_source():
     # Thousands of small sources touching each other's windows: the whole-frame transform
     # is chosen from the windows' sizes alone, before the loop over each source's window.
