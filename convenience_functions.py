@@ -737,8 +737,9 @@ def read_frame(path, *, unit=None, chip=None):
     Raises
     ------
     ValueError
-        If the file is not a FITS image, BUNIT is not a unit astropy knows, or the file
-        holds several chips and ``chip`` names none of them (or is not given).
+        If ``unit`` or the file's BUNIT is not a unit astropy knows, the file is not a
+        FITS image, or the file holds several chips and ``chip`` names none of them (or
+        is not given).
     TypeError
         If ``chip`` is neither a name (str) nor an index (int): ``chip=2.0`` is refused,
         not truncated.
@@ -760,7 +761,10 @@ def read_frame(path, *, unit=None, chip=None):
     Unit("adu")
     >>> import shutil; shutil.rmtree(path.parent)
     """
-    data, header = _files.read_image(Path(path).expanduser(), _frames.parse_chip(chip))
+    with _options.named("read_frame"):  # the options, before the file is opened
+        chip = _frames.parse_chip(chip)
+        unit = None if unit is None else u.Unit(unit)
+    data, header = _files.read_image(Path(path).expanduser(), chip)
     if unit is None:
         unit = _files.unit_from_header(header, str(path))
     frame = CCDData(data, unit=unit, meta=header)

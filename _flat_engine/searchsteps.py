@@ -19,7 +19,10 @@ cheaper form giving the same answer:
   of the sorted values, whose median is read off and whose standard deviation is summed
   in float64.  The same level unless a pixel lies within a rounding error of float32 of
   a clipping bound (astropy's standard deviation is summed in float32);
-- `mad_std`: astropy's, from two sorts instead of two partitions with their copies.
+- `mad_std`: astropy's, from two sorts instead of two partitions with their copies;
+- `smoothed`: `scipy.ndimage.gaussian_filter`, its pass down the columns done on rows
+  of the image at a time (scipy's runs down each column, striding through memory): the
+  same arithmetic in the same order, the same values.
 
 The slow forms they replace are kept runnable in ``benchmarks/bench_sky_flats.py``
 (`reference_search`), which times both on Example 3; the tests compare them.
@@ -47,15 +50,34 @@ def background_image(mesh, box, shape):
     low, high = mesh.min(), mesh.max()
     if low == high:  # photutils returns the constant as it is
         return np.full(shape, low, dtype=mesh.dtype)
-    rows = _spline_weights(mesh.shape[0], box)[: shape[0]] @ mesh.astype(np.float64)
+    weights = _spline_weights(mesh.shape[0], box)[: shape[0]]
+    rows = _matmul(weights, mesh.astype(np.float64), np.empty((shape[0], mesh.shape[1])))
     columns = _spline_weights(mesh.shape[1], box)[: shape[1]].T
     image = np.empty(shape, dtype=mesh.dtype)
+    products = np.empty((min(_ROWS, shape[0]), shape[1]))
     for start in range(0, shape[0], _ROWS):  # float64 products of _ROWS rows at a time
-        image[start : start + _ROWS] = rows[start : start + _ROWS] @ columns
+        part = rows[start : start + _ROWS]
+        image[start : start + _ROWS] = _matmul(part, columns, products[: part.shape[0]])
     return np.clip(image, low, high, out=image)
 
 
 _ROWS = 256  # rows of the background image made at a time (2 MB of float64 per 1000 columns)
+
+
+def _matmul(a, b, out):
+    """Return ``a @ b`` in ``out``, in products small enough for one BLAS thread.
+
+    OpenBLAS shares a product of more than `_ONE_THREAD` multiply-adds among threads
+    that keep spinning after it, taking the cores from the search's worker threads
+    (twice the CPU time on small frames); the rows of smaller products are the same.
+    """
+    step = max(1, _ONE_THREAD // max(1, a.shape[1] * b.shape[1]))
+    for start in range(0, a.shape[0], step):
+        np.matmul(a[start : start + step], b, out=out[start : start + step])
+    return out
+
+
+_ONE_THREAD = 1 << 18  # OpenBLAS: SMP_THRESHOLD_MIN (65536) x GEMM_MULTITHREAD_THRESHOLD (4)
 
 
 def median_filtered(mesh):
@@ -109,7 +131,9 @@ def grow(mask, grow, factor):
     within the (larger) disc of its nearest source, which lies in the window.  Small
     sources so are grown all at once (`_stamp`).  When the windows of the others
     would cover more than the frame (a crowded frame), one transform of the whole frame
-    is cheaper (`_grow_whole`).  Sources of reach below one pixel add no pixel.
+    is cheaper (`_grow_whole`); it is decided before the loop over the small sources
+    with neighbours (`_no_smaller_disc_near`) when their windows' sizes alone settle it.
+    Sources of reach below one pixel add no pixel.
     """
     from scipy import ndimage
 
@@ -131,13 +155,18 @@ def grow(mask, grow, factor):
     alone = inside == area[1:]
     small = (margin > 0) & (margin <= _STAMP_MARGIN)
     stamped = alone & small
-    disc = _disc_key(reach)
-    disc[0] = np.iinfo(disc.dtype).max  # no source
-    for index in np.flatnonzero(small & ~alone):  # stamped if no smaller disc is near
-        window = labels[y0[index] : y1[index], x0[index] : x1[index]]
-        stamped[index] = disc[window].min() >= disc[index + 1]
+    windows = (y1 - y0) * (x1 - x0)
+    # decided before the loop below (a crowded frame has tens of thousands of sources):
+    # windows that would cover more than the frame even if every small source were
+    # stamped, or more than twice the frame if none that has a neighbour were
+    if np.sum(windows[margin > _STAMP_MARGIN]) > ny * nx:
+        return _grow_whole(labels, reach)
+    if np.sum(windows[~stamped & (margin > 0)]) > 2 * ny * nx:
+        return _grow_whole(labels, reach)
+    crowded = np.flatnonzero(small & ~alone)
+    stamped[crowded] = _no_smaller_disc_near(labels, reach, crowded, (y0, y1, x0, x1))
     windowed = np.flatnonzero(~stamped & (margin > 0))
-    if np.sum((y1 - y0)[windowed] * (x1 - x0)[windowed]) > ny * nx:
+    if np.sum(windows[windowed]) > ny * nx:
         return _grow_whole(labels, reach)
     grown = _stamp(mask, labels, np.flatnonzero(stamped) + 1, reach)
     for index in windowed:
@@ -160,6 +189,18 @@ def grow(mask, grow, factor):
     return grown
 
 
+def _no_smaller_disc_near(labels, reach, indices, windows):
+    """Return, for each source of ``indices`` (label - 1), if no smaller disc is in its window."""
+    y0, y1, x0, x1 = windows
+    disc = _disc_key(reach)
+    disc[0] = np.iinfo(disc.dtype).max  # no source
+    stamped = np.zeros(indices.size, bool)
+    for i, index in enumerate(indices):
+        window = labels[y0[index] : y1[index], x0[index] : x1[index]]
+        stamped[i] = disc[window].min() >= disc[index + 1]
+    return stamped
+
+
 def _summed_area(mask):
     """Return the (ny + 1, nx + 1) table of the pixels of ``mask`` above and left."""
     ny, nx = mask.shape
@@ -171,6 +212,7 @@ def _summed_area(mask):
 
 
 _STAMP_MARGIN = 16  # pixels: sources alone of reach below this are grown by stamping discs
+_STAMP_CHUNK = 1 << 20  # pixel indices (int64) stamped at a time
 
 
 def _stamp(mask, labels, stamped, reach):
@@ -200,7 +242,9 @@ def _stamp(mask, labels, stamped, reach):
         out = padded.ravel()
         for start, stop in zip(starts, np.r_[starts[1:], key.size], strict=True):
             offsets = _disc(int(key[start]), width)
-            out[(flat[start:stop, np.newaxis] + offsets).ravel()] = True
+            step = max(1, _STAMP_CHUNK // offsets.size)  # edge pixels at a time: bounded
+            for first in range(start, stop, step):
+                out[(flat[first : min(first + step, stop), np.newaxis] + offsets).ravel()] = True
     return padded[pad:-pad, pad:-pad].copy()
 
 
@@ -224,13 +268,27 @@ def _disc(key, width):
 
 
 def _grow_whole(labels, reach):
-    """Return the growth from one distance transform of the whole frame (crowded frames)."""
+    """Return the growth from one distance transform of the whole frame (crowded frames).
+
+    Each pixel's nearest source pixel from the transform (its indices only), the squared
+    distance to it in integers, compared with the disc of that source's reach
+    (`_disc_key`): ``d**2 <= K`` exactly when ``sqrt(d**2) <= reach``.
+    """
     from scipy import ndimage
 
-    distance, nearest = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-    source = labels[nearest[0], nearest[1]]
-    del nearest
-    return distance <= reach[source]
+    ny, nx = labels.shape
+    rows, cols = ndimage.distance_transform_edt(
+        labels == 0, return_distances=False, return_indices=True
+    )
+    if labels.size > np.iinfo(rows.dtype).max:  # flat indices need more than 32 bits
+        rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    source = labels.ravel()[(rows * nx + cols).ravel()].reshape(labels.shape)
+    rows -= np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
+    cols -= np.arange(nx, dtype=cols.dtype)
+    np.square(rows, out=rows)
+    rows += np.square(cols, out=cols)
+    del cols
+    return rows <= _disc_key(reach)[source]
 
 
 def clipped_median(values, sigma=3.0, maxiters=5):
@@ -294,6 +352,44 @@ def _departures(values, offset, chunk=1 << 18):
         part = np.subtract(values[start : start + chunk], offset, dtype=np.float64)
         sums += (part.sum(), np.square(part, out=part).sum())  # not BLAS: its threads contend
     return sums
+
+
+def smoothed(image, sigma, truncate=3.0):
+    """Return `scipy.ndimage.gaussian_filter(image, sigma, truncate=truncate)` (2-D, float).
+
+    scipy filters down the columns, then along the rows, each in float64 rounded to the
+    image's dtype, with mode 'reflect': at each pixel the centre's weighted value plus,
+    from the farthest pair inwards, the sum of each pair of pixels at the same distance
+    times their weight.  Down the columns that is done here on `_SMOOTH_ROWS` rows at a time
+    (the image padded as numpy's 'symmetric', scipy's 'reflect'); along the rows by
+    scipy.  The weights are scipy's, read off its filter of a unit impulse.
+    """
+    from scipy import ndimage
+
+    half = int(truncate * float(sigma) + 0.5)
+    impulse = np.zeros(2 * half + 1)
+    impulse[half] = 1.0
+    weights = ndimage.gaussian_filter1d(impulse, sigma, truncate=truncate, mode="constant")
+    padded = np.pad(image, ((half, half), (0, 0)), mode="symmetric")
+    out = np.empty(image.shape, image.dtype)
+    total = np.empty((_SMOOTH_ROWS, image.shape[1]))
+    pair = np.empty_like(total)
+    for start in range(0, image.shape[0], _SMOOTH_ROWS):
+        stop = min(start + _SMOOTH_ROWS, image.shape[0])
+        t, p = total[: stop - start], pair[: stop - start]
+        np.multiply(padded[start + half : stop + half], weights[half], out=t, dtype=np.float64)
+        for j in range(half, 0, -1):
+            below, above = (
+                padded[start + half - j : stop + half - j],
+                padded[start + half + j : stop + half + j],
+            )
+            np.add(below, above, out=p, dtype=np.float64)
+            t += np.multiply(p, weights[half - j], out=p)
+        out[start:stop] = t
+    return ndimage.gaussian_filter1d(out, sigma, axis=1, truncate=truncate, output=out)
+
+
+_SMOOTH_ROWS = 64  # rows smoothed at a time: two float64 buffers of 0.5 MB per 1000 columns
 
 
 def _middle(ordered):

@@ -23,7 +23,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .options import as_number, as_whole
-from .searchsteps import background_image, box_statistics, clipped_median, mad_std, median_filtered
+from .searchsteps import (
+    background_image,
+    box_statistics,
+    clipped_median,
+    mad_std,
+    median_filtered,
+    smoothed,
+)
 from .searchsteps import grow as _grow
 
 
@@ -91,7 +98,6 @@ def find_sources(image, detection, saturated=None):
     Returns the mask and the fraction of the pixels found as sources before growing.
     """
     from photutils.background import Background2D
-    from scipy import ndimage
 
     invalid = ~np.isfinite(image)
     box = min(detection.box_size, *image.shape)
@@ -117,7 +123,7 @@ def find_sources(image, detection, saturated=None):
     del sky_map
     noise_factor, detected = 1.0, residual
     if detection.smooth > 0:
-        detected = ndimage.gaussian_filter(residual, detection.smooth, truncate=3.0)
+        detected = smoothed(residual, detection.smooth, truncate=3.0)
         # smoothing lowers the noise: by how much, measured (robustly) on the image itself,
         # on its pixels with data (the zeros put in for NaN would make the MAD 0 on a frame
         # half NaN, and the threshold with it)

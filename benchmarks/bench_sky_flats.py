@@ -111,6 +111,13 @@ def reference_mad_std(values):
     return mad_std(values)
 
 
+def reference_smoothed(image, sigma, truncate=3.0):
+    """Return scipy's `gaussian_filter` of ``image``."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(image, sigma, truncate=truncate)
+
+
 def reference_box_statistics():
     """Return astropy's and photutils' own (sigma_clip, bkg_estimator) of the sky's boxes."""
     from astropy.stats import SigmaClip
@@ -126,6 +133,7 @@ REFERENCE = {
     "_grow": reference_grow,
     "clipped_median": reference_clipped_median,
     "mad_std": reference_mad_std,
+    "smoothed": reference_smoothed,
 }
 
 

@@ -393,3 +393,77 @@ def test_grow_takes_a_large_source_alone_to_its_exact_reach(key):
     for reach in (np.sqrt(key), np.nextafter(np.sqrt(key), 0)):
         got = searchsteps.grow(mask, float(reach), 0.0)
         np.testing.assert_array_equal(got, bench.reference_grow(mask, float(reach), 0.0))
+
+
+def test_grow_decides_a_crowded_frame_before_looking_at_each_source():
+    # Thousands of small sources touching each other's windows: the whole-frame transform
+    # is chosen from the windows' sizes alone, before the loop over each source's window.
+    rng = np.random.default_rng(63)
+    mask = _scattered_sources(rng, (400, 400), 6000, sizes=(0, 0, 1))
+    calls = []
+    whole = searchsteps._grow_whole
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_no_smaller_disc_near", _no_transform)
+        patch.setattr(searchsteps, "_grow_whole", lambda *a: calls.append(1) or whole(*a))
+        got = searchsteps.grow(mask, 3.0, 0.5)
+    assert calls == [1]
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 3.0, 0.5))
+
+
+@pytest.mark.parametrize("key", [1, 2, 3, 8, 13, 50, 289])
+def test_grow_of_the_whole_frame_takes_each_source_to_its_exact_reach(key):
+    # The whole-frame path compares integer squared distances with each reach's disc:
+    # reaches at the root of an integer and just below it, as the transform's distances.
+    rng = np.random.default_rng(key)
+    mask = _scattered_sources(rng, (120, 130), 40, sizes=(0, 1, 3))
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    for reach in (np.sqrt(key), np.nextafter(np.sqrt(key), 0)):
+        reaches = np.full(labels.max() + 1, reach)
+        got = searchsteps._grow_whole(labels, reaches)
+        np.testing.assert_array_equal(got, bench.reference_grow(mask, float(reach), 0.0))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
+def test_grow_stamps_the_same_discs_in_chunks(chunk):
+    # The stamps' indices made a chunk of edge pixels at a time (a bounded temporary on
+    # frames with many sources of one disc): the same masks whatever the chunk.
+    rng = np.random.default_rng(chunk)
+    mask = _scattered_sources(rng, (300, 320), 120, sizes=(0, 1, 2))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_STAMP_CHUNK", chunk)
+        got = searchsteps.grow(mask, 2.5, 0.5)
+    np.testing.assert_array_equal(got, bench.reference_grow(mask, 2.5, 0.5))
+
+
+@pytest.mark.parametrize(
+    ("m", "k", "n"), [(2048, 32, 2048), (600, 10, 600), (5, 3, 7), (3, 600, 600)]
+)
+def test_matmul_is_numpys_in_products_one_blas_thread_makes(monkeypatch, m, k, n):
+    # The background's products cut into rows of at most _ONE_THREAD multiply-adds (one
+    # row when a row alone is more), which OpenBLAS does on the calling thread.
+    rng = np.random.default_rng(m + k + n)
+    a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
+    expected = a @ b
+    sizes, matmul = [], np.matmul
+    monkeypatch.setattr(
+        np, "matmul", lambda x, y, out: sizes.append(x.shape) or matmul(x, y, out=out)
+    )
+    got = searchsteps._matmul(a, b, np.full((m, n), np.nan))
+    monkeypatch.undo()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert sum(rows for rows, _ in sizes) == m
+    assert all(rows * k * n <= searchsteps._ONE_THREAD or rows == 1 for rows, _ in sizes)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sigma", [0.1, 1.0, 2.5])
+@pytest.mark.parametrize("shape", [(300, 257), (70, 3), (2, 9), (1, 40)])
+def test_smoothed_is_scipys_gaussian_filter(shape, sigma, dtype):
+    # Rows of the image at a time down the columns, fewer rows than the kernel's half
+    # width (reflected more than once), the last chunk short: scipy's values, bit for bit.
+    rng = np.random.default_rng(shape[0] + int(10 * sigma))
+    image = (rng.normal(0, 30.0, shape) + 1e3 * (rng.random(shape) < 0.01)).astype(dtype)
+    got = searchsteps.smoothed(image, sigma, truncate=3.0)
+    assert got.dtype == image.dtype
+    np.testing.assert_array_equal(got, ndimage.gaussian_filter(image, sigma, truncate=3.0))
+    np.testing.assert_array_equal(got, bench.reference_smoothed(image, sigma))

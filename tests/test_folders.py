@@ -331,8 +331,12 @@ def test_a_chip_is_chosen_by_name_or_index(tmp_path):
     for wrong in (True, 1.5, 2.0, np.float32(2), b"ccd2", ["ccd2"]):  # never truncated or guessed
         with pytest.raises(TypeError, match=r"combine_flats: chip must be an EXTNAME \(a str\)"):
             cf.combine_flats(paths, chip=wrong)
-    with pytest.raises(TypeError, match=r"chip must be an EXTNAME \(a str\)"):
+    with pytest.raises(TypeError, match=r"read_frame: chip must be an EXTNAME \(a str\)"):
         cf.read_frame(paths[0], chip=2.0)
+    with pytest.raises(ValueError, match=r"read_frame: chip must be an EXTNAME or an HDU index"):
+        cf.read_frame(paths[0], chip=-1)
+    with pytest.raises(ValueError, match=r"read_frame: .*furlong"):  # before the file is opened
+        cf.read_frame(tmp_path / "no such file.fits", unit="furlong")
     with pytest.raises(TypeError, match="chip are not options"):
         cf.combine_flats_by_filter(tmp_path / "in", imagetyp="flat", chip="CCD1")
 
