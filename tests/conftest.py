@@ -240,11 +240,26 @@ def _write_shared_examples(root: Path, notebooks: bool) -> None:
 # `RAM_TMP_ROOM` is the least free space the tmpfs must have.
 RAM_TMP = Path("/dev/shm")
 RAM_TMP_ROOM = 4 * 2**30
+# A tmpfs's free space is a limit, not memory: the run also needs that much memory available
+# (the tmpfs held up to 0.85 GB at once in a run of the whole suite).
+MEMINFO = Path("/proc/meminfo")
+
+
+def _memory_available() -> int:
+    """Return Linux's estimate of the memory available (bytes), 0 when it cannot be read."""
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _temporary_folder_in_ram(config) -> None:
     """Point `tempfile` (and, through TMPDIR, the workers and kernels started later) at
-    `RAM_TMP`, unless TMPDIR is set or it lacks room; undone by `pytest_unconfigure`."""
+    `RAM_TMP`, unless TMPDIR is set, or it or the memory lacks room; undone by
+    `pytest_unconfigure`."""
     if "TMPDIR" in os.environ or hasattr(config, "workerinput"):  # workers inherit it
         return
     try:
@@ -252,7 +267,7 @@ def _temporary_folder_in_ram(config) -> None:
         usable = os.access(RAM_TMP, os.W_OK | os.X_OK)
     except OSError:
         return
-    if usable and room.f_bavail * room.f_frsize >= RAM_TMP_ROOM:
+    if usable and min(room.f_bavail * room.f_frsize, _memory_available()) >= RAM_TMP_ROOM:
         config.stash[_TEMPDIR] = tempfile.tempdir
         os.environ["TMPDIR"] = str(RAM_TMP)
         tempfile.tempdir = str(RAM_TMP)

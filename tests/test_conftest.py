@@ -28,7 +28,9 @@ def test_temporary_folders_go_to_a_tmpfs_with_room_and_come_back(config, tmp_pat
     assert tempfile.tempdir == "/before"
 
 
-@pytest.mark.parametrize("case", ["TMPDIR set", "no room", "missing", "worker"])
+@pytest.mark.parametrize(
+    "case", ["TMPDIR set", "no room", "little memory", "no meminfo", "missing", "worker"]
+)
 def test_temporary_folders_stay_where_they_are(config, tmp_path, monkeypatch, case):
     monkeypatch.setattr(conftest, "RAM_TMP", tmp_path)
     monkeypatch.setattr(conftest, "RAM_TMP_ROOM", 1)
@@ -37,6 +39,13 @@ def test_temporary_folders_stay_where_they_are(config, tmp_path, monkeypatch, ca
     elif case == "no room":
         room = os.statvfs(tmp_path)
         monkeypatch.setattr(conftest, "RAM_TMP_ROOM", room.f_blocks * room.f_frsize + 1)
+    elif case == "little memory":  # the tmpfs has room, the memory not
+        meminfo = tmp_path / "meminfo"
+        meminfo.write_text("MemTotal:  16000000 kB\nMemAvailable:     100 kB\n")
+        monkeypatch.setattr(conftest, "MEMINFO", meminfo)
+        monkeypatch.setattr(conftest, "RAM_TMP_ROOM", 100 * 1024 + 1)
+    elif case == "no meminfo":
+        monkeypatch.setattr(conftest, "MEMINFO", tmp_path / "no meminfo")
     elif case == "missing":
         monkeypatch.setattr(conftest, "RAM_TMP", tmp_path / "missing")
     else:
