@@ -737,9 +737,10 @@ def read_frame(path, *, unit=None, chip=None):
     Raises
     ------
     ValueError
-        If ``unit`` or the file's BUNIT is not a unit astropy knows, the file is not a
-        FITS image, or the file holds several chips and ``chip`` names none of them (or
-        is not given).
+        If ``unit`` is a string astropy cannot parse as a unit (a Unit object, even an
+        unrecognized or scaled one, is taken as given), the file's BUNIT is not a unit
+        astropy knows, the file is not a FITS image, or the file holds several chips and
+        ``chip`` names none of them (or is not given).
     TypeError
         If ``chip`` is neither a name (str) nor an index (int): ``chip=2.0`` is refused,
         not truncated.

@@ -69,11 +69,18 @@ def _matmul(a, b, out):
 
     OpenBLAS shares a product of more than `_ONE_THREAD` multiply-adds among threads
     that keep spinning after it, taking the cores from the search's worker threads
-    (twice the CPU time on small frames); the rows of smaller products are the same.
+    (twice the CPU time on small frames).  The product is cut into rows and, when one
+    row alone is more (frames wider than 4096 pixels at boxes of 64), into columns too;
+    each value is still the sum over the same ``a.shape[1]`` terms.
     """
-    step = max(1, _ONE_THREAD // max(1, a.shape[1] * b.shape[1]))
-    for start in range(0, a.shape[0], step):
-        np.matmul(a[start : start + step], b, out=out[start : start + step])
+    terms = max(1, a.shape[1])
+    width = max(1, min(b.shape[1], _ONE_THREAD // terms))
+    step = max(1, _ONE_THREAD // (terms * width))
+    for left in range(0, b.shape[1], width):
+        part = b[:, left : left + width]
+        for start in range(0, a.shape[0], step):
+            rows = slice(start, start + step)
+            np.matmul(a[rows], part, out=out[rows, left : left + width])
     return out
 
 
@@ -280,7 +287,8 @@ def _grow_whole(labels, reach):
     rows, cols = ndimage.distance_transform_edt(
         labels == 0, return_distances=False, return_indices=True
     )
-    if labels.size > np.iinfo(rows.dtype).max:  # flat indices need more than 32 bits
+    # flat indices and squared distances must not overflow (32 bits: 46,340 pixels apart)
+    if max(labels.size, (ny - 1) ** 2 + (nx - 1) ** 2) > np.iinfo(rows.dtype).max:
         rows, cols = rows.astype(np.int64), cols.astype(np.int64)
     source = labels.ravel()[(rows * nx + cols).ravel()].reshape(labels.shape)
     rows -= np.arange(ny, dtype=rows.dtype)[:, np.newaxis]
@@ -366,6 +374,8 @@ def smoothed(image, sigma, truncate=3.0):
     """
     from scipy import ndimage
 
+    if float(sigma) <= 1e-15:  # scipy leaves an axis of so small a sigma unfiltered
+        return image.astype(image.dtype, copy=True)
     half = int(truncate * float(sigma) + 0.5)
     impulse = np.zeros(2 * half + 1)
     impulse[half] = 1.0

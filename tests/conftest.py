@@ -232,57 +232,11 @@ def _write_shared_examples(root: Path, notebooks: bool) -> None:
                 ed.ensure_example_data(example)
 
 
-# The tests write and read back about two gigabytes of frames in temporary folders.  On
-# the course machine's ext4 disk (mounted with online discard) the kernel's share of the
-# example-data tests' work was 28 of 60 CPU-seconds, on a tmpfs 13 of 43 (2026-12-06, two
-# test files and the set-up, 3 runs each, interleaved): where Linux offers a tmpfs with room
-# to spare, the run's temporary folder is there.  A TMPDIR set by the user wins;
-# `RAM_TMP_ROOM` is the least free space the tmpfs must have.
-RAM_TMP = Path("/dev/shm")
-RAM_TMP_ROOM = 4 * 2**30
-# A tmpfs's free space is a limit, not memory: the run also needs that much memory available
-# (the tmpfs held up to 0.85 GB at once in a run of the whole suite).
-MEMINFO = Path("/proc/meminfo")
-
-
-def _memory_available() -> int:
-    """Return Linux's estimate of the memory available (bytes), 0 when it cannot be read."""
-    try:
-        for line in MEMINFO.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _temporary_folder_in_ram(config) -> None:
-    """Point `tempfile` (and, through TMPDIR, the workers and kernels started later) at
-    `RAM_TMP`, unless TMPDIR is set, or it or the memory lacks room; undone by
-    `pytest_unconfigure`."""
-    if "TMPDIR" in os.environ or hasattr(config, "workerinput"):  # workers inherit it
-        return
-    try:
-        room = os.statvfs(RAM_TMP)
-        usable = os.access(RAM_TMP, os.W_OK | os.X_OK)
-    except OSError:
-        return
-    if usable and min(room.f_bavail * room.f_frsize, _memory_available()) >= RAM_TMP_ROOM:
-        config.stash[_TEMPDIR] = tempfile.tempdir
-        os.environ["TMPDIR"] = str(RAM_TMP)
-        tempfile.tempdir = str(RAM_TMP)
-
-
 def pytest_configure(config):
-    notebooks = bool(config.getoption("nbval", False))
     if _xdist_controller(config):
-        # With the notebooks, on the disk: their folders are hard links to these frames.
-        if not notebooks:
-            _temporary_folder_in_ram(config)
         root = Path(tempfile.mkdtemp(prefix="pytest-examples-"))
         config.stash[_SHARED] = root
-        _write_shared_examples(root, notebooks=notebooks)
-    _temporary_folder_in_ram(config)
+        _write_shared_examples(root, notebooks=bool(config.getoption("nbval", False)))
 
 
 # The files that take longest, longest first (``--durations``, 2026-12-06, two workers):
@@ -325,13 +279,9 @@ def pytest_unconfigure(config):
     root = config.stash.get(_SHARED, None)
     if root is not None:
         shutil.rmtree(root, ignore_errors=True)
-    if _TEMPDIR in config.stash:
-        del os.environ["TMPDIR"]
-        tempfile.tempdir = config.stash[_TEMPDIR]
 
 
 _SHARED = pytest.StashKey[Path]()
-_TEMPDIR = pytest.StashKey["str | None"]()
 
 
 def _shared_examples(request) -> Path | None:

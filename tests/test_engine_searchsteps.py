@@ -423,6 +423,16 @@ def test_grow_of_the_whole_frame_takes_each_source_to_its_exact_reach(key):
         np.testing.assert_array_equal(got, bench.reference_grow(mask, float(reach), 0.0))
 
 
+def test_grow_of_the_whole_frame_far_from_its_source():
+    # Squared distances beyond 2**31 (46,341 pixels): a source at one end of a long strip
+    # masks only its own disc, not the far end (32-bit squares wrapped to negative values).
+    labels = np.zeros((50_000, 3), np.int32)
+    labels[0, 1] = 1
+    got = searchsteps._grow_whole(labels, np.array([0.0, 10.0]))
+    yy, xx = np.mgrid[: labels.shape[0], : labels.shape[1]]
+    np.testing.assert_array_equal(got, (yy - 0) ** 2 + (xx - 1) ** 2 <= 100)
+
+
 @pytest.mark.parametrize("chunk", [1, 7, 1 << 20])
 def test_grow_stamps_the_same_discs_in_chunks(chunk):
     # The stamps' indices made a chunk of edge pixels at a time (a bounded temporary on
@@ -436,27 +446,29 @@ def test_grow_stamps_the_same_discs_in_chunks(chunk):
 
 
 @pytest.mark.parametrize(
-    ("m", "k", "n"), [(2048, 32, 2048), (600, 10, 600), (5, 3, 7), (3, 600, 600)]
+    ("m", "k", "n"),
+    [(2048, 32, 2048), (600, 10, 600), (5, 3, 7), (3, 600, 600), (4, 128, 8192), (2, 3, 10**6)],
 )
 def test_matmul_is_numpys_in_products_one_blas_thread_makes(monkeypatch, m, k, n):
-    # The background's products cut into rows of at most _ONE_THREAD multiply-adds (one
-    # row when a row alone is more), which OpenBLAS does on the calling thread.
+    # The background's products cut into rows, and columns when one row alone is more, of
+    # at most _ONE_THREAD multiply-adds, which OpenBLAS does on the calling thread.
     rng = np.random.default_rng(m + k + n)
     a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
     expected = a @ b
     sizes, matmul = [], np.matmul
     monkeypatch.setattr(
-        np, "matmul", lambda x, y, out: sizes.append(x.shape) or matmul(x, y, out=out)
+        np, "matmul", lambda x, y, out: sizes.append(x.shape + y.shape) or matmul(x, y, out=out)
     )
     got = searchsteps._matmul(a, b, np.full((m, n), np.nan))
     monkeypatch.undo()
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-    assert sum(rows for rows, _ in sizes) == m
-    assert all(rows * k * n <= searchsteps._ONE_THREAD or rows == 1 for rows, _ in sizes)
+    assert sum(rows * cols for rows, _, _, cols in sizes) == m * n  # each value once
+    assert all(terms == k for _, _, terms, _ in sizes)
+    assert all(rows * k * cols <= searchsteps._ONE_THREAD for rows, _, _, cols in sizes)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("sigma", [0.1, 1.0, 2.5])
+@pytest.mark.parametrize("sigma", [1e-300, 1e-16, 0.1, 1.0, 2.5])
 @pytest.mark.parametrize("shape", [(300, 257), (70, 3), (2, 9), (1, 40)])
 def test_smoothed_is_scipys_gaussian_filter(shape, sigma, dtype):
     # Rows of the image at a time down the columns, fewer rows than the kernel's half
