@@ -410,6 +410,25 @@ def test_grow_decides_a_crowded_frame_before_looking_at_each_source():
     np.testing.assert_array_equal(got, bench.reference_grow(mask, 3.0, 0.5))
 
 
+def test_grow_decides_a_frame_of_large_sources_by_their_windows_alone():
+    # Sources grown by more than the stamps' margin whose windows alone cover the frame,
+    # but not twice (fourteen sources: 1.39 frames): one transform of the whole frame,
+    # decided before the small sources' neighbours are looked at or any is stamped.
+    rng = np.random.default_rng(17)
+    mask = _scattered_sources(rng, (200, 200), 14, sizes=(0, 1))
+    calls = []
+    whole = searchsteps._grow_whole
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchsteps, "_no_smaller_disc_near", _no_transform)
+        patch.setattr(searchsteps, "_stamp", _no_transform)
+        patch.setattr(searchsteps, "_grow_whole", lambda *a: calls.append(1) or whole(*a))
+        got = searchsteps.grow(mask, searchsteps._STAMP_MARGIN + 2.0, 0.0)
+    assert calls == [1]
+    np.testing.assert_array_equal(
+        got, bench.reference_grow(mask, searchsteps._STAMP_MARGIN + 2.0, 0.0)
+    )
+
+
 @pytest.mark.parametrize("key", [1, 2, 3, 8, 13, 50, 289])
 def test_grow_of_the_whole_frame_takes_each_source_to_its_exact_reach(key):
     # The whole-frame path compares integer squared distances with each reach's disc:
