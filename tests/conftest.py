@@ -232,10 +232,59 @@ def _write_shared_examples(root: Path, notebooks: bool) -> None:
                 ed.ensure_example_data(example)
 
 
+# The shared folder is removed when the run ends (`pytest_unconfigure`); a run that is
+# killed leaves it (1.2 GB).  Each run holds a lock on a file in its folder for as long as
+# it lives, and the next run removes the folders whose lock nobody holds.
+SHARED_PREFIX = "pytest-examples-"
+OWNER = ".owner"
+
+
+def _hold(root: Path):
+    """Return an open file of ``root`` locked for this process (None without `fcntl`).
+
+    The lock is taken before the file gets its name `OWNER`, so that no other run can
+    find the name unlocked while this run lives.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows has no fcntl: there a killed run's folder stays
+        return None
+    handle = open(root / f"{OWNER}.new", "wb")  # held open, and locked, for the whole run
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    os.rename(root / f"{OWNER}.new", root / OWNER)
+    return handle
+
+
+def _remove_abandoned(parent: Path) -> list[Path]:
+    """Remove the shared folders in ``parent`` whose run has ended; return them.
+
+    Only folders of this user with an `OWNER` file that no process holds locked: a
+    folder without one (being made, or of an older version of these tests) is left.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return []
+    removed = []
+    for folder in parent.glob(f"{SHARED_PREFIX}*"):
+        try:
+            if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            with open(folder / OWNER, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder)
+        except OSError:  # no OWNER, or a living run holds it (BlockingIOError)
+            continue
+        removed.append(folder)
+    return removed
+
+
 def pytest_configure(config):
     if _xdist_controller(config):
-        root = Path(tempfile.mkdtemp(prefix="pytest-examples-"))
+        _remove_abandoned(Path(tempfile.gettempdir()))
+        root = Path(tempfile.mkdtemp(prefix=SHARED_PREFIX))
         config.stash[_SHARED] = root
+        config.stash[_OWNER] = _hold(root)
         _write_shared_examples(root, notebooks=bool(config.getoption("nbval", False)))
 
 
@@ -279,9 +328,13 @@ def pytest_unconfigure(config):
     root = config.stash.get(_SHARED, None)
     if root is not None:
         shutil.rmtree(root, ignore_errors=True)
+    owner = config.stash.get(_OWNER, None)
+    if owner is not None:
+        owner.close()
 
 
 _SHARED = pytest.StashKey[Path]()
+_OWNER = pytest.StashKey["io.BufferedWriter | None"]()
 
 
 def _shared_examples(request) -> Path | None:
