@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -233,14 +234,16 @@ def _write_shared_examples(root: Path, notebooks: bool) -> None:
 
 
 # The shared folder is removed when the run ends (`pytest_unconfigure`); a run that is
-# killed leaves it (1.2 GB).  Each run holds a lock on a file in its folder for as long as
-# it lives, and the next run removes the folders whose lock nobody holds.
-SHARED_PREFIX = "pytest-examples-"
+# killed leaves it (1.1 GB).  Each run holds a lock on a file in its folder for as long as
+# it lives, and the next run on the same machine removes the folders whose lock nobody
+# holds.  The machine's name is in the folder's: a lock taken on one machine may not be
+# seen from another that shares the temporary folder (NFS mounted without locks).
+SHARED_PREFIX = f"pytest-examples-{socket.gethostname()}-"
 OWNER = ".owner"
 
 
 def _hold(root: Path):
-    """Return an open file of ``root`` locked for this process (None without `fcntl`).
+    """Return an open file of ``root`` locked for this process, or None (no locks here).
 
     The lock is taken before the file gets its name `OWNER`, so that no other run can
     find the name unlocked while this run lives.
@@ -250,13 +253,29 @@ def _hold(root: Path):
     except ImportError:  # Windows has no fcntl: there a killed run's folder stays
         return None
     handle = open(root / f"{OWNER}.new", "wb")  # held open, and locked, for the whole run
-    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError:  # a file system without locks: a killed run's folder stays
+        handle.close()
+        return None
     os.rename(root / f"{OWNER}.new", root / OWNER)
     return handle
 
 
+def _remove(folder: Path) -> None:
+    """Remove ``folder``, its `OWNER` last: a removal cut short is left to the next run."""
+    for entry in folder.iterdir():
+        if entry.name == OWNER:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    shutil.rmtree(folder)
+
+
 def _remove_abandoned(parent: Path) -> list[Path]:
-    """Remove the shared folders in ``parent`` whose run has ended; return them.
+    """Remove this machine's shared folders in ``parent`` whose run has ended; return them.
 
     Only folders of this user with an `OWNER` file that no process holds locked: a
     folder without one (being made, or of an older version of these tests) is left.
@@ -270,10 +289,10 @@ def _remove_abandoned(parent: Path) -> list[Path]:
         try:
             if folder.is_symlink() or folder.stat().st_uid != os.getuid():
                 continue
-            with open(folder / OWNER, "rb") as handle:
+            with open(folder / OWNER, "r+b") as handle:  # writable: NFS's locks need it
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(folder)
-        except OSError:  # no OWNER, or a living run holds it (BlockingIOError)
+                _remove(folder)
+        except OSError:  # no OWNER, a living run holds it, or no locks here: left
             continue
         removed.append(folder)
     return removed
@@ -327,7 +346,8 @@ def pytest_configure_node(node):
 def pytest_unconfigure(config):
     root = config.stash.get(_SHARED, None)
     if root is not None:
-        shutil.rmtree(root, ignore_errors=True)
+        with contextlib.suppress(OSError):  # what is left, the next run removes
+            _remove(root)
     owner = config.stash.get(_OWNER, None)
     if owner is not None:
         owner.close()

@@ -1,12 +1,56 @@
 """Tests of the test run's own set-up (conftest.py): the shared folders of killed runs."""
 
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import types
+
 import conftest
 import pytest
 
-fcntl = pytest.importorskip("fcntl")  # POSIX: on Windows the folders of killed runs stay
+pytest.importorskip("fcntl")  # POSIX: on Windows the folders of killed runs stay
+
+# Another process, as another run is: it locks the file it is given, or tries to.
+HOLD = """import fcntl, sys
+handle = open(sys.argv[1], "r+b")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+TRY = """import fcntl, sys
+handle = open(sys.argv[1], "r+b")
+try:
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    print("refused")
+else:
+    print("taken")
+"""
 
 
-def _shared_folder(parent, name, *, owner=True):
+@contextlib.contextmanager
+def held_by_another_process(path):
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout.readline() == "held\n"
+        try:
+            yield
+        finally:
+            child.stdin.close()
+
+
+def lock_for_another_process(path):
+    run = subprocess.run([sys.executable, "-c", TRY, str(path)], capture_output=True, text=True)
+    return run.stdout.strip()
+
+
+def shared_folder(parent, name, *, owner=True):
     folder = parent / f"{conftest.SHARED_PREFIX}{name}"
     (folder / "example2").mkdir(parents=True)
     (folder / "example2" / "flat-r-001.fit").write_bytes(b"frame")
@@ -15,35 +59,59 @@ def _shared_folder(parent, name, *, owner=True):
     return folder
 
 
-def test_the_folders_of_runs_that_ended_are_removed_and_no_other(tmp_path):
-    killed = _shared_folder(tmp_path, "killed")  # its run died: nobody holds the lock
-    living = _shared_folder(tmp_path, "living")
-    older = _shared_folder(tmp_path, "older", owner=False)  # no lock file: left
-    mine = tmp_path / "my-examples"
-    mine.mkdir()
-    (mine / conftest.OWNER).touch()
-    held = conftest._hold(living)  # as a living run holds its own
-    try:
+def test_the_folders_of_runs_that_ended_are_removed_and_no_other(tmp_path, monkeypatch):
+    killed = shared_folder(tmp_path, "killed")  # its run died: nobody holds the lock
+    living = shared_folder(tmp_path, "living")
+    older = shared_folder(tmp_path, "older", owner=False)  # no lock file: left
+    elsewhere = shared_folder(tmp_path / "elsewhere", "target")
+    (tmp_path / f"{conftest.SHARED_PREFIX}link").symlink_to(elsewhere)
+    other_machine = tmp_path / "pytest-examples-another-machine-x"
+    other_machine.mkdir()
+    (other_machine / conftest.OWNER).touch()
+    with held_by_another_process(living / conftest.OWNER):
         assert conftest._remove_abandoned(tmp_path) == [killed]
-        assert not killed.exists()
-        assert (living / "example2" / "flat-r-001.fit").exists()
-        assert (older / "example2" / "flat-r-001.fit").exists()
-        assert mine.exists()
-    finally:
-        held.close()
+    assert not killed.exists()
+    for kept in (living, older, elsewhere):
+        assert (kept / "example2" / "flat-r-001.fit").exists()
+    assert other_machine.exists()
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(living).st_uid + 1)  # another user's
+    assert conftest._remove_abandoned(tmp_path) == []
+    monkeypatch.undo()
     assert conftest._remove_abandoned(tmp_path) == [living]  # its run has ended
 
 
-def test_a_run_holds_its_folder_under_the_owners_name(tmp_path):
-    held = conftest._hold(tmp_path)
+def test_a_run_holds_its_folder_from_configure_to_unconfigure(tmp_path, monkeypatch):
+    killed = shared_folder(tmp_path, "killed")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(conftest, "_write_shared_examples", lambda root, notebooks: None)
+    config = types.SimpleNamespace(
+        option=types.SimpleNamespace(numprocesses=2),
+        stash=pytest.Stash(),
+        getoption=lambda name, default=None: False,
+    )
+    conftest.pytest_configure(config)
+    root = config.stash[conftest._SHARED]
     try:
-        assert sorted(p.name for p in tmp_path.iterdir()) == [conftest.OWNER]
-        with open(tmp_path / conftest.OWNER, "rb") as other:
-            try:
-                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass
-            else:
-                raise AssertionError("another process could take the lock of a living run")
+        assert not killed.exists()
+        assert sorted(p.name for p in root.iterdir()) == [conftest.OWNER]
+        assert lock_for_another_process(root / conftest.OWNER) == "refused"
     finally:
-        held.close()
+        conftest.pytest_unconfigure(config)
+    assert not root.exists()
+    assert config.stash[conftest._OWNER].closed
+
+
+def test_a_folder_is_removed_with_its_owner_file_last(tmp_path, monkeypatch):
+    folder = shared_folder(tmp_path, "killed")
+    (folder / "a file").write_bytes(b"x")
+    seen = []
+    real_rmtree = conftest.shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        seen.append((path.name, (folder / conftest.OWNER).exists()))
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(conftest.shutil, "rmtree", rmtree)
+    conftest._remove(folder)
+    assert seen == [("example2", True), (folder.name, True)]  # the owner file went last
+    assert not folder.exists()
