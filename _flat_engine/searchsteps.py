@@ -375,7 +375,7 @@ def smoothed(image, sigma, truncate=3.0):
     from scipy import ndimage
 
     if float(sigma) <= 1e-15:  # scipy leaves an axis of so small a sigma unfiltered
-        return image.astype(image.dtype, copy=True)
+        return image.copy()
     half = int(truncate * float(sigma) + 0.5)
     impulse = np.zeros(2 * half + 1)
     impulse[half] = 1.0

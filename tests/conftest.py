@@ -481,7 +481,8 @@ class _Night(dict):
 
 @pytest.fixture(scope="session")
 def night(tmp_path_factory, request) -> _Night:
-    """Example 3 written once per session: the dithered frames and the tracked variant."""
+    """Example 3 once per session, each kind written on first use: the dithered frames
+    (under pytest-xdist the controller's) and the tracked variant."""
     return _Night(tmp_path_factory, _shared_examples(request))
 
 
