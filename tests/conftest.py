@@ -298,7 +298,23 @@ def _remove_abandoned(parent: Path) -> list[Path]:
     return removed
 
 
+# dask's workers (test_engine_groups.py's cluster, notebook 04's) make a scratch folder in
+# dask's temporary folder, by default ``dask-scratch-space`` in the machine's, and leave it
+# there: the run gives them a folder of its own, removed at its end.  Set before dask is
+# imported and before the workers and the kernels start, which inherit it.
+DASK_SCRATCH = "DASK_TEMPORARY_DIRECTORY"
+
+
+def _dask_scratch(config) -> None:
+    if hasattr(config, "workerinput") or DASK_SCRATCH in os.environ:  # inherited, or the user's
+        return
+    folder = Path(tempfile.mkdtemp(prefix="pytest-dask-"))
+    config.stash[_DASK] = folder
+    os.environ[DASK_SCRATCH] = str(folder)
+
+
 def pytest_configure(config):
+    _dask_scratch(config)
     if _xdist_controller(config):
         _remove_abandoned(Path(tempfile.gettempdir()))
         root = Path(tempfile.mkdtemp(prefix=SHARED_PREFIX))
@@ -344,6 +360,11 @@ def pytest_configure_node(node):
 
 
 def pytest_unconfigure(config):
+    scratch = config.stash.get(_DASK, None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if os.environ.get(DASK_SCRATCH) == str(scratch):
+            del os.environ[DASK_SCRATCH]
     root = config.stash.get(_SHARED, None)
     if root is not None:
         with contextlib.suppress(OSError):  # what is left, the next run removes
@@ -355,6 +376,7 @@ def pytest_unconfigure(config):
 
 _SHARED = pytest.StashKey[Path]()
 _OWNER = pytest.StashKey["io.BufferedWriter | None"]()
+_DASK = pytest.StashKey[Path]()
 
 
 def _shared_examples(request) -> Path | None:

@@ -115,3 +115,32 @@ def test_a_folder_is_removed_with_its_owner_file_last(tmp_path, monkeypatch):
     conftest._remove(folder)
     assert seen == [("example2", True), (folder.name, True)]  # the owner file went last
     assert not folder.exists()
+
+
+def test_dasks_scratch_folder_is_the_runs_own_and_removed_at_its_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(conftest.DASK_SCRATCH, raising=False)
+    config = types.SimpleNamespace(
+        option=types.SimpleNamespace(numprocesses=None),  # a run without workers
+        stash=pytest.Stash(),
+        getoption=lambda name, default=None: False,
+    )
+    conftest.pytest_configure(config)
+    try:
+        scratch = config.stash[conftest._DASK]
+        assert os.environ[conftest.DASK_SCRATCH] == str(scratch)
+        assert scratch.parent == tmp_path
+        code = "import dask; print(dask.config.get('temporary-directory'))"
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert child.stdout.strip() == str(scratch)  # seen by processes started after
+        (scratch / "dask-scratch-space").mkdir()  # as dask's workers leave it
+    finally:
+        conftest.pytest_unconfigure(config)
+    assert not scratch.exists()
+    assert conftest.DASK_SCRATCH not in os.environ
+    monkeypatch.setenv(conftest.DASK_SCRATCH, str(tmp_path / "mine"))  # the user's: kept
+    config.stash = pytest.Stash()
+    conftest.pytest_configure(config)
+    conftest.pytest_unconfigure(config)
+    assert os.environ[conftest.DASK_SCRATCH] == str(tmp_path / "mine")
+    assert conftest._DASK not in config.stash
