@@ -113,8 +113,9 @@ def make_drifting_frames(n=30, *, shape=DRIFT_SHAPE, huge_galaxy=False, seed=0):
         tilt = math.cos(turn) * (xx / shape[1] - 0.5) + math.sin(turn) * (yy / shape[0] - 0.5)
         light = skies[i] * (1 + 0.006 * tilt)
         for gy, gx, length, axis_ratio, angle, flux in galaxies:
-            _add_disc(light, yy - gy - dy, xx - gx - dx, length, axis_ratio, angle,
-                      flux, skies[0])  # fmt: skip
+            part = _near(shape, gy + dy, gx + dx, 12 * length * max(1.0, axis_ratio))
+            _add_disc(light[part], yy[part] - gy - dy, xx[part] - gx - dx, length,
+                      axis_ratio, angle, flux, skies[0])  # fmt: skip
         _add_moffats(light, star_y + dy, star_x + dx, star_flux, fwhm[i])
         electrons = rng.poisson(light * response * DRIFT_GAIN) + rng.normal(
             0, DRIFT_READ_NOISE, shape
@@ -128,8 +129,27 @@ def make_drifting_frames(n=30, *, shape=DRIFT_SHAPE, huge_galaxy=False, seed=0):
     return DriftingFrames(frames, response, skies, fwhm, offsets)
 
 
+def _near(shape, row, col, reach):
+    """Return the rows and columns of a frame of ``shape`` within ``reach`` of (row, col).
+
+    An exponential disc is drawn out to 12 scale lengths along its axes, so within 12
+    lengths (times the axis ratio, if above 1) of its centre: drawn on this part of the
+    frame alone it adds the same values to the same pixels as on the whole frame, much
+    faster for the small galaxies.  A margin of 2 pixels keeps rounding out of it.
+    """
+    reach += 2
+    return tuple(
+        slice(max(0, math.floor(at - reach)), max(0, min(size, math.ceil(at + reach) + 1)))
+        for at, size in ((row, shape[0]), (col, shape[1]))
+    )
+
+
 def _add_disc(light, dy, dx, length, axis_ratio, angle, flux, centre):
-    """Add an exponential disc to ``light``: a total ``flux``, or a ``centre`` brightness."""
+    """Add an exponential disc to ``light``: a total ``flux``, or a ``centre`` brightness.
+
+    ``dy`` and ``dx`` are each pixel's offsets from the disc's centre; ``light`` may be
+    the part of a frame that `_near` gives.
+    """
     along = dx * math.cos(angle) + dy * math.sin(angle)
     across = (dy * math.cos(angle) - dx * math.sin(angle)) / axis_ratio
     radius = np.hypot(along, across)

@@ -15,6 +15,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import traceback
 from pathlib import Path
 
 import matplotlib
@@ -194,9 +197,10 @@ EXPECTED_KEYWORDS = (
 
 
 # Under pytest-xdist (``make test``) the controller writes the example data once, before
-# the workers start: the session fixtures' copies into a shared temporary folder, and, when
-# the notebooks run, their own folders too.  Two workers never write the same folder, and
-# no data is simulated twice.
+# the workers run a test: the session fixtures' copies into a shared temporary folder, and,
+# when the notebooks run, their own folders too.  Two workers never write the same folder,
+# and no data is simulated twice.  The workers start and collect the tests meanwhile, on
+# the cores the writing leaves idle, and wait for it before their first test.
 
 
 def _xdist_controller(config) -> bool:
@@ -231,6 +235,39 @@ def _write_shared_examples(root: Path, notebooks: bool) -> None:
             # or a killed run's temporaries: checked here.
             if not new:
                 ed.ensure_example_data(example)
+
+
+READY, FAILED = ".ready", ".failed"
+
+
+def _write_in_background(root: Path, notebooks: bool) -> threading.Thread:
+    """Start `_write_shared_examples` in a thread; return it.  When it is done it leaves the
+    file `READY` in ``root``, or `FAILED` holding the error."""
+
+    def write() -> None:
+        try:
+            _write_shared_examples(root, notebooks)
+        except BaseException:
+            (root / f"{FAILED}.new").write_text(traceback.format_exc())
+            os.rename(root / f"{FAILED}.new", root / FAILED)
+        else:
+            (root / READY).touch()
+
+    thread = threading.Thread(target=write, name="example data", daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait_for_examples(root: Path, timeout: float = 1800) -> None:
+    """Return once the example data in ``root`` is written; raise if it could not be, or
+    if it is not written within ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not (root / READY).exists():
+        if (root / FAILED).exists():
+            raise RuntimeError(f"The example data was not written:\n{(root / FAILED).read_text()}")
+        if time.monotonic() > end:
+            raise RuntimeError(f"The example data was not written in {timeout:.0f} s into {root}")
+        time.sleep(0.05)
 
 
 # The shared folder is removed when the run ends (`pytest_unconfigure`); a run that is
@@ -298,33 +335,62 @@ def _remove_abandoned(parent: Path) -> list[Path]:
     return removed
 
 
+# dask's workers (test_engine_groups.py's cluster, notebook 04's) make a scratch folder in
+# dask's temporary folder, by default ``dask-scratch-space`` in the machine's, and leave it
+# there: the run gives them a folder of its own, removed at its end.  Set before dask is
+# imported and before the workers and the kernels start, which inherit it.
+DASK_SCRATCH = "DASK_TEMPORARY_DIRECTORY"
+
+
+def _dask_scratch(config) -> None:
+    if hasattr(config, "workerinput") or DASK_SCRATCH in os.environ:  # inherited, or the user's
+        return
+    folder = Path(tempfile.mkdtemp(prefix="pytest-dask-"))
+    config.stash[_DASK] = folder
+    os.environ[DASK_SCRATCH] = str(folder)
+
+
 def pytest_configure(config):
+    _dask_scratch(config)
     if _xdist_controller(config):
         _remove_abandoned(Path(tempfile.gettempdir()))
         root = Path(tempfile.mkdtemp(prefix=SHARED_PREFIX))
         config.stash[_SHARED] = root
         config.stash[_OWNER] = _hold(root)
-        _write_shared_examples(root, notebooks=bool(config.getoption("nbval", False)))
+        notebooks = bool(config.getoption("nbval", False))
+        config.stash[_WRITER] = _write_in_background(root, notebooks)
 
 
-# The files that take longest, longest first (``--durations``, 2026-12-06, two workers):
-# started first, they cannot be the last file left on one worker while the other idles.
-# Every other file follows in the order given; a file missing here only loses its place
-# (test_sky_flats.py, missing until then, was the last file of a run: 48 s on one worker
-# while the other had been idle for 37).
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session):
+    """A worker runs its first test once the controller has written the example data."""
+    shared = _shared_examples(session)
+    if shared is not None:
+        _wait_for_examples(shared)
+    return (yield)
+
+
+# The files that take longest, longest first (``--durations``, 2026-12-06, two workers,
+# summed per file: notebook 03 65 s, the notebooks on readers' folders 47 s, notebooks 02
+# and 01 43 and 38 s, then 24 s and less): started first, they cannot be the last file
+# left on one worker while the other idles.  Every other file follows in the order given;
+# a file missing here only loses its place (test_sky_flats.py, missing until then, was the
+# last file of a run: 48 s on one worker while the other had been idle for 37).
 LONGEST_FIRST = (
     "03-sky-flats-from-science-frames.ipynb",
+    "test_notebooks_own_data.py",
     "02-combining-twilight-flats.ipynb",
     "01-combining-dome-flats.ipynb",
-    "test_notebooks_own_data.py",
     "test_sky_flats.py",
     "test_example_data_writing.py",
-    "test_example_data_examples.py",
-    "test_files.py",
     "test_example_data_example3.py",
+    "test_files.py",
+    "00-the-example-data.ipynb",
+    "test_example_data_examples.py",
     "test_engine_groups.py",
     "04-a-season-of-flats.ipynb",
-    "00-the-example-data.ipynb",
+    "test_engine_rejection.py",
+    "test_example_data_night.py",
 )
 
 
@@ -344,6 +410,14 @@ def pytest_configure_node(node):
 
 
 def pytest_unconfigure(config):
+    scratch = config.stash.get(_DASK, None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if os.environ.get(DASK_SCRATCH) == str(scratch):
+            del os.environ[DASK_SCRATCH]
+    writer = config.stash.get(_WRITER, None)
+    if writer is not None:
+        writer.join()  # done unless the run ended early
     root = config.stash.get(_SHARED, None)
     if root is not None:
         with contextlib.suppress(OSError):  # what is left, the next run removes
@@ -355,6 +429,8 @@ def pytest_unconfigure(config):
 
 _SHARED = pytest.StashKey[Path]()
 _OWNER = pytest.StashKey["io.BufferedWriter | None"]()
+_DASK = pytest.StashKey[Path]()
+_WRITER = pytest.StashKey[threading.Thread]()
 
 
 def _shared_examples(request) -> Path | None:

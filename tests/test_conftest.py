@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import types
 
 import conftest
@@ -93,7 +94,8 @@ def test_a_run_holds_its_folder_from_configure_to_unconfigure(tmp_path, monkeypa
     root = config.stash[conftest._SHARED]
     try:
         assert not killed.exists()
-        assert sorted(p.name for p in root.iterdir()) == [conftest.OWNER]
+        conftest._wait_for_examples(root)
+        assert sorted(p.name for p in root.iterdir()) == [conftest.OWNER, conftest.READY]
         assert lock_for_another_process(root / conftest.OWNER) == "refused"
     finally:
         conftest.pytest_unconfigure(config)
@@ -115,3 +117,65 @@ def test_a_folder_is_removed_with_its_owner_file_last(tmp_path, monkeypatch):
     conftest._remove(folder)
     assert seen == [("example2", True), (folder.name, True)]  # the owner file went last
     assert not folder.exists()
+
+
+def test_dasks_scratch_folder_is_the_runs_own_and_removed_at_its_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(conftest.DASK_SCRATCH, raising=False)
+    config = types.SimpleNamespace(
+        option=types.SimpleNamespace(numprocesses=None),  # a run without workers
+        stash=pytest.Stash(),
+        getoption=lambda name, default=None: False,
+    )
+    conftest.pytest_configure(config)
+    try:
+        scratch = config.stash[conftest._DASK]
+        assert os.environ[conftest.DASK_SCRATCH] == str(scratch)
+        assert scratch.parent == tmp_path
+        code = "import dask; print(dask.config.get('temporary-directory'))"
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert child.stdout.strip() == str(scratch)  # seen by processes started after
+        (scratch / "dask-scratch-space").mkdir()  # as dask's workers leave it
+    finally:
+        conftest.pytest_unconfigure(config)
+    assert not scratch.exists()
+    assert conftest.DASK_SCRATCH not in os.environ
+    monkeypatch.setenv(conftest.DASK_SCRATCH, str(tmp_path / "mine"))  # the user's: kept
+    config.stash = pytest.Stash()
+    conftest.pytest_configure(config)
+    conftest.pytest_unconfigure(config)
+    assert os.environ[conftest.DASK_SCRATCH] == str(tmp_path / "mine")
+    assert conftest._DASK not in config.stash
+
+
+def test_the_workers_wait_for_the_example_data_and_see_its_error(tmp_path, monkeypatch):
+    started, finish = threading.Event(), threading.Event()
+
+    def write(root, notebooks):
+        started.set()
+        assert finish.wait(10)
+        (root / "example2").mkdir()
+
+    monkeypatch.setattr(conftest, "_write_shared_examples", write)
+    writer = conftest._write_in_background(tmp_path, notebooks=False)
+    assert started.wait(10)
+    waiting = threading.Thread(target=conftest._wait_for_examples, args=(tmp_path,))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive()  # still writing: the worker waits
+    finish.set()
+    waiting.join(10)
+    writer.join(10)
+    assert not waiting.is_alive()
+    assert (tmp_path / "example2").is_dir()
+
+    def fail(root, notebooks):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(conftest, "_write_shared_examples", fail)
+    (tmp_path / "full").mkdir()
+    conftest._write_in_background(tmp_path / "full", notebooks=False).join(10)
+    with pytest.raises(RuntimeError, match=r"not written:\n(.|\n)*No space left on device"):
+        conftest._wait_for_examples(tmp_path / "full", timeout=10)
+    with pytest.raises(RuntimeError, match=r"not written in 0 s into .*empty"):
+        conftest._wait_for_examples(tmp_path / "empty", timeout=0.2)  # no writer
