@@ -23,8 +23,10 @@ Combination
     pixel, averages the survivors and normalises, in bounded memory;
     `combine_flats_by_filter` writes one combined flat per FILTER of a folder, each with
     `write_flat`, which never overwrites a file that is not a combined flat;
-    `safe_filter_name` turns a filter name into a file name; `ccdproc_recipe` is the CCD
-    Data Reduction Guide's `ccdproc.combine` call, to compare with.
+    `safe_filter_name` turns a filter name into a file name, `planned_flats` gives the
+    paths of the flats a notebook will write, checked before any combining;
+    `ccdproc_recipe` is the CCD Data Reduction Guide's `ccdproc.combine` call, to compare
+    with.
 Night-sky flats
     `combine_sky_flats` combines dithered science frames into a flat, their sources
     masked; `source_mask` shows the mask of one frame; `illumination_correction` gives a
@@ -82,6 +84,7 @@ __all__ = [
     "mosaic_chips",
     "noise_budget",
     "pixel_scatter",
+    "planned_flats",
     "plot_frame_levels",
     "read_frame",
     "region_around",
@@ -2095,6 +2098,61 @@ def safe_filter_name(name):
     ('gp', 'B_2', 'H_')
     """
     return _groups.safe_name(name)
+
+
+def planned_flats(output_folder, filters, *, sky=False):
+    """Return the paths of the combined flats a notebook will write, each checked now.
+
+    The notebooks call it as soon as they know the filters, before any combining: a file
+    of a reader's that carries the name of a flat to be written (and is not a combined flat,
+    COMBINED = True) is reported at once, with the refusal `write_flat` would give at the
+    end, rather than after all the work.  Nothing is written; an earlier combined flat of
+    the course passes (it will be replaced).
+
+    Parameters
+    ----------
+    output_folder : str or os.PathLike
+        The folder the flats go to.
+    filters : list of str
+        The filters whose flats will be written (the FITS FILTER values).
+    sky : bool, optional
+        Sky flats (``combined_sky_flat_filter_<name>.fit``, as notebook 03 writes them)
+        instead of the ``combined_flat_filter_<name>.fit`` of `combine_flats_by_filter`.
+
+    Returns
+    -------
+    dict
+        ``{filter: pathlib.Path}``.
+
+    Raises
+    ------
+    ValueError
+        If a file of one of the names exists and is not a combined flat (the message names
+        it), or a filter name is empty.
+    TypeError
+        If ``sky`` is not a bool, or ``filters`` is a string or holds a name that is not.
+
+    See Also
+    --------
+    write_flat : the writer, which refuses the same files.
+    safe_filter_name : the filter's part of each name.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> planned_flats(folder, ["g'", "B 2"])["g'"].name
+    'combined_flat_filter_gp.fit'
+    >>> _ = (folder / "combined_flat_filter_B_2.fit").write_text("my notes")
+    >>> planned_flats(folder, ["B 2"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: planned_flats: ...combined_flat_filter_B_2.fit exists and is not a combined flat...
+    >>> import shutil; shutil.rmtree(folder)
+    """
+    if not isinstance(sky, bool):
+        raise TypeError(f"planned_flats: sky must be True or False, got {sky!r}")
+    return _groups.planned_outputs(output_folder, filters, sky, "planned_flats")
 
 
 # --------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ this package holds what those steps stand on, one subject per module, in the ord
 
 Imports run one way: `illumination` stands on `pixels` and `options`; `stack`, `checks` and
 `sky` stand on `frames`, `rejection`, `badpix` and
-`pixels`, which stand on `network`, `files` and `options`; `groups` stands on `frames` and
-`files` (and on dask, imported only when a client is given); `sky` on `searchsteps`.
+`pixels`, which stand on `network`, `files` and `options`; `groups` stands on `frames`,
+`options` and `files` (and on dask, imported only when a client is given); `sky` on
+`searchsteps`.
 Nothing here imports `convenience_functions` or `example_data`; they import this.
 """

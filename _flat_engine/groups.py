@@ -4,7 +4,8 @@
   ``client``, checked before any file is read;
 - `night_of`, `regroup`: the observing night of a frame (noon to noon in the site's local
   time) and the flats of a folder grouped by night and filter;
-- `safe_name`, `output_name`: the file names of the combined flats;
+- `safe_name`, `output_name`, `planned_outputs`: the file names of the combined flats, and
+  those a notebook will write, checked before any combining;
 - `combine_all`, `run_groups` (with `combine_group`, one task): every group combined and
   written, one after another on this machine or as tasks of a `dask.distributed.Client`;
 - `CombinedFlats`, `summary`, `write_table`: what was combined, as a dict of outputs and a
@@ -40,6 +41,7 @@ from .files import (
     write_combined,
 )
 from .frames import Chip
+from .options import named
 
 GROUP_KEYS = ("night", "filter")  # the order of a group's key and of its file name
 LONGITUDE_KEYWORD = "OBSGEO-L"  # FITS WCS Paper III: the site's longitude, degrees east
@@ -170,6 +172,27 @@ def output_name(key):
         return f"combined_flat_filter_{safe_name(key)}.fit"
     night, filt = key
     return f"combined_flat_{safe_name(night, 'night')}_filter_{safe_name(filt)}.fit"
+
+
+def planned_outputs(folder, filters, sky, label):
+    """Return ``{filter: path}`` of the combined flats to be written into ``folder``, checked.
+
+    The names are the writers' (`output_name`; ``combined_sky_flat_filter_<name>.fit`` for
+    a sky flat).  Each path is checked at once with `check_replaceable`: a file of that name
+    that is not a combined flat raises its ValueError now, before any combining, rather
+    than when the flat is written.  Errors start with ``label``.
+    """
+    folder = Path(folder).expanduser()
+    with named(label):
+        if isinstance(filters, str):  # a lone filter name would be split into letters
+            raise TypeError(f"filters must be a list of filter names, got {filters!r}")
+        names = {}
+        for filt in filters:
+            safe = safe_name(filt)  # a TypeError or ValueError for what is no filter name
+            names[filt] = f"combined_sky_flat_filter_{safe}.fit" if sky else output_name(filt)
+    for name in names.values():
+        check_replaceable(folder / name, label)
+    return {filt: folder / name for filt, name in names.items()}
 
 
 def combine_group(combine, paths, target, label):

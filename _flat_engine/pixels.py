@@ -3,8 +3,8 @@
 - `as_float_array`, `unit_of`, `values_name_unit`: an ndarray, Quantity, CCDData or file
   as float pixel values (masked pixels NaN), its unit and a name;
 - `block_mean`: an image averaged in blocks, ignoring NaN (display, residual maps);
-- `block_median`, `inverse_median`: the exact median of an image in bounded memory, and the
-  scale factor of a flat;
+- `block_median`, `block_middle`, `finite_median`, `inverse_median`: the exact median of an
+  image in bounded memory (and ``np.median``'s own value of it), and the scale factor of a flat;
 - `fit_plane`: the plane that best fits an image (a sky's gradient);
 - `pixel_scatter`: the noise and pattern of an image, free of its smooth structure.
 """
@@ -137,6 +137,31 @@ def plane_rows(coefficients, rows, nx):
 def block_median(image, block_rows, step=16):
     """Exact median of the finite values of an image, visited in blocks of rows.
 
+    The mean, in float64, of the middle one or two values `block_middle` finds.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        A 2-D float image.
+    block_rows : int
+        Rows per block (at least 1).
+    step : int, optional
+        Sampling step of the first pass.
+
+    Returns
+    -------
+    float
+        The median, or NaN when no value is finite.
+    """
+    middle = block_middle(image, block_rows, step)
+    if middle is None:
+        return math.nan
+    return 0.5 * (float(middle[0]) + float(middle[-1]))
+
+
+def block_middle(image, block_rows, step=16):
+    """Return the middle value, or the two middle values, of the finite values of an image.
+
     Memory stays at a few blocks plus ``1/step`` of the image: a first pass counts the
     finite values and keeps every ``step``-th one; a bracket around the median of that
     sample (1 % of the sample on either side) is then refined by a second pass that
@@ -155,8 +180,11 @@ def block_median(image, block_rows, step=16):
 
     Returns
     -------
-    float
-        The median, or NaN when no value is finite.
+    numpy.ndarray or None
+        The value of rank ``(n - 1) // 2`` and, for an even count ``n`` of finite values,
+        that of rank ``n // 2`` (one or two values, of the image's dtype, in order); None
+        when no value is finite.  ``np.median`` of it is ``np.median`` of the finite
+        values, bit for bit: both average the same one or two values the same way.
     """
     ny = image.shape[0]
     blocks = [image[start : start + block_rows] for start in range(0, ny, block_rows)]
@@ -171,7 +199,7 @@ def block_median(image, block_rows, step=16):
         samples.append(finite[::step].copy())
         del finite
     if n_finite == 0:
-        return math.nan
+        return None
     sample = np.concatenate(samples)
     del samples
     k_lo, k_hi = (n_finite - 1) // 2, n_finite // 2
@@ -198,8 +226,23 @@ def block_median(image, block_rows, step=16):
             low, high = high, math.inf
         else:
             lo_rank, hi_rank = k_lo - below, k_hi - below
-            inside.partition((lo_rank, hi_rank) if lo_rank != hi_rank else lo_rank)
-            return 0.5 * (float(inside[lo_rank]) + float(inside[hi_rank]))
+            if lo_rank == hi_rank:
+                inside.partition(lo_rank)
+                return inside[lo_rank : lo_rank + 1].copy()
+            inside.partition((lo_rank, hi_rank))
+            return inside[[lo_rank, hi_rank]]
+
+
+def finite_median(values):
+    """Return ``np.median`` of the finite values of an array, bit for bit, in bounded memory.
+
+    The one or two middle values (`block_middle`, blocks of about a million values) are
+    averaged by ``np.median`` itself, so the result is that of ``np.median`` of a copy of
+    the finite values, without the copy or the full partition; NaN when none is finite.
+    """
+    rows = values.reshape(-1, values.shape[-1]) if values.ndim else values.reshape(1, 1)
+    middle = block_middle(rows, max(1, (1 << 20) // max(1, rows.shape[1])))
+    return math.nan if middle is None else np.median(middle)
 
 
 def inverse_median(data):

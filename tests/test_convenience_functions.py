@@ -1076,3 +1076,31 @@ def test_every_whole_number_option_follows_one_rule(name, call, smallest):
             call(value)
     with pytest.raises(ValueError, match=f"{name}: .* must be a whole number >= {smallest}"):
         call(smallest - 1)
+
+
+def test_planned_flats_names_and_checks_each_flat_before_any_combining(tmp_path):
+    paths = cf.planned_flats(tmp_path, ["g'", "B 2"])
+    assert paths == {
+        "g'": tmp_path / "combined_flat_filter_gp.fit",
+        "B 2": tmp_path / "combined_flat_filter_B_2.fit",
+    }
+    assert paths["g'"].name == cf.combine_flats_by_filter.__globals__["_groups"].output_name("g'")
+    sky = cf.planned_flats(tmp_path, ["r'"], sky=True)
+    assert sky == {"r'": tmp_path / "combined_sky_flat_filter_rp.fit"}
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    # an earlier combined flat passes (it will be replaced); a reader's file does not
+    flat = CCDData(np.ones((4, 4)), unit="")
+    cf.write_flat(flat, paths["g'"])
+    assert cf.planned_flats(tmp_path, ["g'"]) == {"g'": paths["g'"]}
+    (tmp_path / "combined_sky_flat_filter_rp.fit").write_text("my notes")
+    with pytest.raises(ValueError, match=r"planned_flats: .*rp\.fit exists and is not a combined"):
+        cf.planned_flats(tmp_path, ["r'"], sky=True)
+    assert cf.planned_flats(tmp_path, ["r'"])  # the dome flat's name is free
+    with pytest.raises(TypeError, match="planned_flats: sky must be True or False"):
+        cf.planned_flats(tmp_path, ["r'"], sky="yes")
+    with pytest.raises(TypeError, match="planned_flats: filters must be a list"):
+        cf.planned_flats(tmp_path, "r")
+    with pytest.raises(TypeError, match="planned_flats: filter name must be a string"):
+        cf.planned_flats(tmp_path, [None])
+    with pytest.raises(ValueError, match="planned_flats: filter name is empty"):
+        cf.planned_flats(tmp_path, [" "])
