@@ -137,21 +137,8 @@ def plane_rows(coefficients, rows, nx):
 def block_median(image, block_rows, step=16):
     """Exact median of the finite values of an image, visited in blocks of rows.
 
-    The mean, in float64, of the middle one or two values `block_middle` finds.
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        A 2-D float image.
-    block_rows : int
-        Rows per block (at least 1).
-    step : int, optional
-        Sampling step of the first pass.
-
-    Returns
-    -------
-    float
-        The median, or NaN when no value is finite.
+    The mean, in float64, of the middle one or two values `block_middle` finds (the
+    parameters are its own); NaN when no value is finite.
     """
     middle = block_middle(image, block_rows, step)
     if middle is None:
