@@ -2106,8 +2106,9 @@ def planned_flats(output_folder, filters, *, sky=False):
     The notebooks call it as soon as they know the filters, before any combining: a file
     of a reader's that carries the name of a flat to be written (and is not a combined flat,
     COMBINED = True) is reported at once, with the refusal `write_flat` would give at the
-    end, rather than after all the work.  Nothing is written; an earlier combined flat of
-    the course passes (it will be replaced).
+    end, rather than after all the work.  Nothing is written.  A file whose header has
+    COMBINED = True passes and will be replaced: an earlier combined flat of the course's,
+    or any file that carries that keyword.
 
     Parameters
     ----------
@@ -2128,7 +2129,7 @@ def planned_flats(output_folder, filters, *, sky=False):
     ------
     ValueError
         If a file of one of the names exists and is not a combined flat (the message names
-        it), or a filter name is empty.
+        it), a filter name is empty, or two filters would give the same file name.
     TypeError
         If ``sky`` is not a bool, or ``filters`` is a string or holds a name that is not.
 

@@ -494,7 +494,8 @@ def check_replaceable(path, label):
     if Path(path).exists() and not is_combined_output(path):
         raise ValueError(
             f"{label}: {path} exists and is not a combined flat (no COMBINED = True); "
-            "refusing to overwrite it"
+            "refusing to overwrite it: move or rename that file, or choose another output "
+            "folder"
         )
 
 

@@ -190,6 +190,8 @@ def planned_outputs(folder, filters, sky, label):
         for filt in filters:
             safe = safe_name(filt)  # a TypeError or ValueError for what is no filter name
             names[filt] = f"combined_sky_flat_filter_{safe}.fit" if sky else output_name(filt)
+        if len(set(names.values())) < len(names):  # "B 2" and "B_2": one file for two flats
+            raise ValueError(f"filters {list(names)} would give two flats the same file name")
     for name in names.values():
         check_replaceable(folder / name, label)
     return {filt: folder / name for filt, name in names.items()}
