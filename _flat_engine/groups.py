@@ -190,11 +190,25 @@ def planned_outputs(folder, filters, sky, label):
         for filt in filters:
             safe = safe_name(filt)  # a TypeError or ValueError for what is no filter name
             names[filt] = f"combined_sky_flat_filter_{safe}.fit" if sky else output_name(filt)
-        if len(set(names.values())) < len(names):  # "B 2" and "B_2": one file for two flats
-            raise ValueError(f"filters {list(names)} would give two flats the same file name")
-    for name in names.values():
-        check_replaceable(folder / name, label)
-    return {filt: folder / name for filt, name in names.items()}
+    return checked_targets({filt: folder / name for filt, name in names.items()}, label)
+
+
+def checked_targets(targets, label):
+    """Return ``targets`` (``{key: path}``) once each may be written; raise ValueError if not.
+
+    Two keys never on one file (compared without case: on macOS and Windows "R" and "r"
+    name the same file), and never over a file that is not a combined flat
+    (`check_replaceable`).
+    """
+    seen = {}
+    for key, target in targets.items():
+        other = seen.setdefault(str(target).casefold(), key)
+        if other != key:
+            raise ValueError(
+                f"{label}: groups {other!r} and {key!r} would both be written to {target}"
+            )
+        check_replaceable(target, label)
+    return targets
 
 
 def combine_group(combine, paths, target, label):
@@ -319,19 +333,12 @@ def _failed_groups(jobs, numbers, failures, label):
 def combine_all(groups, grouping, out_folder, combine, client, label):
     """Combine and write every group of `regroup`; return `CombinedFlats`.
 
-    The targets are checked first (`check_replaceable`: never over a foreign file; two
-    groups never on one name, compared without case as macOS and Windows do); with the
+    The targets are checked first (`checked_targets`: never over a foreign file, two groups
+    never on one name); with the
     night among the keys, the table is written beside the flats (`write_table`).
     """
-    jobs = []
-    for key, paths in groups.items():
-        target = out_folder / output_name(key)
-        # compared without case: on macOS and Windows "R" and "r" name the same file
-        clash = [k for k, _, t in jobs if str(t).casefold() == str(target).casefold()]
-        if clash:
-            raise ValueError(f"groups {clash[0]!r} and {key!r} would both be written to {target}")
-        check_replaceable(target, label)
-        jobs.append((key, paths, target))
+    targets = checked_targets({key: out_folder / output_name(key) for key in groups}, label)
+    jobs = [(key, paths, targets[key]) for key, paths in groups.items()]
     if grouping.by_night:
         check_table(out_folder / TABLE_NAME, label)
     result = summary(jobs, run_groups(jobs, combine, client, label), grouping)

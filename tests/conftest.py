@@ -244,13 +244,18 @@ def _write_in_background(root: Path, notebooks: bool) -> threading.Thread:
     """Start `_write_shared_examples` in a thread; return it.  When it is done it leaves the
     file `READY` in ``root``, or `FAILED` holding the error."""
 
+    pending = root / f"{FAILED}.new"
+    pending.touch()  # made while there is room: on a full disk the rename below still works
+
     def write() -> None:
         try:
             _write_shared_examples(root, notebooks)
         except BaseException:
-            (root / f"{FAILED}.new").write_text(traceback.format_exc())
-            os.rename(root / f"{FAILED}.new", root / FAILED)
+            with contextlib.suppress(OSError):  # the traceback, if it still fits
+                pending.write_text(traceback.format_exc())
+            os.rename(pending, root / FAILED)
         else:
+            pending.unlink()
             (root / READY).touch()
 
     thread = threading.Thread(target=write, name="example data", daemon=True)

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import threading
 import types
+from pathlib import Path
 
 import conftest
 import pytest
@@ -159,7 +160,9 @@ def test_the_workers_wait_for_the_example_data_and_see_its_error(tmp_path, monke
     monkeypatch.setattr(conftest, "_write_shared_examples", write)
     writer = conftest._write_in_background(tmp_path, notebooks=False)
     assert started.wait(10)
-    waiting = threading.Thread(target=conftest._wait_for_examples, args=(tmp_path,))
+    waiting = threading.Thread(
+        target=conftest._wait_for_examples, args=(tmp_path,), kwargs={"timeout": 20}, daemon=True
+    )
     waiting.start()
     waiting.join(0.3)
     assert waiting.is_alive()  # still writing: the worker waits
@@ -179,3 +182,13 @@ def test_the_workers_wait_for_the_example_data_and_see_its_error(tmp_path, monke
         conftest._wait_for_examples(tmp_path / "full", timeout=10)
     with pytest.raises(RuntimeError, match=r"not written in 0 s into .*empty"):
         conftest._wait_for_examples(tmp_path / "empty", timeout=0.2)  # no writer
+
+    def no_room(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    # a disk too full even for the traceback: the error is still seen, at once
+    (tmp_path / "fuller").mkdir()
+    monkeypatch.setattr(Path, "write_text", no_room)
+    conftest._write_in_background(tmp_path / "fuller", notebooks=False).join(10)
+    with pytest.raises(RuntimeError, match=r"not written:"):
+        conftest._wait_for_examples(tmp_path / "fuller", timeout=0.5)

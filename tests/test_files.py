@@ -593,8 +593,9 @@ MEMORY_CHILD = textwrap.dedent(
         addresses = []
         with open("/proc/self/maps") as maps, open("/proc/self/pagemap", "rb") as pagemap:
             for line in maps:
-                span, permissions, *rest = line.split()
-                if not permissions.startswith("r") or not rest[-1].startswith("/"):
+                fields = line.split(maxsplit=5)  # a path may hold spaces
+                span, permissions = fields[:2]
+                if not permissions.startswith("r") or not fields[-1].startswith("/"):
                     continue
                 start, end = (int(value, 16) for value in span.split("-"))
                 pagemap.seek(start // size * 8)
