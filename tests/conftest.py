@@ -342,26 +342,33 @@ def _remove_abandoned(parent: Path) -> list[Path]:
 
 # dask's workers (test_engine_groups.py's cluster, notebook 04's) make a scratch folder in
 # dask's temporary folder, by default ``dask-scratch-space`` in the machine's, and leave it
-# there: the run gives them a folder of its own, removed at its end.  Set before dask is
-# imported and before the workers and the kernels start, which inherit it.
+# there: the run gives them a folder of its own, removed at its end (under pytest-xdist
+# inside the shared folder, which the next run removes if this one is killed).  Set before
+# dask is imported and before the workers and the kernels start, which inherit it.
 DASK_SCRATCH = "DASK_TEMPORARY_DIRECTORY"
 
 
-def _dask_scratch(config) -> None:
+def _dask_scratch(config, parent: Path | None = None) -> None:
     if hasattr(config, "workerinput") or DASK_SCRATCH in os.environ:  # inherited, or the user's
         return
-    folder = Path(tempfile.mkdtemp(prefix="pytest-dask-"))
+    if parent is None:
+        folder = Path(tempfile.mkdtemp(prefix="pytest-dask-"))
+    else:
+        folder = parent / "dask"
+        folder.mkdir()
     config.stash[_DASK] = folder
     os.environ[DASK_SCRATCH] = str(folder)
 
 
 def pytest_configure(config):
-    _dask_scratch(config)
-    if _xdist_controller(config):
+    if not _xdist_controller(config):
+        _dask_scratch(config)
+    else:
         _remove_abandoned(Path(tempfile.gettempdir()))
         root = Path(tempfile.mkdtemp(prefix=SHARED_PREFIX))
         config.stash[_SHARED] = root
         config.stash[_OWNER] = _hold(root)
+        _dask_scratch(config, root)
         notebooks = bool(config.getoption("nbval", False))
         config.stash[_WRITER] = _write_in_background(root, notebooks)
 

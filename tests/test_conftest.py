@@ -147,6 +147,20 @@ def test_dasks_scratch_folder_is_the_runs_own_and_removed_at_its_end(tmp_path, m
     conftest.pytest_unconfigure(config)
     assert os.environ[conftest.DASK_SCRATCH] == str(tmp_path / "mine")
     assert conftest._DASK not in config.stash
+    # under pytest-xdist: inside the shared folder, which the next run removes if this
+    # one is killed
+    monkeypatch.delenv(conftest.DASK_SCRATCH)
+    monkeypatch.setattr(conftest, "_write_shared_examples", lambda root, notebooks: None)
+    config.option.numprocesses, config.stash = 2, pytest.Stash()
+    conftest.pytest_configure(config)
+    try:
+        root = config.stash[conftest._SHARED]
+        assert os.environ[conftest.DASK_SCRATCH] == str(root / "dask")
+        assert (root / "dask").is_dir()
+    finally:
+        conftest.pytest_unconfigure(config)
+    assert not root.exists()
+    assert conftest.DASK_SCRATCH not in os.environ
 
 
 def test_the_workers_wait_for_the_example_data_and_see_its_error(tmp_path, monkeypatch):
