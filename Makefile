@@ -27,15 +27,15 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Memory settings (README, "Memory settings"); `make ... MEMORY_SETTINGS=0` leaves them out, and a
 # value already in the environment wins. For every command, the notebooks' kernels included: NumPy
 # asks Linux to back each large array with huge pages, and on this machine the kernel's work to
-# find them at each first touch cost more than it saved. For the tests only, because it costs
-# memory: glibc maps fresh memory for each large array and returns it when the array is freed, so
-# the next one is faulted in again page by page; these keep arrays of up to 32 MB in the heap and
-# up to 256 MB of freed memory there for reuse (notebook 03's peak 1.63 GB instead of 1.36 GB).
+# find them at each first touch cost more than it saved. For the tests only, because a process then
+# keeps the memory it has used: glibc maps fresh memory for each array above 32 MB at most and
+# returns it when the array is freed, so the next one is faulted in again page by page; with these
+# every array comes from the heap (no mmap) and up to 4 GB of freed memory stays there for reuse.
 MEMORY_SETTINGS ?= 1
 ifeq ($(MEMORY_SETTINGS),1)
 export NUMPY_MADVISE_HUGEPAGE ?= 0
-test: export MALLOC_MMAP_THRESHOLD_ ?= 33554432
-test: export MALLOC_TRIM_THRESHOLD_ ?= 268435456
+test: export MALLOC_MMAP_MAX_ ?= 0
+test: export MALLOC_TRIM_THRESHOLD_ ?= 4294967296
 endif
 
 # Readers work in their own copies: `make lab` serves workspace/ (git-ignored), where README.md,
