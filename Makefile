@@ -25,17 +25,19 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Memory settings (README, "Memory settings"); `make ... MEMORY_SETTINGS=0` leaves them out, and a
-# value already in the environment wins. For every command, the notebooks' kernels included: NumPy
-# asks Linux to back each large array with huge pages, and on this machine the kernel's work to
-# find them at each first touch cost more than it saved. For the tests only, because a process then
-# keeps the memory it has used: glibc maps fresh memory for each array above 32 MB at most and
-# returns it when the array is freed, so the next one is faulted in again page by page; with these
-# every array comes from the heap (no mmap) and up to 4 GB of freed memory stays there for reuse.
+# value already in the environment wins, for that variable alone. For every command, the notebooks'
+# kernels included: NumPy asks Linux to back each large array with huge pages, and on this machine
+# the kernel's work to find them at each first touch cost more than it saved. For the tests only,
+# because a process then keeps memory it no longer uses: glibc maps fresh memory for each array above
+# a threshold (128 kB at first, rising to at most 32 MB) and returns it when the array is freed, so the
+# next one is faulted in again page by page; with these the main thread's arrays all come from the
+# heap (a worker thread's of 64 MiB or more still do not), and freed memory stays there for reuse. 1 GiB,
+# not more: glibc before 2.26 reads the value as a C int.
 MEMORY_SETTINGS ?= 1
 ifeq ($(MEMORY_SETTINGS),1)
 export NUMPY_MADVISE_HUGEPAGE ?= 0
 test: export MALLOC_MMAP_MAX_ ?= 0
-test: export MALLOC_TRIM_THRESHOLD_ ?= 4294967296
+test: export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 endif
 
 # Readers work in their own copies: `make lab` serves workspace/ (git-ignored), where README.md,

@@ -10,9 +10,16 @@ MEMORY_SETTINGS = ("NUMPY_MADVISE_HUGEPAGE", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_TH
 
 
 def memory_settings() -> str:
-    """Return the Makefile's memory settings as this process has them, for a header.
+    """Return the memory settings this process has, for a benchmark's header.
 
-    Times measured with and without them differ a lot on some machines, so every benchmark
-    says which were in effect.
+    The Makefile's (each shown, ``unset`` when absent), then any other glibc ``MALLOC_*``
+    variable and ``GLIBC_TUNABLES`` that is set.  Times measured with and without them
+    differ a lot on some machines, so every benchmark says which were in effect.
     """
-    return ", ".join(f"{key}={os.environ.get(key, 'unset')}" for key in MEMORY_SETTINGS)
+    others = sorted(
+        key
+        for key in os.environ
+        if (key.startswith("MALLOC_") or key == "GLIBC_TUNABLES") and key not in MEMORY_SETTINGS
+    )
+    shown = [f"{key}={os.environ.get(key, 'unset')}" for key in MEMORY_SETTINGS]
+    return ", ".join(shown + [f"{key}={os.environ[key]}" for key in others])
