@@ -30,13 +30,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # the kernel's work to find them at each first touch cost more than it saved. For the tests only,
 # because a process then keeps memory it no longer uses: glibc maps fresh memory for each array above
 # a threshold (128 kB at first, rising to at most 32 MB) and returns it when the array is freed, so the
-# next one is faulted in again page by page; with these the main thread's arrays all come from the
-# heap (a worker thread's of 64 MiB or more still do not), and freed memory stays there for reuse. 1 GiB,
-# not more: glibc before 2.26 reads the value as a C int.
+# next one is faulted in again page by page; with these every thread's arrays come from one heap (a
+# thread's own heap would hold 64 MiB at most), and freed memory stays there for reuse. 1 GiB, not
+# more: glibc before 2.26 reads the value as a C int.
 MEMORY_SETTINGS ?= 1
 ifeq ($(MEMORY_SETTINGS),1)
 export NUMPY_MADVISE_HUGEPAGE ?= 0
 test: export MALLOC_MMAP_MAX_ ?= 0
+test: export MALLOC_ARENA_MAX ?= 1
 test: export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 endif
 

@@ -6,7 +6,12 @@ Run each from the repository's root, for example ``python -m benchmarks.bench_co
 import os
 
 #: The environment settings that the Makefile exports (README, "Memory settings").
-MEMORY_SETTINGS = ("NUMPY_MADVISE_HUGEPAGE", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
+MEMORY_SETTINGS = (
+    "NUMPY_MADVISE_HUGEPAGE",
+    "MALLOC_MMAP_MAX_",
+    "MALLOC_ARENA_MAX",
+    "MALLOC_TRIM_THRESHOLD_",
+)
 
 
 def memory_settings() -> str:
